@@ -1,0 +1,108 @@
+"""The command line: every command, and one-line errors with exit status 2 for bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from videovae.cli import main
+
+TRAIN = ["train", "--preset", "tiny", "--dataset-option", "num_objects=4", "--dataset-option", "size=32",
+         "--dataset-option", "length=6", "--batch-size", "4", "--no-progress", "--checkpoint-every", "0"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(TRAIN + ["--out", str(out), "--steps", "2"]) == 0
+    return out
+
+
+def error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("videovae: error: ") and "\n" not in err, err
+    return err
+
+
+def test_plugins_lists_every_kind(capsys):
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    for fragment in ("encoders:", "paper-conv", "presets:", "videovae ", "synthetic-chairs"):
+        assert fragment in out
+    assert main(["plugins", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["components"]["encoder"][0]["name"] == "paper-conv" and data["failures"] == []
+
+
+def test_train_then_generate_files(trained, tmp_path, capsys):
+    out = tmp_path / "gen"
+    assert main(["generate", "--checkpoint", str(trained / "checkpoint.pt"), "--out", str(out), "--num", "3",
+                 "--attr", "rotation=cw", "--attr", "tilt=20deg@0,30deg@3", "--formats", "gif,png,mp4"]) == 0
+    assert {p.name for p in out.iterdir()} == {"samples.gif", "samples.png", "samples.mp4", "samples.json"}
+    meta = json.loads((out / "samples.json").read_text())
+    assert all("rotation=cw" in v for v in meta["videos"]) and len(meta["videos"]) == 3
+    with Image.open(out / "samples.png") as grid:
+        assert grid.size == (6 * 32 + 5 * 2, 3 * 32 + 2 * 2)  # 6 frames, 3 videos
+
+
+def test_generate_from_a_first_frame(trained, tmp_path):
+    frame = tmp_path / "first.png"
+    Image.fromarray(np.full((32, 32, 3), 200, np.uint8)).save(frame)
+    assert main(["generate", "--checkpoint", str(trained / "checkpoint.pt"), "--out", str(tmp_path / "g"),
+                 "--first-frame", str(frame), "--num", "2", "--formats", "png"]) == 0
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--attr", "rotaton=cw"], "unknown attribute 'rotaton'; did you mean 'rotation'?"),
+    (["--attr", "rotation=sideways"], "unknown value of attribute 'rotation' 'sideways'"),
+    (["--attr", "tilt=20deg@0,30deg@9"], "beyond the clip length 6"),
+    (["--formats", "avi"], "--formats takes gif, png and/or mp4"),
+    (["--num", "0"], "at least 1"),
+])
+def test_generate_bad_input(trained, tmp_path, capsys, args, fragment):
+    out = tmp_path / "g"
+    assert main(["generate", "--checkpoint", str(trained / "checkpoint.pt"), "--out", str(out)] + args) == 2
+    assert fragment in error_line(capsys)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_first_frame_of_the_wrong_size(trained, tmp_path, capsys):
+    frame = tmp_path / "big.png"
+    Image.fromarray(np.zeros((64, 48, 3), np.uint8)).save(frame)
+    code = main(["generate", "--checkpoint", str(trained / "checkpoint.pt"), "--out", str(tmp_path / "g"),
+                 "--first-frame", str(frame)])
+    assert code == 2 and "is 48x64 pixels; the model expects 32x32 frames" in error_line(capsys)
+
+
+def test_missing_and_corrupt_checkpoints(tmp_path, capsys):
+    assert main(["generate", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(tmp_path / "g")]) == 2
+    assert "checkpoint not found" in error_line(capsys)
+    (tmp_path / "bad.pt").write_text("garbage")
+    assert main(["generate", "--checkpoint", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "g")]) == 2
+    assert "not a readable videovae checkpoint" in error_line(capsys)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--preset", "tinny"], "unknown preset 'tinny'; did you mean 'tiny'?"),
+    (["--dataset", "chairz"], "unknown dataset 'chairz'"),
+    (["--set", "latent_dim=big"], "latent_dim must be a positive integer, got 'big'"),
+    (["--set", "latnet_dim=4"], "unknown argument(s) latnet_dim"),
+    (["--dataset-option", "num_objects=-1"], "num_objects must be a positive integer"),
+])
+def test_train_bad_input(tmp_path, capsys, args, fragment):
+    assert main(TRAIN + ["--out", str(tmp_path / "r"), "--steps", "1"] + args) == 2
+    assert fragment in error_line(capsys)
+    assert not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
+def test_resume_refuses_changes_that_define_the_run(trained, capsys):
+    assert main(["train", "--out", str(trained), "--resume", "--lr", "0.1"]) == 2
+    assert "these cannot change: lr" in error_line(capsys)
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    from videovae.core.errors import CheckpointError
+
+    with pytest.raises(CheckpointError):
+        main(["--debug", "generate", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(tmp_path)])

@@ -1,0 +1,122 @@
+"""Trainer, checkpoints and resume."""
+
+import json
+
+import pytest
+import torch
+
+from videovae import load
+from videovae.core.errors import CheckpointError, ConfigError, DataError
+from videovae.engine.checkpoint import read_checkpoint
+from videovae.engine.trainer import TrainConfig, Trainer
+
+TINY_RUN = dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, length=6), batch_size=4,
+                log_every=1, checkpoint_every=0, lr=1e-3)
+
+
+def run(out, steps, resume=False, **extra):
+    config = TrainConfig.from_dict({**TINY_RUN, "steps": steps, **extra})
+    return Trainer(config, out, resume=resume, progress=False).run()
+
+
+def weights(path):
+    return read_checkpoint(path)["model_state"]
+
+
+def test_training_writes_checkpoint_history_samples_and_curve(tmp_path):
+    result = run(tmp_path, 3)
+    assert result.step == 3 and [r["step"] for r in result.history] == [1, 2, 3]
+    for name in ("checkpoint.pt", "history.jsonl", "loss_curve.png", "samples/step_000003.png"):
+        assert (tmp_path / name).is_file(), name
+    assert list((tmp_path / "tensorboard").iterdir())
+    payload = read_checkpoint(tmp_path / "checkpoint.pt")
+    assert payload["step"] == 3 and payload["train_config"]["preset"] == "tiny"
+    assert payload["model_config"]["latent_dim"] == 16
+    assert set(payload["versions"]) == {"videovae", "torch", "python"}
+    assert payload["label_table"].shape == (12, 3)  # 3 training sequences per chair, 3 attributes
+    assert [json.loads(line)["step"] for line in (tmp_path / "history.jsonl").read_text().splitlines()] == [1, 2, 3]
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    straight = run(tmp_path / "straight", 6)
+    run(tmp_path / "split", 3)
+    resumed = run(tmp_path / "split", 6, resume=True)
+    assert resumed.step == 6
+    a, b = weights(tmp_path / "straight/checkpoint.pt"), weights(tmp_path / "split/checkpoint.pt")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert [r["loss"] for r in straight.history] == [r["loss"] for r in resumed.history]
+
+
+def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path):
+    run(tmp_path, 2)
+    loaded = load(tmp_path / "checkpoint.pt")
+    again = load(tmp_path / "checkpoint.pt")
+    labels = torch.zeros(2, 4, 3)
+    a = loaded.model.generate(labels, generator=torch.Generator().manual_seed(0))
+    b = again.model.generate(labels, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and loaded.step == 2
+    assert loaded.model.attributes.names == ("chair", "tilt", "rotation")
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path):
+    run(tmp_path, 2)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(ConfigError, match="already exists; resume it with --resume"):
+        run(tmp_path, 4)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+
+
+def test_missing_and_corrupt_checkpoints_give_one_line_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        load(tmp_path / "nope.pt")
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="is not a readable videovae checkpoint"):
+        load(tmp_path / "bad.pt")
+    torch.save({"hello": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="is not a videovae checkpoint"):
+        load(tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="nothing"):
+        try:
+            run(tmp_path / "empty", 2, resume=True)
+        except CheckpointError as exc:
+            assert "checkpoint not found" in str(exc)
+            raise CheckpointError("nothing") from None
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    run(tmp_path, 2)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+
+    def broken_save(obj, handle):
+        handle.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("videovae.engine.checkpoint.torch.save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        run(tmp_path, 4, resume=True)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("field, value, fragment", [
+    ("steps", 0, "steps must be a positive integer"),
+    ("lr", "fast", "expected a number"),
+    ("batch_size", 2.5, "batch_size must be a positive integer"),
+    ("stepz", 3, "has no field(s) stepz"),
+])
+def test_bad_train_config_values(field, value, fragment):
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        TrainConfig.from_dict({field: value})
+
+
+def test_batch_larger_than_the_data_is_refused(tmp_path):
+    with pytest.raises(DataError, match="fewer than one batch"):
+        run(tmp_path, 1, batch_size=64)
+
+
+def test_kl_warmup_ramps_beta(tmp_path):
+    config = TrainConfig.from_dict({**TINY_RUN, "steps": 1, "kl_weight": 2.0, "kl_warmup": 4})
+    trainer = Trainer(config, tmp_path, progress=False)
+    assert [trainer.kl_weight(s) for s in range(5)] == [0.5, 1.0, 1.5, 2.0, 2.0]

@@ -1,0 +1,13 @@
+"""videovae: probabilistic video generation with holistic attribute control (He et al., ECCV 2018)."""
+
+__version__ = "0.1.0"
+
+from .core import AttributeSet, AttributeSpec, ModelConfig, VideoModel, VideoVAEError  # noqa: E402
+from .registry.factory import build_model  # noqa: E402
+from .api import generate, list_components, load, train  # noqa: E402
+from .engine.trainer import TrainConfig  # noqa: E402
+
+__all__ = [
+    "__version__", "AttributeSet", "AttributeSpec", "ModelConfig", "VideoModel", "VideoVAEError", "build_model",
+    "generate", "list_components", "load", "train", "TrainConfig",
+]

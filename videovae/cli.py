@@ -1,0 +1,194 @@
+"""The ``videovae`` command: plugins, train, generate, demo. Thin: it parses and calls the API.
+
+Errors meant for users print as one line and exit with status 2; ``--debug`` shows
+the full traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .core.errors import ConfigError, VideoVAEError
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """``key=value`` where value is JSON when it parses (numbers, lists, true) and a string otherwise."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _attr(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE or NAME=v@0,w@6, got {text!r}")
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videovae", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("plugins", help="list every registered part by kind, and plugins that failed to load")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("train", help="train a model on a data set")
+    p.add_argument("--out", required=True, help="output folder (checkpoint, samples, logs)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--preset", help="model preset name (default videovae)")
+    p.add_argument("--set", dest="model", action="append", type=_key_value, default=[], metavar="FIELD=VALUE",
+                   help="override a model field, e.g. --set latent_dim=64 --set sampler=unconditional")
+    p.add_argument("--dataset", help="data set name (default synthetic-chairs)")
+    p.add_argument("--data-root", help="folder of the data set's files")
+    p.add_argument("--dataset-option", dest="dataset_options", action="append", type=_key_value, default=[],
+                   metavar="KEY=VALUE", help="data set option, e.g. --dataset-option num_objects=200")
+    for flag, kind in [("--steps", int), ("--batch-size", int), ("--lr", float), ("--kl-weight", float),
+                       ("--grad-clip", float), ("--seed", int), ("--log-every", int), ("--sample-every", int),
+                       ("--checkpoint-every", int), ("--time-limit", float), ("--num-samples", int),
+                       ("--threads", int)]:
+        p.add_argument(flag, type=kind)
+    p.add_argument("--device", help="auto (default), cpu or cuda")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("generate", help="sample videos from a checkpoint")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--num", type=int, default=8, help="number of videos")
+    p.add_argument("--length", type=int, help="frames per video (default: the training clip length)")
+    p.add_argument("--attr", action="append", type=_attr, default=[], metavar="NAME=VALUE",
+                   help="fix an attribute, or schedule it: --attr rotation=cw, --attr action=walk@0,run@6")
+    p.add_argument("--first-frame", help="image file to continue (its size must match the model's frames)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--formats", default="gif,png", help="comma-separated: gif, png, mp4")
+    p.add_argument("--fps", type=float, default=8.0)
+    p.add_argument("--name", default="samples", help="file name stem")
+
+    p = sub.add_parser("demo", help="train the default model on the built-in chairs and write samples")
+    p.add_argument("--out", default="videovae-demo", help="output folder (default ./videovae-demo)")
+    p.add_argument("--minutes", type=float, default=None, help="training time budget in minutes")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted demo in --out")
+    return parser
+
+
+def cmd_plugins(args) -> int:
+    from .registry import get_registry
+
+    registry = get_registry()
+    if args.json:
+        from .api import list_components
+
+        data = {"components": list_components(), "plugins": registry.plugins,
+                "failures": [{"plugin": f.plugin, "error": f.error} for f in registry.failures]}
+        print(json.dumps(data, indent=2))
+        return 0
+    for kind in registry.kinds:
+        entries = registry.entries(kind)
+        print(f"{kind}s:" if not kind.endswith("s") else f"{kind}:")
+        if not entries:
+            print("  (none)")
+        for e in entries:
+            print(f"  {e.name:<20} {e.package:<22} {e.description}")
+    if registry.failures:
+        print("plugins that failed:")
+        for f in registry.failures:
+            print(f"  {f.plugin}: {f.error}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .engine.trainer import TrainConfig, Trainer
+
+    given = {
+        "preset": args.preset, "dataset": args.dataset, "data_root": args.data_root, "steps": args.steps,
+        "batch_size": args.batch_size, "lr": args.lr, "kl_weight": args.kl_weight, "grad_clip": args.grad_clip,
+        "seed": args.seed, "log_every": args.log_every, "sample_every": args.sample_every,
+        "checkpoint_every": args.checkpoint_every, "time_limit": args.time_limit, "num_samples": args.num_samples,
+        "threads": args.threads, "device": args.device,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.model:
+        given["model"] = dict(args.model)
+    if args.dataset_options:
+        given["dataset_options"] = dict(args.dataset_options)
+    if args.resume:
+        fixed = sorted(set(given) - set(TrainConfig.RESUMABLE))
+        if fixed:
+            raise ConfigError(f"--resume continues the stored run; these cannot change: {', '.join(fixed)}")
+    config = TrainConfig.from_dict(given)
+    trainer = Trainer(config, args.out, resume=args.resume, progress=not args.no_progress)
+    result = trainer.run()
+    last = result.history[-1] if result.history else {}
+    note = " (stopped by the time limit)" if result.stopped_by_time_limit else ""
+    print(f"trained to step {result.step}{note}; loss {last.get('loss', float('nan')):.2f}; checkpoint {result.checkpoint}")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .api import clip_length, generate, load
+    from .io.frames import read_frame
+    from .io.video import save_grid_png, save_video
+
+    formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
+    unknown = sorted(set(formats) - {"gif", "png", "mp4"})
+    if unknown or not formats:
+        raise ConfigError(f"--formats takes gif, png and/or mp4, got {args.formats!r}")
+    loaded = load(args.checkpoint)
+    length = args.length if args.length is not None else clip_length(loaded)
+    first = read_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
+    videos, labels = generate(loaded, num=args.num, length=length, attributes=dict(args.attr),
+                              first_frames=first, seed=args.seed)
+    out = Path(args.out)
+    names = [loaded.model.attributes.describe(labels[i, 0]) for i in range(len(labels))]
+    written = []
+    for fmt in formats:
+        path = out / f"{args.name}.{fmt}"
+        if fmt == "png":
+            written.append(save_grid_png(videos, path, row_labels=None))
+        else:
+            written.append(save_video(videos, path, fps=args.fps))
+    (out / f"{args.name}.json").write_text(json.dumps(
+        {"checkpoint": str(args.checkpoint), "seed": args.seed, "attributes": dict(args.attr),
+         "first_frame": args.first_frame, "videos": names}, indent=2))
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .engine.demo import run_demo
+
+    run_demo(args.out, minutes=args.minutes, device=args.device, resume=args.resume)
+    return 0
+
+
+COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "generate": cmd_generate, "demo": cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except VideoVAEError as exc:
+        if args.debug:
+            raise
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"videovae: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("videovae: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Interfaces and value objects of videovae; no concrete model code lives here."""
+
+from .attributes import AttributeSet, AttributeSpec, parse_schedule
+from .batch import VideoBatch
+from .config import ModelConfig
+from .distributions import DiagonalGaussian
+from .errors import (
+    AttributeValueError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    InputShapeError,
+    UnknownNameError,
+    VideoVAEError,
+)
+from .interfaces import (
+    BuildContext,
+    FrameDecoder,
+    FrameEncoder,
+    LatentStructure,
+    Metric,
+    Sampler,
+    TemporalPrior,
+    VideoDataset,
+)
+from .model import LossTerms, ModelOutput, VideoModel
+
+__all__ = [
+    "AttributeSet", "AttributeSpec", "parse_schedule", "VideoBatch", "ModelConfig", "DiagonalGaussian",
+    "AttributeValueError", "CheckpointError", "ConfigError", "DataError", "InputShapeError",
+    "UnknownNameError", "VideoVAEError", "BuildContext", "FrameDecoder", "FrameEncoder",
+    "LatentStructure", "Metric", "Sampler", "TemporalPrior", "VideoDataset", "LossTerms",
+    "ModelOutput", "VideoModel",
+]

@@ -1,0 +1,112 @@
+"""Model configuration: which registered part fills each role, and the shared sizes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+import attrs
+
+from .errors import ConfigError
+
+
+def _positive_int(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
+
+
+def _part_name(instance, attribute, value):
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{attribute.name} must be a registered {attribute.name} name (a string), got {value!r}")
+
+
+def _options(instance, attribute, value):
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(f"{attribute.name} must be a mapping of option names to values, got {value!r}")
+
+
+def _channels(instance, attribute, value):
+    if value not in (1, 3):
+        raise ConfigError(f"channels must be 1 or 3, got {value!r}")
+
+
+def _frame_size(instance, attribute, value):
+    _positive_int(instance, attribute, value)
+    if value < 8:
+        raise ConfigError(f"frame_size must be at least 8 pixels, got {value}")
+
+
+PART_KINDS = ("encoder", "decoder", "latent", "prior", "sampler")
+
+
+@attrs.frozen
+class ModelConfig:
+    """A composition of registered parts (one per kind) and the sizes they share.
+
+    The defaults are the paper's model (+C+S) with the sizes of its appendix A.4:
+    64×64×3 frames, 512-d distributions, a 512-unit LSTM.
+    """
+
+    encoder: str = attrs.field(default="paper-conv", validator=_part_name)
+    decoder: str = attrs.field(default="paper-deconv", validator=_part_name)
+    latent: str = attrs.field(default="hierarchical", validator=_part_name)
+    prior: str = attrs.field(default="lstm", validator=_part_name)
+    sampler: str = attrs.field(default="conditional", validator=_part_name)
+    frame_size: int = attrs.field(default=64, validator=_frame_size)
+    channels: int = attrs.field(default=3, validator=_channels)
+    latent_dim: int = attrs.field(default=512, validator=_positive_int)
+    state_dim: int = attrs.field(default=512, validator=_positive_int)
+    hidden_dim: int = attrs.field(default=512, validator=_positive_int)
+    encoder_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
+    decoder_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
+    latent_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
+    prior_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
+    sampler_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.frame_size, self.frame_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
+        return make_config(cls, data)
+
+    def evolve(self, **changes: Any) -> "ModelConfig":
+        return make_config(type(self), {**self.to_dict(), **changes})
+
+
+def make_config(cls, data: Mapping[str, Any]):
+    """Build an attrs config from a mapping; unknown fields give a one-line error listing the known ones."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{cls.__name__} expects a mapping, got {type(data).__name__}")
+    known = [f.name for f in attrs.fields(cls)]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{cls.__name__} has no field(s) {', '.join(unknown)}; known fields: {', '.join(known)}")
+    try:
+        return cls(**data)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{cls.__name__}: {exc}") from None
+
+
+def make_options(cls, options: Mapping[str, Any], owner: str):
+    """Build a part's own attrs options class, naming the part in any error."""
+    try:
+        return make_config(cls, options)
+    except ConfigError as exc:
+        raise ConfigError(f"{owner}: {exc}") from None
+
+
+def config_to_json(config) -> str:
+    return json.dumps(attrs.asdict(config), sort_keys=True)
+
+
+def require_no_options(options: Mapping[str, Any], owner: str) -> None:
+    """For parts without options: any option given is an error naming the part."""
+    if options:
+        raise ConfigError(f"{owner} takes no options, got {', '.join(sorted(options))}")

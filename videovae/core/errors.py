@@ -1,0 +1,50 @@
+"""Errors raised for bad input.
+
+Every error here carries a one-line message that says what was expected and what
+was received; the CLI prints it without a traceback (unless ``--debug``).
+"""
+
+from __future__ import annotations
+
+
+class VideoVAEError(Exception):
+    """Base class of every error meant for the user of the framework."""
+
+
+class ConfigError(VideoVAEError, ValueError):
+    """A configuration value has the wrong type or is out of range."""
+
+
+class UnknownNameError(VideoVAEError, LookupError):
+    """A component, preset, dataset or attribute name is not registered."""
+
+
+class InputShapeError(VideoVAEError, ValueError):
+    """A tensor given to a part does not have the shape the part was built for."""
+
+
+class AttributeValueError(VideoVAEError, ValueError):
+    """An attribute name, value or schedule is not valid for the model's attributes."""
+
+
+class CheckpointError(VideoVAEError):
+    """A checkpoint is missing, unreadable, or was written for something else."""
+
+
+class DataError(VideoVAEError):
+    """A data set root, file or label table is missing or malformed."""
+
+
+def unknown_name_message(kind: str, name: str, choices, hint: str = "") -> str:
+    """One line: the kind, the name, the closest match and what is registered."""
+    import difflib
+
+    choices = sorted(choices)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    parts = [f"unknown {kind} {name!r}"]
+    if close:
+        parts.append(f"did you mean {close[0]!r}?")
+    parts.append("known: " + (", ".join(choices) if choices else "(none)"))
+    if hint:
+        parts.append(hint)
+    return "; ".join(parts)

@@ -1,0 +1,159 @@
+"""Abstract interfaces of the parts a video model is composed of.
+
+A VideoVAE (Fig. 2) is one part of each kind:
+
+* :class:`FrameEncoder` φ_enc and :class:`FrameDecoder` φ_dec: frames ↔ vectors,
+  called once over all B×T frames of a batch.
+* :class:`LatentStructure`: the approximate posteriors ψ_q, ψ_a, ψ_dy of Eq. 4.
+* :class:`TemporalPrior`: the LSTM f_h (Eq. 2) and the learned prior ψ_p (Eq. 5).
+* :class:`Sampler`: what the LSTM receives at each step (Eq. 8 for conditional sampling).
+
+:class:`Metric` scores generated videos, :class:`VideoDataset` supplies clips with
+attribute labels. Plugins register implementations by name (``videovae.registry``).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Mapping
+
+import attrs
+import torch
+from torch import Tensor, nn
+
+from .attributes import AttributeSet
+from .distributions import DiagonalGaussian
+from .errors import InputShapeError
+
+
+@attrs.frozen
+class BuildContext:
+    """Sizes shared by all parts of one model, handed to every component factory."""
+
+    frame_shape: tuple[int, int, int]  # (C, H, W)
+    latent_dim: int
+    state_dim: int
+    hidden_dim: int
+    attributes: AttributeSet = attrs.field(factory=AttributeSet)
+    feature_dim: int = 0  # filled in once the encoder is built
+    attribute_dim: int = 0  # a's code size as seen by latent and prior (0 when unstructured)
+    lstm_input_dim: int = 0  # filled in once the sampler is built
+
+
+class FrameEncoder(nn.Module, abc.ABC):
+    """φ_enc: frames ``[N, C, H, W]`` → features ``[N, feature_dim]``."""
+
+    feature_dim: int
+    frame_shape: tuple[int, int, int]
+
+    @abc.abstractmethod
+    def forward(self, frames: Tensor) -> Tensor: ...
+
+    def check_frames(self, frames: Tensor) -> None:
+        """Raise a one-line error unless ``frames`` is ``[N, C, H, W]`` with this encoder's C, H, W."""
+        if frames.ndim != 4 or tuple(frames.shape[1:]) != tuple(self.frame_shape):
+            c, h, w = self.frame_shape
+            raise InputShapeError(
+                f"encoder expects frames of shape [N, {c}, {h}, {w}] (channels, height, width), got {tuple(frames.shape)}"
+            )
+
+
+class FrameDecoder(nn.Module, abc.ABC):
+    """φ_dec (Eq. 6): latents ``[N, latent_dim]`` → mean frames µ_x ``[N, C, H, W]`` (pixel scale [0, 1];
+    values outside are allowed in training and clamped when generating)."""
+
+    @abc.abstractmethod
+    def forward(self, z: Tensor) -> Tensor: ...
+
+
+class LatentStructure(nn.Module, abc.ABC):
+    """The approximate posteriors of Eq. 4.
+
+    ``residual`` and ``conditional`` do not depend on time and run over all frames
+    at once; only ``dynamic`` needs the LSTM state h^(t-1) and is stepped.
+    """
+
+    #: whether the attributes a enter the posterior and the prior (+S)
+    uses_attributes: bool = True
+
+    @abc.abstractmethod
+    def residual(self, features: Tensor) -> DiagonalGaussian:
+        """ψ_q = φ_τ(φ_enc(x)) for features ``[N, F]``."""
+
+    @abc.abstractmethod
+    def conditional(self, psi_q: DiagonalGaussian, attributes: Tensor) -> DiagonalGaussian:
+        """ψ_a = φ_τ(ψ_q, a) for codes ``[N, attribute_dim]``."""
+
+    @abc.abstractmethod
+    def dynamic(self, psi_a: DiagonalGaussian, hidden: Tensor) -> DiagonalGaussian:
+        """ψ_dy = φ_τ(ψ_a, φ_τ(h^(t-1))) for hidden states ``[B, state_dim]``."""
+
+
+class TemporalPrior(nn.Module, abc.ABC):
+    """The temporal model: an LSTM state, its transition f_h, and the prior ψ_p."""
+
+    @abc.abstractmethod
+    def initial_state(self, batch_size: int, *, device=None, generator: torch.Generator | None = None) -> Any:
+        """The state before the first frame (h^(0), randomly initialised per Sec. 4.2)."""
+
+    @abc.abstractmethod
+    def hidden(self, state: Any) -> Tensor:
+        """h from a state, ``[B, state_dim]``."""
+
+    @abc.abstractmethod
+    def prior(self, hidden: Tensor, attributes: Tensor) -> DiagonalGaussian:
+        """ψ_p^(t) = φ_τ(φ_τ(h^(t-1)), a) (Eq. 5)."""
+
+    @abc.abstractmethod
+    def step(self, lstm_input: Tensor, state: Any) -> Any:
+        """h^(t) = f_h(v^(t), h^(t-1)) (Eq. 2)."""
+
+
+class Sampler(nn.Module, abc.ABC):
+    """Decides the LSTM input v^(t) from the residual posterior ψ_q and the sample z^(t)."""
+
+    @abc.abstractmethod
+    def input_dim(self, latent_dim: int) -> int:
+        """Size of v^(t) for latents of ``latent_dim``."""
+
+    @abc.abstractmethod
+    def lstm_input(self, psi_q: DiagonalGaussian, z: Tensor) -> Tensor:
+        """v^(t): ψ_q alone (−C) or ψ_q with z^(t) (+C, Eq. 8)."""
+
+
+class Metric(abc.ABC):
+    """A score of a set of videos (e.g. the entropies of Eq. 11, 12 or the I-score of Eq. 10)."""
+
+    name: str
+    higher_is_better: bool
+
+    @abc.abstractmethod
+    def compute(self, videos: Tensor, context: Mapping[str, Any]) -> dict[str, float]:
+        """Score ``videos [N, T, C, H, W]``; ``context`` carries what the metric needs (classifier, targets)."""
+
+
+class VideoDataset(abc.ABC):
+    """A labelled clip collection with named splits.
+
+    ``split(name)`` returns a ``torch.utils.data.Dataset`` whose items are
+    ``(frames [T, C, H, W] float in [0, 1], labels [T, A] float, NaN = missing)``.
+    """
+
+    attributes: AttributeSet
+    frame_shape: tuple[int, int, int]
+
+    @abc.abstractmethod
+    def split(self, name: str) -> torch.utils.data.Dataset: ...
+
+    def label_rows(self, name: str) -> Tensor:
+        """First-frame labels ``[N, A]`` of every clip of a split (NaN = missing).
+
+        The default reads every item; data sets that know their labels override it.
+        """
+        items = self.split(name)
+        if len(items) == 0:
+            return torch.empty(0, len(self.attributes))
+        return torch.stack([items[i][1][0] for i in range(len(items))])
+
+    def describe(self) -> str:
+        return type(self).__name__

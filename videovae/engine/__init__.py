@@ -1,0 +1,1 @@
+"""Training, checkpoints and generation around a composed model."""

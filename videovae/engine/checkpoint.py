@@ -1,0 +1,128 @@
+"""Checkpoints: plain data (weights, resolved configuration, versions), never pickled code.
+
+A checkpoint is a ``torch.save`` archive of tensors, numbers, strings, lists and
+dicts, read back with ``weights_only=True``. It is written to a temporary file
+beside the target and moved into place, so a crash never leaves a half-written
+checkpoint and never destroys the previous one.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+
+from .. import __version__
+from ..core.attributes import AttributeSet
+from ..core.config import ModelConfig
+from ..core.errors import CheckpointError, VideoVAEError
+from ..core.model import VideoModel
+from ..registry.factory import build_from_config
+
+FORMAT = "videovae-checkpoint"
+FORMAT_VERSION = 1
+
+
+def versions() -> dict[str, str]:
+    return {"videovae": __version__, "torch": str(torch.__version__), "python": platform.python_version()}
+
+
+def atomic_torch_save(payload: dict[str, Any], path: str | Path) -> Path:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_checkpoint(path: str | Path, model: VideoModel, **extra: Any) -> Path:
+    """Write the model's weights, configuration and attributes, plus ``extra`` data fields."""
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": versions(),
+        "model_config": model.config.to_dict(),
+        "attributes": model.attributes.to_list(),
+        "model_state": model.state_dict(),
+        **extra,
+    }
+    return atomic_torch_save(payload, path)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's data; a one-line :class:`CheckpointError` if it is missing or not one of ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path} (expected a file written by `videovae train`)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        raise CheckpointError(f"{path} is not a readable videovae checkpoint ({reason[:200]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a videovae checkpoint (no '{FORMAT}' format marker)")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {payload.get('format_version')}, this videovae reads version {FORMAT_VERSION}"
+        )
+    return payload
+
+
+def model_from_checkpoint(payload: dict[str, Any]) -> VideoModel:
+    """Rebuild the model from its stored configuration (by registry names) and load its weights."""
+    try:
+        config = ModelConfig.from_dict(payload["model_config"])
+        attributes = AttributeSet.from_list(payload["attributes"])
+    except KeyError as exc:
+        raise CheckpointError(f"checkpoint lacks the field {exc.args[0]!r}") from None
+    model = build_from_config(config, attributes)
+    try:
+        model.load_state_dict(payload["model_state"])
+    except (RuntimeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"checkpoint weights do not fit the model they describe: {first[:200]}") from None
+    return model
+
+
+@attrs.frozen(eq=False)
+class LoadedCheckpoint:
+    model: VideoModel
+    payload: dict[str, Any]
+
+    @property
+    def step(self) -> int:
+        return int(self.payload.get("step", 0))
+
+    @property
+    def label_table(self) -> torch.Tensor | None:
+        return self.payload.get("label_table")
+
+
+def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
+    """Read a checkpoint and rebuild its model in eval mode."""
+    payload = read_checkpoint(path)
+    try:
+        model = model_from_checkpoint(payload)
+    except CheckpointError:
+        raise
+    except VideoVAEError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    model.eval()
+    return LoadedCheckpoint(model, payload)

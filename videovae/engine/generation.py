@@ -1,0 +1,89 @@
+"""Generation with attribute control (Sec. 4.2): fixed, free, transient, or from a first frame.
+
+Users assign some attributes (``{"rotation": "cw"}`` or a schedule
+``{"action": "walk@0,run@6"}``); the free ones are drawn from the training
+distribution, stored in the checkpoint as a table of training label rows: a row
+consistent with the fixed values is drawn at random (the empirical joint), and
+when none exists each free attribute is drawn from its marginal.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import Tensor
+
+from ..core.attributes import AttributeSet
+from ..core.errors import AttributeValueError, InputShapeError
+from ..core.model import VideoModel
+
+
+def _sample_marginal(attributes: AttributeSet, column: int, table: Tensor | None, generator) -> float:
+    values = table[:, column] if table is not None and len(table) else torch.empty(0)
+    values = values[~torch.isnan(values)]
+    if len(values):
+        return float(values[torch.randint(len(values), (1,), generator=generator)])
+    spec = attributes.specs[column]
+    if spec.kind == "categorical":
+        return float(torch.randint(spec.num_classes, (1,), generator=generator))
+    return float(spec.low + (spec.high - spec.low) * torch.rand((), generator=generator))
+
+
+def resolve_free(attributes: AttributeSet, controls: Tensor, label_table: Tensor | None = None,
+                 generator: torch.Generator | None = None) -> Tensor:
+    """Fill the NaN (free) entries of ``controls [B, T, A]`` from the training label table ``[R, A]``."""
+    out = controls.clone()
+    for b in range(out.shape[0]):
+        free = torch.isnan(out[b, 0])
+        if not free.any():
+            continue
+        row = None
+        if label_table is not None and len(label_table):
+            fixed = ~free
+            match = (label_table[:, fixed] == out[b, 0, fixed]).all(dim=1) & ~torch.isnan(label_table[:, free]).any(dim=1)
+            candidates = label_table[match]
+            if len(candidates):
+                row = candidates[torch.randint(len(candidates), (1,), generator=generator)][0]
+        for column in torch.nonzero(free).flatten().tolist():
+            value = float(row[column]) if row is not None else _sample_marginal(attributes, column, label_table, generator)
+            out[b, :, column] = value
+    return out
+
+
+def control_tensor(attributes: AttributeSet, assignments: Mapping[str, str], num: int, length: int) -> Tensor:
+    """``[num, length, A]`` labels from ``name -> value-or-schedule`` assignments; unassigned = NaN."""
+    if num < 1:
+        raise AttributeValueError(f"number of videos must be at least 1, got {num}")
+    return attributes.controls(assignments, length).unsqueeze(0).repeat(num, 1, 1)
+
+
+@torch.no_grad()
+def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Mapping[str, str] | None = None,
+                    labels: Tensor | None = None, first_frames: Tensor | None = None,
+                    label_table: Tensor | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Videos ``[num, length, C, H, W]`` and the labels ``[num, length, A]`` they were steered by.
+
+    Pass ``assignments`` (user strings) or ready ``labels`` (NaN = free). ``first_frames``
+    ``[num, C, H, W]`` continue given frames (the first output reconstructs them).
+    """
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    if labels is None:
+        labels = control_tensor(model.attributes, assignments or {}, num, length)
+    if labels.shape[:2] != (num, length):
+        raise AttributeValueError(f"expected labels for {num} videos of {length} frames, got {tuple(labels.shape)}")
+    if first_frames is not None and first_frames.shape[0] != num:
+        raise InputShapeError(f"expected {num} first frames, got {first_frames.shape[0]}")
+    labels = resolve_free(model.attributes, labels, label_table, generator)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        videos = model.generate(
+            labels.to(device),
+            first_frame=None if first_frames is None else first_frames.to(device),
+            generator=generator if device.type == "cpu" else None,
+        )
+    finally:
+        model.train(was_training)
+    return videos.cpu(), labels

@@ -1,0 +1,345 @@
+"""Training: the objective of Eq. 9 with Adam (A.4: learning rate 1e-4), checkpoints and resume.
+
+One process or many (``torchrun``): each process takes its share of every global
+batch through a :class:`torch.utils.data.DistributedSampler`, gradients are
+averaged by :class:`torch.nn.parallel.DistributedDataParallel`, and only rank 0
+logs, writes samples and saves checkpoints.
+
+Everything random is reproducible: the data order depends only on (seed, epoch),
+the ε of each video's reparameterised samples only on (seed, step, clip index),
+so a resumed run continues exactly where it stopped and N processes with batch B
+see the same global batch as one process with batch N·B.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+import torch
+from torch.utils.data import DistributedSampler
+
+from ..core.batch import VideoBatch
+from ..core.config import make_config
+from ..core.errors import CheckpointError, ConfigError, DataError
+from ..core.model import loss_terms
+from ..io.video import save_grid_png
+from ..registry import get_registry
+from ..registry.factory import build_model
+from . import distributed
+from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from .generation import generate_videos
+from .plots import save_loss_curve
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def _positive(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
+
+
+def _non_negative_int(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{attribute.name} must be a non-negative integer, got {value!r}")
+
+
+def _non_negative_float(instance, attribute, value):
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
+
+
+def _positive_float(instance, attribute, value):
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{attribute.name} must be a finite number > 0, got {value!r}")
+
+
+def _float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"expected a number, got {value!r}") from None
+
+
+def _mapping(instance, attribute, value):
+    if not isinstance(value, dict):
+        raise ConfigError(f"{attribute.name} must be a mapping, got {value!r}")
+
+
+@attrs.frozen
+class TrainConfig:
+    """Everything a training run depends on; stored in every checkpoint."""
+
+    preset: str = attrs.field(default="videovae", validator=attrs.validators.instance_of(str))
+    model: dict = attrs.field(factory=dict, validator=_mapping)  # ModelConfig overrides
+    dataset: str = attrs.field(default="synthetic-chairs", validator=attrs.validators.instance_of(str))
+    dataset_options: dict = attrs.field(factory=dict, validator=_mapping)
+    data_root: str | None = attrs.field(default=None)
+    steps: int = attrs.field(default=1000, validator=_positive)
+    batch_size: int = attrs.field(default=16, validator=_positive)
+    lr: float = attrs.field(default=1e-4, converter=_float, validator=_positive_float)
+    kl_weight: float = attrs.field(default=1.0, converter=_float, validator=_non_negative_float)
+    kl_warmup: int = attrs.field(default=0, validator=_non_negative_int)  # steps of linear β ramp from 0
+    grad_clip: float = attrs.field(default=0.0, converter=_float, validator=_non_negative_float)
+    seed: int = attrs.field(default=0, validator=_non_negative_int)
+    device: str = attrs.field(default="auto", validator=attrs.validators.instance_of(str))
+    log_every: int = attrs.field(default=10, validator=_positive)
+    sample_every: int = attrs.field(default=0, validator=_non_negative_int)
+    checkpoint_every: int = attrs.field(default=100, validator=_non_negative_int)
+    time_limit: float = attrs.field(default=0.0, converter=_float, validator=_non_negative_float)
+    num_samples: int = attrs.field(default=8, validator=_positive)
+    threads: int = attrs.field(default=0, validator=_non_negative_int)
+
+    #: fields that may change when a run is resumed; the others define the run
+    RESUMABLE = ("steps", "time_limit", "log_every", "sample_every", "checkpoint_every", "device", "num_samples", "threads")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        return make_config(cls, data)
+
+    def to_dict(self) -> dict:
+        return attrs.asdict(self)
+
+
+@attrs.frozen(eq=False)
+class TrainResult:
+    step: int
+    history: list
+    checkpoint: Path
+    stopped_by_time_limit: bool
+    seconds: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} was asked for but CUDA is not available here; use --device cpu")
+    return device
+
+
+def load_dataset(name: str, root: str | None, options: dict):
+    """Instantiate a registered data set by name."""
+    entry = get_registry().get("dataset", name)
+    return entry.factory(root, **options)
+
+
+def sample_noise(indices: list[int], step: int, seed: int, length: int, dim: int) -> torch.Tensor:
+    """ε ``[B, T, D]`` for the clips ``indices`` at ``step``: a function of (seed, step, clip) only."""
+    noise = torch.empty(len(indices), length, dim)
+    for row, index in enumerate(indices):
+        generator = torch.Generator().manual_seed(((seed * 1_000_003 + step) * 1_000_033 + index) % (2**63))
+        noise[row] = torch.randn(length, dim, generator=generator)
+    return noise
+
+
+class Trainer:
+    """Trains one model on one data set, writing into ``out_dir``:
+
+    ``checkpoint.pt`` (latest), ``history.jsonl``, ``loss_curve.png``,
+    ``samples/step_NNNNNN.png`` and ``tensorboard/`` (rank 0 only).
+    """
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
+                 log: Callable[[str], None] = print):
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.progress = progress
+        self.log = log
+        self.checkpoint_path = self.out_dir / CHECKPOINT_NAME
+        payload = None
+        if resume:
+            payload = read_checkpoint(self.checkpoint_path)
+            self.config = self._resumed_config(payload, config)
+        elif self.checkpoint_path.exists():
+            raise ConfigError(
+                f"{self.checkpoint_path} already exists; resume it with --resume or choose another output folder"
+            )
+        cfg = self.config
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = resolve_device(cfg.device)
+        self.process = distributed.setup(self.device)
+        if self.device.type == "cuda" and self.process.distributed:
+            self.device = torch.device("cuda", self.process.local_rank)
+            torch.cuda.set_device(self.device)
+        torch.manual_seed(cfg.seed + self.process.rank)
+
+        self.dataset = load_dataset(cfg.dataset, cfg.data_root, dict(cfg.dataset_options))
+        self.train_split = self.dataset.split("train")
+        self.label_table = self.dataset.label_rows("train")
+        global_batch = cfg.batch_size * self.process.world_size
+        if len(self.train_split) < global_batch:
+            raise DataError(
+                f"the training split of {cfg.dataset} has {len(self.train_split)} clips, fewer than one batch "
+                f"({cfg.batch_size} per process x {self.process.world_size} processes)"
+            )
+        self.sampler = DistributedSampler(
+            self.train_split, num_replicas=self.process.world_size, rank=self.process.rank,
+            shuffle=True, seed=cfg.seed, drop_last=True,
+        )
+        self.steps_per_epoch = len(self.sampler) // cfg.batch_size
+        self._epoch_indices: tuple[int, list[int]] | None = None
+
+        if payload is not None:
+            self.model = model_from_checkpoint(payload)
+        else:
+            self.model = build_model(cfg.preset, attributes=self.dataset.attributes, **cfg.model)
+        if tuple(self.model.config.frame_shape) != tuple(self.dataset.frame_shape):
+            raise ConfigError(
+                f"{cfg.dataset} has frames of shape {tuple(self.dataset.frame_shape)} but the model expects "
+                f"{tuple(self.model.config.frame_shape)}; set the model's frame_size/channels or the data set's size"
+            )
+        self.model.to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+        if payload is not None:
+            self._restore(payload)
+        self.engine = self.model
+        if self.process.distributed:
+            self.engine = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+
+    # -- set-up helpers -------------------------------------------------------------
+    @staticmethod
+    def _resumed_config(payload: dict, requested: TrainConfig) -> TrainConfig:
+        stored = TrainConfig.from_dict(payload["train_config"])
+        changes = {name: getattr(requested, name) for name in TrainConfig.RESUMABLE}
+        return attrs.evolve(stored, **changes)
+
+    def _restore(self, payload: dict) -> None:
+        try:
+            self.optimizer.load_state_dict(payload["optimizer_state"])
+            self.step = int(payload["step"])
+            self.history = list(payload.get("history", []))
+            torch.set_rng_state(payload["rng"]["torch"])
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{self.checkpoint_path} cannot be resumed: {exc}") from None
+
+    def kl_weight(self, step: int) -> float:
+        """β at ``step``: ramped linearly from 0 over ``kl_warmup`` steps (against posterior collapse)."""
+        cfg = self.config
+        return cfg.kl_weight * min(1.0, (step + 1) / cfg.kl_warmup) if cfg.kl_warmup else cfg.kl_weight
+
+    def batch_indices(self, step: int) -> list[int]:
+        """This process's clip indices for ``step`` (its share of the global batch)."""
+        epoch, position = divmod(step, self.steps_per_epoch)
+        if self._epoch_indices is None or self._epoch_indices[0] != epoch:
+            self.sampler.set_epoch(epoch)
+            self._epoch_indices = (epoch, list(self.sampler))
+        size = self.config.batch_size
+        return self._epoch_indices[1][position * size:(position + 1) * size]
+
+    # -- the loop -------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        cfg = self.config
+        main = self.process.is_main
+        writer = None
+        if main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            from tensorboardX import SummaryWriter
+
+            writer = SummaryWriter(logdir=str(self.out_dir / "tensorboard"), purge_step=self.step or None)
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not (self.progress and main), desc="train", unit="step")
+        started = time.monotonic()
+        stopped = False
+        try:
+            while self.step < cfg.steps:
+                indices = self.batch_indices(self.step)
+                batch = VideoBatch.collate([self.train_split[i] for i in indices]).to(self.device)
+                noise = sample_noise(indices, self.step, cfg.seed, batch.length, self.model.config.latent_dim)
+                self.model.train()
+                output = self.engine(batch.frames, batch.labels, noise=noise.to(self.device))
+                terms = loss_terms(output, batch.frames, self.kl_weight(self.step))
+                self.optimizer.zero_grad(set_to_none=True)
+                terms.total.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                self.optimizer.step()
+                self.step += 1
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    row = self._log_row(terms, time.monotonic() - started)
+                    bar.set_postfix(loss=f"{row['loss']:.1f}", kl=f"{row['kl']:.1f}")
+                    if writer is not None:
+                        for key in ("loss", "reconstruction", "kl"):
+                            writer.add_scalar(f"train/{key}", row[key], self.step)
+                if main and cfg.sample_every and self.step % cfg.sample_every == 0:
+                    self.write_samples(writer)
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    self.save()
+                out_of_time = bool(cfg.time_limit) and time.monotonic() - started > cfg.time_limit
+                if distributed.any_process(out_of_time, self.process, self.device):
+                    stopped = self.step < cfg.steps
+                    break
+            self.save()
+            if main:
+                self.write_samples(writer)
+                save_loss_curve(self.history, self.out_dir / "loss_curve.png")
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+        return TrainResult(self.step, self.history, self.checkpoint_path, stopped, time.monotonic() - started)
+
+    def _log_row(self, terms, elapsed: float) -> dict[str, Any]:
+        values = torch.stack([terms.total, terms.reconstruction, terms.kl]).detach()
+        if self.process.distributed:
+            torch.distributed.all_reduce(values)
+            values /= self.process.world_size
+        row = {"step": self.step, "loss": values[0].item(), "reconstruction": values[1].item(),
+               "kl": values[2].item(), "seconds": round(elapsed, 3)}
+        self.history.append(row)
+        return row
+
+    # -- outputs --------------------------------------------------------------------
+    def save(self) -> None:
+        """Write the checkpoint (rank 0), atomically; every process waits for it."""
+        if self.process.is_main:
+            save_checkpoint(
+                self.checkpoint_path,
+                self.model,
+                step=self.step,
+                optimizer_state=self.optimizer.state_dict(),
+                train_config=self.config.to_dict(),
+                dataset={"name": self.config.dataset, "options": dict(self.config.dataset_options),
+                         "root": self.config.data_root, "description": self.dataset.describe()},
+                label_table=self.label_table,
+                clip_length=int(self.train_split[0][0].shape[0]),
+                rng={"torch": torch.get_rng_state()},
+                history=self.history,
+            )
+            lines = "".join(json.dumps(row) + "\n" for row in self.history)
+            tmp = self.out_dir / ".history.jsonl.tmp"
+            tmp.write_text(lines)
+            os.replace(tmp, self.out_dir / "history.jsonl")
+        distributed.barrier(self.process)
+
+    def write_samples(self, writer=None) -> Path:
+        """A grid of samples with free attributes (rows) into ``samples/`` and TensorBoard."""
+        length = int(self.train_split[0][0].shape[0])
+        videos, _ = generate_videos(
+            self.model, num=self.config.num_samples, length=length,
+            label_table=self.label_table, seed=self.config.seed + self.step,
+        )
+        path = save_grid_png(videos, self.out_dir / "samples" / f"step_{self.step:06d}.png")
+        if writer is not None:
+            from torchvision.utils import make_grid
+
+            writer.add_image("samples", make_grid(videos.flatten(0, 1), nrow=length, padding=2), self.step)
+        return path
+
+
+__all__ = ["TrainConfig", "Trainer", "TrainResult", "load_dataset", "resolve_device"]

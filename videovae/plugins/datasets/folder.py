@@ -1,0 +1,310 @@
+"""Users' own clips: one folder of clips plus a label table.
+
+Layout::
+
+    <root>/<clip>.png|.jpg|...    an image strip of square frames, side by side (strip_axis="horizontal")
+                                  or stacked (strip_axis="vertical")
+    <root>/<clip>/                a folder of frame images, in order of their names (natural order: 2 before 10)
+    <root>/<clip>.mp4|.avi|.mov|.gif|.mkv|.webm   a video file (read with PyAV: pip install av)
+    <root>/labels.csv             clip,<attribute>,...[,split]   (or the file given by option ``labels``)
+
+``clip`` is the file or folder name without its extension. Every other column
+but ``split`` is an attribute: categorical, its values the distinct non-empty
+cells (natural order), unless the column is named in ``continuous`` — then a
+number whose range is ``ranges[name]`` or else [min, max] of the column (a
+column with one value v gets [v, v + 1]); names in ``periodic`` are continuous
+attributes whose ends meet (angles). An empty cell is a missing label (NaN). An
+optional ``split`` column (``train``/``test``) fixes the split; otherwise a
+generator seeded with ``seed`` puts ``round(test_fraction · n)`` clips in test.
+Without a labels file every clip in ``root`` is used, with no attributes.
+
+Frames that are not square are centre-cropped (``crop="center"``) or stretched
+(``crop="stretch"``), then resized to ``size``×``size`` (PIL Lanczos).
+Training items are up to ``clips_per_video`` distinct windows of ``length``
+frames per training clip (starts drawn by a generator seeded with ``seed`` and
+the clip name; all windows when there are fewer); test items are the
+non-overlapping windows of each test clip from its first frame
+(``test_clips="windows"``) or only its first ``length`` frames (``"first"``).
+Entries of ``root`` that the labels file does not list are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping
+
+import attrs
+import numpy as np
+import torch
+
+from ...core.attributes import AttributeSet, AttributeSpec
+from ...core.config import make_options
+from ...core.errors import ConfigError, DataError
+from ...core.interfaces import VideoDataset
+from ...registry import hookimpl
+from .common import (
+    IMAGE_EXTENSIONS,
+    TEST_CLIP_MODES,
+    VIDEO_EXTENSIONS,
+    ClipStore,
+    FrameClips,
+    ItemBuilder,
+    boolean,
+    center_crop_square,
+    check_split,
+    choice,
+    fraction,
+    integer,
+    name_tuple,
+    natural_key,
+    natural_sorted,
+    positive_int,
+    read_image,
+    read_labels_csv,
+    read_video,
+    require_dir,
+    resize_frames,
+    sample_starts,
+    seeded_split,
+    skipped_note,
+    split_strip,
+    stable_rng,
+    window_starts,
+)
+
+OWNER = "folder"
+LAYOUT = "a folder of clips (image strips, folders of frames or video files) with a labels.csv (clip, <attribute>, ...)"
+RESERVED = ("clip", "split")
+
+
+def _names(instance, attribute, value):
+    if not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{attribute.name} must be a list of column names, got {value!r}")
+
+
+def _ranges(instance, attribute, value):
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"ranges must map column names to [low, high], got {value!r}")
+    for name, pair in value.items():
+        try:
+            low, high = (float(v) for v in pair)
+        except (TypeError, ValueError):
+            raise ConfigError(f"ranges[{name!r}] must be two numbers [low, high], got {pair!r}") from None
+        if not low < high:
+            raise ConfigError(f"ranges[{name!r}] needs low < high, got {pair!r}")
+
+
+def _labels(instance, attribute, value):
+    if value is not None and not isinstance(value, (str, Path)):
+        raise ConfigError(f"labels must be a path to a CSV file, got {value!r}")
+
+
+@attrs.frozen
+class FolderOptions:
+    labels: str | None = attrs.field(default=None, validator=_labels)
+    strip_axis: str = attrs.field(default="horizontal", validator=choice("horizontal", "vertical"))
+    size: int = attrs.field(default=64, validator=positive_int)
+    length: int = attrs.field(default=16, validator=positive_int)
+    clips_per_video: int = attrs.field(default=20, validator=positive_int)
+    test_fraction: float = attrs.field(default=0.1, validator=fraction)
+    test_clips: str = attrs.field(default="windows", validator=choice(*TEST_CLIP_MODES))
+    continuous: tuple = attrs.field(default=(), converter=lambda v: name_tuple(v) or (), validator=_names)
+    periodic: tuple = attrs.field(default=(), converter=lambda v: name_tuple(v) or (), validator=_names)
+    ranges: dict = attrs.field(factory=dict, validator=_ranges)
+    crop: str = attrs.field(default="center", validator=choice("center", "stretch"))
+    seed: int = attrs.field(default=0, validator=integer)
+    skip_bad: bool = attrs.field(default=False, validator=boolean)
+
+
+def index_clips(root: Path, exclude: Path | None) -> dict[str, list[Path]]:
+    """Clip name → candidate paths (folders, images and videos directly in ``root``)."""
+    found: dict[str, list[Path]] = {}
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(".") or (exclude is not None and path.resolve() == exclude.resolve()):
+            continue
+        if path.is_dir():
+            found.setdefault(path.name, []).append(path)
+        elif path.suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS:
+            found.setdefault(path.stem, []).append(path)
+    return found
+
+
+class FolderClips(VideoDataset):
+    def __init__(self, root: str | Path | None = None, **options):
+        o = self.options = make_options(FolderOptions, options, f"dataset {OWNER!r}")
+        self.root = require_dir(root, OWNER, LAYOUT)
+        self.frame_shape = (3, o.size, o.size)
+        self.skipped: list[tuple[str, str]] = []
+        self.labels_path = self._labels_path()
+        found = index_clips(self.root, self.labels_path)
+
+        if self.labels_path is None:
+            rows = [(0, {"clip": name}) for name in natural_sorted(found)]
+            columns = ["clip"]
+            if not rows:
+                raise DataError(f"{OWNER}: {self.root} holds no clips and no labels.csv; expected {LAYOUT}")
+        else:
+            columns, rows = read_labels_csv(self.labels_path, OWNER, ("clip",))
+            if not rows:
+                raise DataError(f"{OWNER}: {self.labels_path} lists no clips")
+            listed = {row["clip"] for _, row in rows}
+            for name in natural_sorted(found):
+                if name not in listed and not any(p.name in listed for p in found[name]):
+                    self.skipped.append((name, f"{found[name][0]} is not listed in {self.labels_path}"))
+        names = [c for c in columns if c not in RESERVED]
+        for option in ("continuous", "periodic", "ranges"):
+            unknown = [n for n in getattr(o, option) if n not in names]
+            if unknown:
+                raise DataError(f"{OWNER}: option {option} names column(s) {', '.join(unknown)} that {self.labels_path} does not have; attribute columns: {', '.join(names) or 'none'}")
+        self.attributes = AttributeSet(tuple(self._spec(name, rows) for name in names))
+        test_names = self._test_names(columns, rows)
+
+        store = ClipStore()
+        builders = {"train": ItemBuilder(len(names), o.length), "test": ItemBuilder(len(names), o.length)}
+        for line, row in rows:
+            clip = row["clip"]
+            try:
+                frames = self._load(clip, found, line)
+            except DataError as exc:
+                if not o.skip_bad:
+                    raise
+                self.skipped.append((clip, str(exc)))
+                continue
+            labels = np.array([self._parse(spec, row[spec.name], line) for spec in self.attributes], dtype=np.float32)
+            clip_id = store.add(clip, frames)
+            if clip in test_names:
+                builders["test"].windows(store, clip_id, 0, window_starts(len(frames), o.length, o.test_clips), labels)
+            else:
+                starts = sample_starts(len(frames), o.length, o.clips_per_video, stable_rng(o.seed, clip))
+                builders["train"].windows(store, clip_id, 0, starts, labels)
+        if not store.names:
+            raise DataError(f"{OWNER}: no usable clip in {self.root}" + skipped_note(self.skipped))
+        self.store = store.finish((o.size, o.size))
+        self._splits = {name: b.build(store) for name, b in builders.items()}
+
+    # --- labels ---------------------------------------------------------------------
+
+    def _labels_path(self) -> Path | None:
+        given = self.options.labels
+        if given is None:
+            default = self.root / "labels.csv"
+            return default if default.is_file() else None
+        path = Path(given).expanduser()
+        path = path if path.is_absolute() else self.root / path
+        if not path.is_file():
+            raise DataError(f"{OWNER}: labels file {path} does not exist; expected a CSV with a clip column")
+        return path
+
+    def _spec(self, name: str, rows) -> AttributeSpec:
+        o, where = self.options, self.labels_path
+        cells = [(line, row[name]) for line, row in rows if row[name] != ""]
+        if not cells:
+            raise DataError(f"{OWNER}: column {name!r} of {where} has no values; fill it or remove it")
+        try:
+            if name in o.continuous or name in o.periodic:
+                values = [self._number(name, text, line) for line, text in cells]
+                if name in o.ranges:
+                    low, high = (float(v) for v in o.ranges[name])
+                else:
+                    low, high = min(values), max(values) if max(values) > min(values) else min(values) + 1
+                return AttributeSpec(name, kind="continuous", low=low, high=high, periodic=name in o.periodic)
+            for line, text in cells:
+                bad = [c for c in "=,@" if c in text]
+                if bad:
+                    raise DataError(f"{OWNER}: {where} line {line}, column {name!r}: value {text!r} contains {bad[0]!r}; label values may not contain '=', ',' or '@'")
+            return AttributeSpec(name, values=tuple(natural_sorted({text for _, text in cells})))
+        except ConfigError as exc:
+            raise DataError(f"{OWNER}: column {name!r} of {where} cannot be an attribute: {exc}") from None
+
+    def _number(self, name: str, text: str, line: int) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise DataError(f"{OWNER}: {self.labels_path} line {line}, column {name!r}: expected a number, got {text!r}")
+        return value
+
+    def _parse(self, spec: AttributeSpec, text: str, line: int) -> float:
+        if text == "":
+            return math.nan
+        if spec.kind == "categorical":
+            return float(spec.values.index(text))
+        value = self._number(spec.name, text, line)
+        if not spec.low <= value <= spec.high:
+            raise DataError(f"{OWNER}: {self.labels_path} line {line}, column {spec.name!r}: {value:g} is outside the range [{spec.low:g}, {spec.high:g}] given in ranges")
+        return value
+
+    def _test_names(self, columns, rows) -> set[str]:
+        if "split" not in columns:
+            return seeded_split([row["clip"] for _, row in rows], self.options.test_fraction, self.options.seed)
+        test = set()
+        for line, row in rows:
+            split = row["split"].lower()
+            if split not in ("train", "test"):
+                raise DataError(f"{OWNER}: {self.labels_path} line {line}: split must be train or test, got {row['split']!r}")
+            if split == "test":
+                test.add(row["clip"])
+        return test
+
+    # --- clips ----------------------------------------------------------------------
+
+    def _load(self, clip: str, found: dict[str, list[Path]], line: int) -> np.ndarray:
+        o = self.options
+        candidates = found.get(clip) or [p for paths in found.values() for p in paths if p.name == clip]
+        if not candidates:
+            raise DataError(
+                f"{OWNER}: clip {clip!r} ({self.labels_path} line {line}) not found in {self.root}; expected a folder {clip}/, "
+                f"an image strip {clip}.png/.jpg or a video {clip}.mp4/.avi/.mov/.gif"
+            )
+        if len(candidates) > 1:
+            raise DataError(f"{OWNER}: clip {clip!r} is ambiguous: {', '.join(p.name for p in candidates)} in {self.root}; keep one")
+        path = candidates[0]
+        if path.is_dir():
+            frames = self._read_folder(path)
+        elif path.suffix.lower() in VIDEO_EXTENSIONS:
+            frames = read_video(path, OWNER)
+        else:
+            frames = split_strip(read_image(path, OWNER), o.strip_axis, path, OWNER)
+        if len(frames) < o.length:
+            raise DataError(f"{OWNER}: clip {path} has {len(frames)} frames; expected at least length={o.length} (lower length, or pass skip_bad=True)")
+        if o.crop == "center":
+            frames = center_crop_square(frames)
+        return resize_frames(frames, o.size)  # to size x size (stretching non-square frames when crop="stretch")
+
+    def _read_folder(self, folder: Path) -> np.ndarray:
+        paths = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=lambda p: natural_key(p.name))
+        if not paths:
+            raise DataError(f"{OWNER}: clip folder {folder} holds no frame images ({', '.join(IMAGE_EXTENSIONS)})")
+        frames = []
+        for path in paths:
+            frame = read_image(path, OWNER)
+            if frames and frame.shape != frames[0].shape:
+                raise DataError(f"{OWNER}: frame {path} is {frame.shape[1]}x{frame.shape[0]} px; the clip's first frame {paths[0].name} is {frames[0].shape[1]}x{frames[0].shape[0]}")
+            frames.append(frame)
+        return np.stack(frames)
+
+    # --- interface ------------------------------------------------------------------
+
+    def split(self, name: str) -> FrameClips:
+        check_split(name, OWNER)
+        return self._splits[name]
+
+    def label_rows(self, name: str) -> torch.Tensor:
+        return self.split(name).labels.clone()
+
+    def describe(self) -> str:
+        o = self.options
+        labels = self.labels_path if self.labels_path is not None else "no labels file"
+        attributes = ", ".join(f"{s.name} ({s.kind})" for s in self.attributes) or "no attributes"
+        return (
+            f"folder: {len(self.store.names)} clips in {self.root} ({labels}; {attributes}), {o.size}x{o.size}; "
+            f"train {len(self._splits['train'])} mini-clips of {o.length} frames, test {len(self._splits['test'])}, seed {o.seed}"
+            + skipped_note(self.skipped)
+        )
+
+
+@hookimpl
+def register_components(register):
+    register("dataset", OWNER, FolderClips, "your own clips (image strips, frame folders or videos) with a labels.csv")

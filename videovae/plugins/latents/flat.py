@@ -1,0 +1,45 @@
+"""The unstructured latent space (−S): a single approximate posterior.
+
+Sec. 5.3 builds the −S variants "by replacing the structured latent space with a
+single approximate posterior": q(z^(t) | x^(t)) = ψ_q = φ_τ(φ_enc(x^(t))), with no
+attributes and no attribute-conditioned prior. The temporal model still shapes
+the prior p(z^(t) | h^(t-1)) through the KL term of Eq. 9. The same part, paired
+with a standard-normal prior, is the static VAE of Table 1.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from ...core.config import require_no_options
+from ...core.distributions import DiagonalGaussian
+from ...core.interfaces import BuildContext, LatentStructure
+from ...registry import hookimpl
+from ..layers import PhiTau
+
+
+class FlatLatent(LatentStructure):
+    uses_attributes = False
+
+    def __init__(self, context: BuildContext):
+        super().__init__()
+        self.to_q = PhiTau(context.feature_dim, context.hidden_dim, 2 * context.latent_dim)
+
+    def residual(self, features: Tensor) -> DiagonalGaussian:
+        return DiagonalGaussian.from_params(self.to_q(features))
+
+    def conditional(self, psi_q: DiagonalGaussian, attributes: Tensor) -> DiagonalGaussian:
+        return psi_q
+
+    def dynamic(self, psi_a: DiagonalGaussian, hidden: Tensor) -> DiagonalGaussian:
+        return psi_a
+
+
+def build(context: BuildContext, options) -> FlatLatent:
+    require_no_options(options, "latent 'flat'")
+    return FlatLatent(context)
+
+
+@hookimpl
+def register_components(register):
+    register("latent", "flat", build, "single approximate posterior, no attributes (−S, static VAE)")

@@ -1,0 +1,41 @@
+"""Named compositions: the paper's model, its ablations (Table 1) and a tiny test size.
+
++S = structured latent space (hierarchical posterior, Eq. 4); −S = single posterior.
++C = conditional sampling (Eq. 8); −C = LSTM fed ψ_q only.
+"""
+
+from __future__ import annotations
+
+from ..core.config import ModelConfig
+from ..registry import hookimpl
+
+#: Sizes small enough for unit tests: 32×32 frames, 16-d latents.
+TINY_SIZES = dict(
+    frame_size=32,
+    latent_dim=16,
+    state_dim=32,
+    hidden_dim=32,
+    encoder_options=dict(channels=(4, 8, 8, 16), kernels=(5, 5, 3, 3), strides=(1, 2, 1, 2), fc_dims=(64,)),
+    decoder_options=dict(channels=(4, 8, 8, 16), kernels=(5, 5, 3, 3), strides=(1, 2, 1, 2), fc_dims=(64,)),
+)
+
+PAPER = ModelConfig()  # +C+S with the sizes of A.4
+
+ABLATIONS = {
+    "plus-c-plus-s": (PAPER, "+C+S: the full VideoVAE (same as 'videovae')"),
+    "minus-c-plus-s": (PAPER.evolve(sampler="unconditional"), "−C+S: structured latent space, no conditional sampling"),
+    "plus-c-minus-s": (PAPER.evolve(latent="flat"), "+C−S: conditional sampling, single posterior"),
+    "minus-c-minus-s": (PAPER.evolve(latent="flat", sampler="unconditional"), "−C−S: VAE + LSTM (VRNN-like)"),
+    "static": (
+        PAPER.evolve(latent="flat", prior="standard-normal", sampler="unconditional"),
+        "static frame VAE with a standard-normal prior (Table 1, 'Static')",
+    ),
+}
+
+
+@hookimpl
+def register_presets(register):
+    register("videovae", PAPER, "VideoVAE (+C+S) with the paper's A.4 sizes")
+    register("tiny", PAPER.evolve(**TINY_SIZES), "VideoVAE (+C+S) at test size: 32×32 frames, 16-d latents")
+    for name, (config, description) in ABLATIONS.items():
+        register(name, config, description)

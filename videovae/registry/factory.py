@@ -1,0 +1,80 @@
+"""Building models from registry names: one entry point, ``build_model``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ..core.attributes import AttributeSet
+from ..core.config import PART_KINDS, ModelConfig
+from ..core.errors import ConfigError
+from ..core.interfaces import BuildContext, FrameDecoder, FrameEncoder, LatentStructure, Sampler, TemporalPrior
+from ..core.model import VideoModel
+from .manager import get_registry
+
+_INTERFACES = {
+    "encoder": FrameEncoder,
+    "decoder": FrameDecoder,
+    "latent": LatentStructure,
+    "prior": TemporalPrior,
+    "sampler": Sampler,
+}
+
+
+def resolve_config(preset: str | None = None, **overrides: Any) -> ModelConfig:
+    """The :class:`ModelConfig` of a preset (or the defaults) with ``overrides`` applied."""
+    base = get_registry().get("preset", preset).factory if preset is not None else ModelConfig()
+    return base.evolve(**overrides) if overrides else base
+
+
+def _build_part(kind: str, config: ModelConfig, context: BuildContext):
+    name = getattr(config, kind)
+    entry = get_registry().get(kind, name)
+    part = entry.factory(context, getattr(config, f"{kind}_options"))
+    if not isinstance(part, _INTERFACES[kind]):
+        raise ConfigError(
+            f"{kind} {name!r} from plugin {entry.plugin} built a {type(part).__name__}, expected a {_INTERFACES[kind].__name__}"
+        )
+    return part
+
+
+def build_from_config(config: ModelConfig, attributes: AttributeSet | None = None) -> VideoModel:
+    """Compose one registered part of each kind into a :class:`VideoModel`."""
+    attributes = attributes if attributes is not None else AttributeSet()
+    context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, attributes)
+    encoder = _build_part("encoder", config, context)
+    context = attrs.evolve(context, feature_dim=encoder.feature_dim, attribute_dim=attributes.code_dim)
+    latent = _build_part("latent", config, context)
+    if not latent.uses_attributes:
+        context = attrs.evolve(context, attribute_dim=0)
+    sampler = _build_part("sampler", config, context)
+    context = attrs.evolve(context, lstm_input_dim=sampler.input_dim(config.latent_dim))
+    prior = _build_part("prior", config, context)
+    decoder = _build_part("decoder", config, context)
+    return VideoModel(config, attributes, encoder, decoder, latent, prior, sampler)
+
+
+def build_model(preset: str | None = None, *, attributes: AttributeSet | None = None, **overrides: Any) -> VideoModel:
+    """Build a model from a preset name and/or part names.
+
+    >>> from videovae import build_model
+    >>> model = build_model("tiny")                       # a registered composition
+    >>> model = build_model("tiny", sampler="unconditional")  # swap one part by name
+    >>> model = build_model(encoder="paper-conv", decoder="paper-deconv", latent="hierarchical",
+    ...                     prior="lstm", sampler="conditional", latent_dim=64)
+
+    :param preset: a name from ``videovae plugins`` (presets table); None uses the paper's defaults.
+    :param attributes: the attribute specification of the data (from its data set).
+    :param overrides: any :class:`ModelConfig` field, e.g. part names or sizes.
+    """
+    unknown = sorted(set(overrides) - {f.name for f in attrs.fields(ModelConfig)})
+    if unknown:
+        raise ConfigError(
+            f"build_model got unknown argument(s) {', '.join(unknown)}; expected ModelConfig fields: "
+            + ", ".join(f.name for f in attrs.fields(ModelConfig))
+        )
+    return build_from_config(resolve_config(preset, **overrides), attributes)
+
+
+__all__ = ["build_model", "build_from_config", "resolve_config", "PART_KINDS"]
