@@ -47,6 +47,9 @@ class ModelConfig:
     64×64×3 frames, 512-d distributions, a 512-unit LSTM.
     """
 
+    #: "composed" = a VideoModel of the five parts below; any other name is a registered
+    #: whole model (kind "model", e.g. a baseline) that may use some of the parts
+    architecture: str = attrs.field(default="composed", validator=_part_name)
     encoder: str = attrs.field(default="paper-conv", validator=_part_name)
     decoder: str = attrs.field(default="paper-deconv", validator=_part_name)
     latent: str = attrs.field(default="hierarchical", validator=_part_name)
@@ -62,6 +65,7 @@ class ModelConfig:
     latent_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
     prior_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
     sampler_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
+    architecture_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:

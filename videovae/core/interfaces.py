@@ -141,6 +141,8 @@ class VideoDataset(abc.ABC):
 
     attributes: AttributeSet
     frame_shape: tuple[int, int, int]
+    #: attributes whose joint label the evaluation classifier predicts (empty: all)
+    evaluation_attributes: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def split(self, name: str) -> torch.utils.data.Dataset: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+import torch
 
 from ..core.attributes import AttributeSet
 from ..core.config import PART_KINDS, ModelConfig
@@ -39,9 +40,25 @@ def _build_part(kind: str, config: ModelConfig, context: BuildContext):
     return part
 
 
+def build_part(kind: str, config: ModelConfig, context: BuildContext):
+    """One registered part named by ``config`` (used by whole-model plugins too)."""
+    return _build_part(kind, config, context)
+
+
 def build_from_config(config: ModelConfig, attributes: AttributeSet | None = None) -> VideoModel:
-    """Compose one registered part of each kind into a :class:`VideoModel`."""
+    """Compose one registered part of each kind into a :class:`VideoModel`, or build a whole
+    registered model when ``config.architecture`` names one."""
     attributes = attributes if attributes is not None else AttributeSet()
+    if config.architecture != "composed":
+        entry = get_registry().get("model", config.architecture)
+        model = entry.factory(config, attributes)
+        missing = [m for m in ("forward", "generate", "attribute_codes") if not hasattr(model, m)]
+        if not isinstance(model, torch.nn.Module) or missing:
+            raise ConfigError(
+                f"model {config.architecture!r} from plugin {entry.plugin} built a {type(model).__name__}, "
+                "expected an nn.Module with forward, generate and attribute_codes like VideoModel"
+            )
+        return model
     context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, attributes)
     encoder = _build_part("encoder", config, context)
     context = attrs.evolve(context, feature_dim=encoder.feature_dim, attribute_dim=attributes.code_dim)

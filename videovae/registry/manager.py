@@ -39,6 +39,7 @@ BUILTIN_PLUGINS = (
     "videovae.plugins.metrics.entropy",
     "videovae.plugins.metrics.prediction",
     "videovae.plugins.presets",
+    "videovae.plugins.baselines.deep_rotator",
 )
 
 _lock = threading.Lock()

@@ -153,6 +153,9 @@ def preprocess_chair(paths: list[list[Path]], size: int, border: float) -> np.nd
 
 
 class ChairCAD(VideoDataset):
+    #: the joint label of the evaluation classifier (Sec. 5.2)
+    evaluation_attributes = ("tilt", "rotation")
+
     def __init__(self, root: str | Path | None = None, **options):
         o = self.options = make_options(ChairCADOptions, options, f"dataset {OWNER!r}")
         self.root = require_dir(root, OWNER, LAYOUT)

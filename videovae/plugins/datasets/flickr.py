@@ -99,6 +99,9 @@ class LazyClips(torch.utils.data.Dataset):
 
 
 class FlickrScenes(VideoDataset):
+    #: the joint label of the evaluation classifier (Sec. 5.2)
+    evaluation_attributes = ("scene",)
+
     def __init__(self, root: str | Path | None = None, **options):
         o = self.options = make_options(FlickrOptions, options, f"dataset {OWNER!r}")
         self.root = require_dir(root, OWNER, LAYOUT)

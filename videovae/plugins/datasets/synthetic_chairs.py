@@ -102,6 +102,9 @@ class ChairSequences(torch.utils.data.Dataset):
 
 
 class SyntheticChairs(VideoDataset):
+    #: the joint label of the evaluation classifier (Sec. 5.2)
+    evaluation_attributes = ("tilt", "rotation")
+
     def __init__(self, root: str | Path | None = None, **options):
         self.options = make_options(SyntheticChairsOptions, options, "dataset 'synthetic-chairs'")
         n = self.options.num_objects

@@ -79,6 +79,9 @@ class WeizmannOptions:
 
 
 class Weizmann(VideoDataset):
+    #: the joint label of the evaluation classifier (Sec. 5.2)
+    evaluation_attributes = ("action", "performer")
+
     def __init__(self, root: str | Path | None = None, **options):
         o = self.options = make_options(WeizmannOptions, options, f"dataset {OWNER!r}")
         self.root = require_dir(root, OWNER, LAYOUT)

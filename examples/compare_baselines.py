@@ -1,0 +1,165 @@
+"""Train (or load) several models by registry name, evaluate them with the same classifier and
+protocol, and write a table like Tables 1 and 2 of the paper plus a figure of samples.
+
+    python examples/compare_baselines.py --out results/chairs \\
+        --models static,minus-c-minus-s,plus-c-minus-s,minus-c-plus-s,videovae,deep-rotator \\
+        --dataset synthetic-chairs --dataset-option num_objects=30 --dataset-option size=32 \\
+        --sizes demo --steps 1500
+
+    python examples/compare_baselines.py --quick --out /tmp/compare   # a few minutes, for CI
+
+Writes ``table.md``, ``results.json`` and ``samples.png`` into ``--out``; trained models live in
+``--out/models/<name>/`` and are reused (and resumed when ``--steps`` grows) on the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from videovae.core.config import ModelConfig
+from videovae.core.errors import VideoVAEError
+from videovae.engine.checkpoint import load_checkpoint, versions
+from videovae.engine.evaluation import (EvalProtocol, bound, evaluate_model, evaluation_attributes,
+                                        load_or_train_classifier, markdown_table, per_class_labels)
+from videovae.engine.generation import generate_videos
+from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, load_dataset
+from videovae.io.video import save_grid_png
+from videovae.plugins.presets import DEMO_SIZES, TINY_SIZES
+
+SIZES = {"paper": {}, "demo": DEMO_SIZES, "tiny": TINY_SIZES}
+ALL_MODELS = "static,minus-c-minus-s,plus-c-minus-s,minus-c-plus-s,videovae,deep-rotator"
+
+
+def key_value(text: str):
+    key, _, value = text.partition("=")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--models", default=ALL_MODELS, help="comma-separated preset names")
+    p.add_argument("--dataset", default="synthetic-chairs")
+    p.add_argument("--data-root")
+    p.add_argument("--dataset-option", action="append", type=key_value, default=[])
+    p.add_argument("--sizes", choices=sorted(SIZES), default="demo", help="model sizes applied to every preset")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--kl-warmup", type=int, default=200)
+    p.add_argument("--videos-per-class", type=int, default=20)
+    p.add_argument("--prediction-clips", type=int, default=32)
+    p.add_argument("--best-of", type=int, default=5)
+    p.add_argument("--classifier-steps", type=int, default=600)
+    p.add_argument("--length", type=int, help="frames per evaluated video (default: the data's clip length)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="tiny sizes and counts: a smoke run in a few minutes")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.sizes, args.steps, args.videos_per_class, args.prediction_clips = "tiny", 20, 2, 4
+        args.best_of, args.classifier_steps, args.batch_size = 2, 20, 4
+        options = dict(args.dataset_option)
+        if args.dataset == "synthetic-chairs":
+            options.setdefault("num_objects", 4)
+            options.setdefault("size", 32)
+            options.setdefault("length", 6)
+        args.dataset_option = list(options.items())
+    return args
+
+
+def train_or_load(name: str, args, out: Path):
+    folder = out / "models" / name
+    config = TrainConfig(preset=name, model=dict(SIZES[args.sizes]), dataset=args.dataset,
+                         dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
+                         batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, seed=args.seed,
+                         checkpoint_every=500, log_every=10)
+    checkpoint = folder / CHECKPOINT_NAME
+    started = time.monotonic()
+    if checkpoint.exists():
+        if load_checkpoint(checkpoint).step < args.steps:
+            Trainer(config, folder, resume=True).run()
+    else:
+        Trainer(config, folder).run()
+    return load_checkpoint(checkpoint), time.monotonic() - started
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    torch.manual_seed(args.seed)
+    dataset = load_dataset(args.dataset, args.data_root, dict(args.dataset_option))
+    length = args.length or int(dataset.split("test")[0][0].shape[0])
+    protocol = EvalProtocol(length=length, videos_per_class=args.videos_per_class,
+                            prediction_clips=args.prediction_clips, best_of=args.best_of,
+                            classifier_steps=args.classifier_steps,
+                            eval_attributes=evaluation_attributes(dataset), seed=args.seed)
+    c, h, _ = dataset.frame_shape
+    encoder_config = ModelConfig().evolve(**{**SIZES[args.sizes], "frame_size": h, "channels": c})
+    classifier = load_or_train_classifier(dataset, protocol, out, name=args.dataset, model_config=encoder_config)
+    rows = [("Bound", bound(dataset, classifier, protocol))]
+    figure, names, timings = [], [], {}
+    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+        loaded, seconds = train_or_load(name, args, out)
+        timings[name] = round(seconds, 1)
+        result = evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table)
+        result["steps"] = loaded.step
+        rows.append((name, result))
+        figure.append(sample_row(loaded, dataset, protocol, classifier))
+        names.append(name)
+        print(f"{name}: {json.dumps(result)}", flush=True)
+    (out / "table.md").write_text(markdown_table(rows, protocol))
+    report = {
+        "command": "python examples/compare_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "dataset": dataset.describe(), "protocol": protocol.to_dict(), "rows": dict(rows),
+        "train_seconds": timings, "total_seconds": round(time.monotonic() - started, 1),
+        "threads": torch.get_num_threads(), "cpu": _cpu_name(), "versions": versions(),
+    }
+    tmp = out / ".results.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2))
+    os.replace(tmp, out / "results.json")
+    save_grid_png(torch.stack(figure), out / "samples.png", row_labels=names)
+    print((out / "table.md").read_text())
+    return 0
+
+
+def sample_row(loaded, dataset, protocol: EvalProtocol, classifier) -> torch.Tensor:
+    """One sample per model for the same control (the first joint class, or the first test clip)."""
+    if getattr(loaded.model, "requires_first_frame", False):
+        frames, labels = dataset.split("test")[0]
+        video, _ = generate_videos(loaded.model, num=1, length=protocol.length, labels=labels[None, :protocol.length],
+                                   first_frames=frames[None, 0], seed=protocol.seed)
+    else:
+        controls = per_class_labels(classifier.joint, len(dataset.attributes), 1, protocol.length)[:1]
+        video, _ = generate_videos(loaded.model, num=1, length=protocol.length, labels=controls,
+                                   label_table=loaded.label_table, seed=protocol.seed)
+    return video[0]
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except VideoVAEError as exc:
+        print(f"compare_baselines: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,283 @@
+"""Evaluation of generated videos with the paper's metrics (Sec. 5.2, Tables 1 and 2).
+
+* An evaluation classifier is trained per data set on real training videos only, never
+  on generated ones. Its label is the joint label over the data set's evaluation
+  attributes (Chair CAD: tilt × rotation = 4 classes; Weizmann: action × performer),
+  which is how the paper's bounds come out (Chair CAD Inter-E bound 1.39 ≈ ln 4).
+  It is the φ_att network of Eq. 3 (own encoder, per-frame heads, LSTM) over that
+  single joint attribute; ρ(y|x) is the softmax of its frame-averaged log-probabilities.
+* Generated sets hold an equal number of videos per joint class; free attributes
+  (e.g. the chair) are drawn from the training distribution.
+* Intra-E (Eq. 11, a sum over videos: reported with the number of videos), Inter-E
+  (Eq. 12) and the I-score (Eq. 10); the bound is the same numbers on real test videos.
+* Prediction from a first frame: PSNR and SSIM per frame against the real continuation,
+  best of N samples (the SVG protocol), conditioning frame excluded.
+
+Every result carries its :class:`EvalProtocol`; two results are comparable only when
+their protocols match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import attrs
+import torch
+from torch import Tensor
+
+from ..core.attributes import AttributeSet, AttributeSpec
+from ..core.config import make_config
+from ..core.errors import ConfigError, DataError
+from ..core.interfaces import VideoDataset
+from ..registry import get_registry
+from .generation import generate_videos
+
+PROTOCOL_VERSION = 1
+
+
+def _positive(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"evaluation protocol: {attribute.name} must be a positive integer, got {value!r}")
+
+
+@attrs.frozen
+class EvalProtocol:
+    """What an evaluation measured; stored with every result."""
+
+    version: int = PROTOCOL_VERSION
+    length: int = attrs.field(default=16, validator=_positive)  # frames per evaluated video
+    videos_per_class: int = attrs.field(default=20, validator=_positive)
+    prediction_clips: int = attrs.field(default=32, validator=_positive)  # real test clips continued
+    best_of: int = attrs.field(default=5, validator=_positive)  # N of best-of-N for PSNR/SSIM
+    conditioning_frames_count: bool = False  # whether the given first frame enters PSNR/SSIM
+    classifier_steps: int = attrs.field(default=600, validator=_positive)
+    eval_attributes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "EvalProtocol":
+        return make_config(cls, dict(data))
+
+
+def evaluation_attributes(dataset: VideoDataset, requested: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The attributes whose joint label the classifier predicts: requested, else the data
+    set's ``evaluation_attributes``, else all of them."""
+    names = tuple(requested) or tuple(getattr(dataset, "evaluation_attributes", ())) or dataset.attributes.names
+    for name in names:
+        dataset.attributes.index(name)  # unknown names raise with the closest match
+    return names
+
+
+class JointLabels:
+    """Maps label rows ``[..., A]`` to the joint class index over some categorical attributes."""
+
+    def __init__(self, attributes: AttributeSet, names: tuple[str, ...]):
+        self.columns = [attributes.index(n) for n in names]
+        specs = [attributes.specs[c] for c in self.columns]
+        bad = [s.name for s in specs if s.kind != "categorical"]
+        if bad:
+            raise ConfigError(f"evaluation attributes must be categorical, got continuous {', '.join(bad)}")
+        self.sizes = [s.num_classes for s in specs]
+        values = [""]
+        for spec in specs:
+            values = [f"{v}|{w}" if v else w for v in values for w in spec.values]
+        self.spec = AttributeSpec("joint", values=tuple(values))
+        self.attributes = AttributeSet((self.spec,))
+        self.names = names
+
+    @property
+    def num_classes(self) -> int:
+        return self.spec.num_classes
+
+    def encode(self, labels: Tensor) -> Tensor:
+        """Joint index ``[...]`` (float, NaN where any part is missing)."""
+        index = torch.zeros(labels.shape[:-1], dtype=labels.dtype)
+        for column, size in zip(self.columns, self.sizes):
+            index = index * size + labels[..., column]
+        return index
+
+    def decode(self, index: int) -> list[tuple[int, float]]:
+        """(column, label) pairs of joint class ``index``."""
+        out = []
+        for column, size in reversed(list(zip(self.columns, self.sizes))):
+            index, value = divmod(index, size)
+            out.append((column, float(value)))
+        return out[::-1]
+
+
+class _JointSplit(torch.utils.data.Dataset):
+    def __init__(self, split, joint: JointLabels):
+        self.split, self.joint = split, joint
+
+    def __len__(self):
+        return len(self.split)
+
+    def __getitem__(self, index):
+        frames, labels = self.split[index]
+        return frames, self.joint.encode(labels).unsqueeze(-1)
+
+
+class JointLabelDataset(VideoDataset):
+    """A data set whose only attribute is the joint evaluation label."""
+
+    def __init__(self, dataset: VideoDataset, joint: JointLabels):
+        self.dataset, self.joint = dataset, joint
+        self.attributes = joint.attributes
+        self.frame_shape = dataset.frame_shape
+
+    def split(self, name: str):
+        return _JointSplit(self.dataset.split(name), self.joint)
+
+    def label_rows(self, name: str) -> Tensor:
+        return self.joint.encode(self.dataset.label_rows(name)).unsqueeze(-1)
+
+
+class EvaluationClassifier:
+    """ρ(y|x) over the joint label, from a φ_att network trained on real training videos."""
+
+    def __init__(self, net, joint: JointLabels):
+        self.net, self.joint = net, joint
+
+    @torch.no_grad()
+    def __call__(self, videos: Tensor) -> Tensor:
+        logits = self.net(videos.to(next(self.net.parameters()).device))[0]
+        return torch.softmax(torch.log_softmax(logits.double(), dim=-1).mean(dim=1), dim=-1).cpu()
+
+
+def classifier_key(dataset: VideoDataset, protocol: EvalProtocol) -> str:
+    text = json.dumps([dataset.describe(), protocol.eval_attributes, protocol.classifier_steps, protocol.seed])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def load_or_train_classifier(dataset: VideoDataset, protocol: EvalProtocol, folder: str | Path,
+                             name: str = "dataset", model_config=None, progress: bool = False,
+                             log=print) -> EvaluationClassifier:
+    """The data set's evaluation classifier, stored as ``<folder>/classifier-<name>-<key>.pt``.
+
+    ``model_config`` names the encoder the classifier copies (default: the paper's, which
+    needs 64×64 frames)."""
+    from .attribute_inference import load_attribute_net, save_attribute_net, train_attribute_net
+
+    joint = JointLabels(dataset.attributes, protocol.eval_attributes)
+    path = Path(folder) / f"classifier-{name}-{classifier_key(dataset, protocol)}.pt"
+    if path.is_file():
+        net, _ = load_attribute_net(path)
+        return EvaluationClassifier(net.eval(), joint)
+    joint_data = JointLabelDataset(dataset, joint)
+    rows = joint_data.label_rows("train")
+    labelled = torch.nonzero(~torch.isnan(rows[:, 0])).flatten()
+    if len(labelled) == 0:
+        raise DataError("no training clip has all evaluation attributes labelled; the classifier needs real labels")
+    log(f"training the evaluation classifier ({joint.num_classes} joint classes of {', '.join(joint.names)}) "
+        f"on {len(labelled)} real training clips")
+    net, _ = train_attribute_net(joint_data, labelled, steps=protocol.classifier_steps, seed=protocol.seed,
+                                 progress=progress, batch_size=16, lr=1e-3, model_config=model_config)
+    save_attribute_net(path, net, purpose="evaluation classifier", dataset=dataset.describe(),
+                       eval_attributes=list(protocol.eval_attributes))
+    return EvaluationClassifier(net.eval(), joint)
+
+
+def _metric(name: str):
+    return get_registry().get("metric", name).factory()
+
+
+def entropy_scores(probs: Tensor) -> dict[str, float]:
+    context = {"probs": probs}
+    out = {}
+    out.update(_metric("intra-entropy").compute(None, context))
+    out.update(_metric("inter-entropy").compute(None, context))
+    out.update(_metric("inception-score").compute(None, context))
+    return {"intra_entropy": out["intra_entropy"], "inter_entropy": out["inter_entropy"],
+            "inception_score": out["inception_score"], "num_videos": int(probs.shape[0])}
+
+
+def real_test_clips(dataset: VideoDataset, length: int) -> tuple[Tensor, Tensor]:
+    test = dataset.split("test")
+    if len(test) == 0:
+        raise DataError("the data set's test split is empty")
+    items = [test[i] for i in range(len(test))]
+    short = min(f.shape[0] for f, _ in items)
+    if short < length:
+        raise DataError(f"test clips have {short} frames, fewer than the protocol's length {length}")
+    return torch.stack([f[:length] for f, _ in items]), torch.stack([l[:length] for _, l in items])
+
+
+def bound(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol) -> dict[str, Any]:
+    """The metrics of real test videos (the 'Bound' column of Tables 1 and 2)."""
+    frames, _ = real_test_clips(dataset, protocol.length)
+    return {"mode": "real test videos", **entropy_scores(classifier(frames))}
+
+
+def per_class_labels(joint: JointLabels, num_attributes: int, per_class: int, length: int) -> Tensor:
+    """``[K·per_class, length, A]`` controls: each joint class fixed, other attributes free (NaN)."""
+    rows = torch.full((joint.num_classes * per_class, length, num_attributes), float("nan"))
+    for k in range(joint.num_classes):
+        for column, value in joint.decode(k):
+            rows[k * per_class:(k + 1) * per_class, :, column] = value
+    return rows
+
+
+def evaluate_model(model, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
+                   label_table: Tensor | None) -> dict[str, Any]:
+    """Intra-E, Inter-E and I-score of generated videos, PSNR and SSIM of predictions."""
+    model.eval()
+    joint = classifier.joint
+    result: dict[str, Any] = {}
+    frames, labels = real_test_clips(dataset, protocol.length)
+    if getattr(model, "requires_first_frame", False):  # e.g. Deep Rotator: continue real test frames
+        result["mode"] = "first frame given (iv)"
+        classes, pick = joint.encode(labels[:, 0]), []
+        for k in range(joint.num_classes):
+            members = torch.nonzero(classes == k).flatten()
+            if len(members):
+                pick.append(members.repeat(-(-protocol.videos_per_class // len(members)))[:protocol.videos_per_class])
+        pick = torch.cat(pick)
+        videos, _ = generate_videos(model, num=len(pick), length=protocol.length, labels=labels[pick],
+                                    first_frames=frames[pick, 0], label_table=label_table, seed=protocol.seed)
+    else:
+        result["mode"] = "attributes only (i)"
+        controls = per_class_labels(joint, len(dataset.attributes), protocol.videos_per_class, protocol.length)
+        videos, _ = generate_videos(model, num=len(controls), length=protocol.length, labels=controls,
+                                    label_table=label_table, seed=protocol.seed)
+    result.update(entropy_scores(classifier(videos)))
+    result.update(prediction_scores(model, frames, labels, protocol, label_table))
+    return result
+
+
+def prediction_scores(model, frames: Tensor, labels: Tensor, protocol: EvalProtocol,
+                      label_table: Tensor | None) -> dict[str, Any]:
+    """PSNR and SSIM, best of N samples per real test clip, given its first frame and attributes."""
+    count = min(protocol.prediction_clips, len(frames))
+    frames, labels = frames[:count], labels[:count]
+    samples = torch.stack([
+        generate_videos(model, num=count, length=protocol.length, labels=labels, first_frames=frames[:, 0],
+                        label_table=label_table, seed=protocol.seed + 1000 * (s + 1))[0]
+        for s in range(protocol.best_of)
+    ])
+    skip = 0 if protocol.conditioning_frames_count else 1
+    context = {"targets": frames, "samples": samples}
+    psnr = get_registry().get("metric", "psnr").factory(skip_frames=skip).compute(None, context)
+    ssim = get_registry().get("metric", "ssim").factory(skip_frames=skip).compute(None, context)
+    return {"psnr": psnr["psnr"], "ssim": ssim["ssim"], "prediction_clips": count}
+
+
+def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol) -> str:
+    """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM."""
+    lines = [
+        "| | mode | Intra-E ↓ (N videos) | Inter-E ↑ | I-score ↑ | PSNR ↑ | SSIM ↑ |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows:
+        psnr = f"{r['psnr']:.2f}" if "psnr" in r else "–"
+        ssim = f"{r['ssim']:.3f}" if "ssim" in r else "–"
+        lines.append(f"| {name} | {r.get('mode', '')} | {r['intra_entropy']:.2f} ({r['num_videos']}) | "
+                     f"{r['inter_entropy']:.3f} | {r['inception_score']:.2f} | {psnr} | {ssim} |")
+    lines.append("")
+    lines.append("Protocol: " + json.dumps(protocol.to_dict(), sort_keys=True))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Built-in baseline models (Sec. 5.3)."""
