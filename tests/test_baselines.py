@@ -15,6 +15,7 @@ def rotator(chair_attributes):
 
 
 def test_deep_rotator_rolls_out_from_the_first_frame_only(rotator, chair_attributes):
+    rotator.eval()  # no dropout: two passes must be comparable
     frames = torch.rand(2, 5, 3, 32, 32)
     labels = random_labels(2, 5, chair_attributes)
     out = rotator(frames, labels)

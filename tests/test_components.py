@@ -24,7 +24,7 @@ def test_paper_encoder_leaves_a_1280_map_for_64px_frames():
     assert enc(x).shape == (3, 512)
     z = torch.randn(3, 512)
     out = model.decoder(z)
-    assert out.shape == (3, 3, 64, 64) and 0 <= out.min() and out.max() <= 1
+    assert out.shape == (3, 3, 64, 64) and torch.isfinite(out).all()  # linear mean, clamped only when generating
     assert model.temporal.cell.hidden_size == 512
     assert model.temporal.cell.input_size == 3 * 512  # [psi_q, z] of Eq. 8
 

@@ -39,8 +39,9 @@ def test_batched_path_equals_a_per_step_loop(chair_attributes):
         out = model(frames, labels, noise=noise)
         recon, kl = stepwise_forward(model, frames, labels, noise)
         assert out.reconstruction.shape == (3, 6, 3, 32, 32) and out.kl.shape == (3, 6)
-        assert torch.allclose(out.reconstruction, recon, atol=1e-6)
-        assert torch.allclose(out.kl, kl, atol=1e-5)
+        # equal up to float rounding: oneDNN picks other kernels for other batch sizes
+        assert torch.allclose(out.reconstruction, recon, atol=1e-5)
+        assert torch.allclose(out.kl, kl, atol=1e-4, rtol=1e-5)
 
 
 def test_kl_is_per_step_kl_between_posterior_and_prior(tiny_model, chair_attributes):
@@ -94,5 +95,5 @@ def test_first_frame_generation_starts_with_the_reconstruction(tiny_model, chair
     psi_q = tiny_model.latent.residual(tiny_model.encoder(first))
     codes = tiny_model.attribute_codes(labels[:, 0])
     posterior = tiny_model.latent.dynamic(tiny_model.latent.conditional(psi_q, codes), tiny_model.temporal.hidden(state))
-    expected = tiny_model.decoder(posterior.rsample(generator=g))
-    assert torch.allclose(videos[:, 0], expected, atol=1e-6)
+    expected = tiny_model.decoder(posterior.rsample(generator=g)).clamp(0, 1)
+    assert torch.allclose(videos[:, 0], expected, atol=1e-5)

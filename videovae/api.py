@@ -47,18 +47,26 @@ def generate(model: VideoModel | LoadedCheckpoint, *, num: int = 8, length: int 
 
     ``attributes`` maps names to a value or a transient schedule (``"walk@0,run@6"``); the
     others are free and drawn from the training distribution. ``first_frames``
-    ``[num, C, H, W]`` (or one ``[C, H, W]`` frame for all) are continued.
+    ``[num, C, H, W]`` (or one ``[C, H, W]`` frame for all) are continued; when the checkpoint
+    holds an attribute inference net (semi-supervised training), the free attributes are
+    inferred from the first frames instead.
     """
     label_table = None
+    attribute_net = None
     if isinstance(model, LoadedCheckpoint):
         label_table = model.label_table
+        if first_frames is not None and model.payload.get("attribute_net") is not None:
+            from .engine.attribute_inference import net_from_payload
+
+            attribute_net = net_from_payload(model.payload["attribute_net"], "the checkpoint's attribute_net")
         length = length if length is not None else clip_length(model)
         model = model.model
     length = length if length is not None else 16
     if first_frames is not None and first_frames.ndim == 3:
         first_frames = first_frames.unsqueeze(0).expand(num, *first_frames.shape)
     return generate_videos(model, num=num, length=length, assignments=attributes or {},
-                           first_frames=first_frames, label_table=label_table, seed=seed)
+                           first_frames=first_frames, label_table=label_table, seed=seed,
+                           attribute_net=attribute_net)
 
 
 def list_components() -> dict[str, list[dict[str, str]]]:

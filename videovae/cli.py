@@ -1,4 +1,4 @@
-"""The ``videovae`` command: plugins, train, generate, demo. Thin: it parses and calls the API.
+"""The ``videovae`` command: plugins, train, generate, evaluate, infer-attributes, demo. Thin: it parses and calls the API.
 
 Errors meant for users print as one line and exit with status 2; ``--debug`` shows
 the full traceback.
@@ -52,12 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset-option", dest="dataset_options", action="append", type=_key_value, default=[],
                    metavar="KEY=VALUE", help="data set option, e.g. --dataset-option num_objects=200")
     for flag, kind in [("--steps", int), ("--batch-size", int), ("--lr", float), ("--kl-weight", float),
-                       ("--grad-clip", float), ("--seed", int), ("--log-every", int), ("--sample-every", int),
+                       ("--grad-clip", float), ("--kl-warmup", int), ("--seed", int), ("--log-every", int), ("--sample-every", int),
                        ("--checkpoint-every", int), ("--time-limit", float), ("--num-samples", int),
                        ("--threads", int)]:
         p.add_argument(flag, type=kind)
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--labelled-fraction", type=float,
+                   help="semi-supervised (Sec. 4.1): keep the labels of this fraction of the training clips, "
+                        "infer the others with an attribute net first (default 1: use the data's labels)")
+    p.add_argument("--inference-steps", type=int, help="training steps of the attribute net (default 500)")
+    p.add_argument("--inference-lr", type=float, help="learning rate of the attribute net (default 1e-3)")
 
     p = sub.add_parser("generate", help="sample videos from a checkpoint")
     p.add_argument("--checkpoint", required=True)
@@ -71,6 +76,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formats", default="gif,png", help="comma-separated: gif, png, mp4")
     p.add_argument("--fps", type=float, default=8.0)
     p.add_argument("--name", default="samples", help="file name stem")
+
+    p = sub.add_parser("infer-attributes", help="infer the attributes of a data set's clips with a trained attribute net")
+    p.add_argument("--net", required=True, help="attribute_net.pt written by `videovae train --labelled-fraction`")
+    p.add_argument("--dataset", required=True, help="data set name")
+    p.add_argument("--data-root", help="folder of the data set's files")
+    p.add_argument("--dataset-option", dest="dataset_options", action="append", type=_key_value, default=[],
+                   metavar="KEY=VALUE", help="data set option, e.g. --dataset-option num_objects=50")
+    p.add_argument("--split", default="train", choices=("train", "test"), help="which split (default train)")
+    p.add_argument("--out", required=True, help="CSV file to write (clip, inferred and true values)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("evaluate", help="score a checkpoint with the paper's metrics (Intra-E, Inter-E, I-score, PSNR, SSIM)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="output folder for evaluation.json and evaluation.md")
+    p.add_argument("--data-root", help="data set root (default: the one stored in the checkpoint)")
+    p.add_argument("--classifier-dir", help="where the evaluation classifier is cached (default: beside the checkpoint)")
+    for flag, default in [("--videos-per-class", 20), ("--prediction-clips", 32), ("--best-of", 5),
+                          ("--classifier-steps", 600), ("--seed", 0)]:
+        p.add_argument(flag, type=int, default=default)
+    p.add_argument("--length", type=int, help="frames per evaluated video (default: the training clip length)")
 
     p = sub.add_parser("demo", help="train the default model on the built-in chairs and write samples")
     p.add_argument("--out", default="videovae-demo", help="output folder (default ./videovae-demo)")
@@ -111,9 +138,11 @@ def cmd_train(args) -> int:
     given = {
         "preset": args.preset, "dataset": args.dataset, "data_root": args.data_root, "steps": args.steps,
         "batch_size": args.batch_size, "lr": args.lr, "kl_weight": args.kl_weight, "grad_clip": args.grad_clip,
+        "kl_warmup": args.kl_warmup,
         "seed": args.seed, "log_every": args.log_every, "sample_every": args.sample_every,
         "checkpoint_every": args.checkpoint_every, "time_limit": args.time_limit, "num_samples": args.num_samples,
-        "threads": args.threads, "device": args.device,
+        "threads": args.threads, "device": args.device, "labelled_fraction": args.labelled_fraction,
+        "inference_steps": args.inference_steps, "inference_lr": args.inference_lr,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if args.model:
@@ -164,6 +193,67 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_infer_attributes(args) -> int:
+    import torch
+
+    from .engine import attribute_inference as ai
+    from .engine.trainer import load_dataset, resolve_device
+
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    net, _ = ai.load_attribute_net(args.net)
+    dataset = load_dataset(args.dataset, args.data_root, dict(args.dataset_options))
+    if dataset.attributes != net.attributes:
+        raise ConfigError(f"{args.net} infers attributes {', '.join(net.attributes.names)} with other values than "
+                          f"{args.dataset}'s ({', '.join(dataset.attributes.names)}); use the data set (and options) it was trained on")
+    if tuple(dataset.frame_shape) != tuple(net.frame_shape):
+        raise ConfigError(f"{args.dataset} has frames of shape {tuple(dataset.frame_shape)}, the net expects {tuple(net.frame_shape)}")
+    net.to(resolve_device(args.device))
+    split = dataset.split(args.split)
+    inferred = ai.infer_labels(net, split, batch_size=args.batch_size, progress=not args.no_progress)
+    truth = dataset.label_rows(args.split).float()
+    path = ai.write_labels_csv(args.out, net.attributes, inferred, truth, names=ai.clip_names(split))
+    scores = ai.accuracy(inferred, truth, net.attributes)
+    known = {name: int((~torch.isnan(truth[:, i])).sum()) for i, name in enumerate(net.attributes.names)}
+    for name, value in scores.items():
+        print(f"{name}: accuracy {value:.4f} over {known[name]} clips with known truth" if known[name]
+              else f"{name}: no clip with known truth")
+    print(path)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .api import clip_length, load
+    from .core.config import ModelConfig
+    from .engine.evaluation import (EvalProtocol, bound, evaluate_model, evaluation_attributes,
+                                    load_or_train_classifier, markdown_table)
+    from .engine.trainer import load_dataset
+
+    loaded = load(args.checkpoint)
+    stored = loaded.payload.get("dataset") or {}
+    if "name" not in stored:
+        raise ConfigError(f"{args.checkpoint} does not record its data set; it was not written by `videovae train`")
+    dataset = load_dataset(stored["name"], args.data_root or stored.get("root"), dict(stored.get("options", {})))
+    protocol = EvalProtocol(length=args.length or clip_length(loaded), videos_per_class=args.videos_per_class,
+                            prediction_clips=args.prediction_clips, best_of=args.best_of,
+                            classifier_steps=args.classifier_steps, eval_attributes=evaluation_attributes(dataset),
+                            seed=args.seed)
+    folder = Path(args.classifier_dir) if args.classifier_dir else Path(args.checkpoint).resolve().parent
+    codec = {k: v for k, v in loaded.model.config.to_dict().items()
+             if k in ("frame_size", "channels", "encoder", "encoder_options", "latent_dim", "state_dim", "hidden_dim")}
+    classifier = load_or_train_classifier(dataset, protocol, folder, name=stored["name"],
+                                          model_config=ModelConfig.from_dict(codec))
+    rows = [("Bound", bound(dataset, classifier, protocol)),
+            (Path(args.checkpoint).name, evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table))]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.md").write_text(markdown_table(rows, protocol))
+    (out / "evaluation.json").write_text(json.dumps(
+        {"checkpoint": str(args.checkpoint), "protocol": protocol.to_dict(), "rows": dict(rows)}, indent=2))
+    print(markdown_table(rows, protocol))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .engine.demo import run_demo
 
@@ -171,7 +261,8 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "generate": cmd_generate, "demo": cmd_demo}
+COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
+            "demo": cmd_demo, "infer-attributes": cmd_infer_attributes}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,19 +65,25 @@ def save_checkpoint(path: str | Path, model: VideoModel, **extra: Any) -> Path:
     return atomic_torch_save(payload, path)
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint's data; a one-line :class:`CheckpointError` if it is missing or not one of ours."""
+def load_plain_data(path: str | Path, what: str, marker: str, missing_hint: str) -> dict[str, Any]:
+    """A ``weights_only`` archive with ``{"format": marker}``; one-line :class:`CheckpointError` otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path} (expected a file written by `videovae train`)")
+        raise CheckpointError(f"{what} not found: {path} ({missing_hint})")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
         reason = text.splitlines()[0] if text else type(exc).__name__
-        raise CheckpointError(f"{path} is not a readable videovae checkpoint ({reason[:200]})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a videovae checkpoint (no '{FORMAT}' format marker)")
+        raise CheckpointError(f"{path} is not a readable videovae {what} ({reason[:200]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != marker:
+        raise CheckpointError(f"{path} is not a videovae {what} (no '{marker}' format marker)")
+    return payload
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's data; a one-line :class:`CheckpointError` if it is missing or not one of ours."""
+    payload = load_plain_data(path, "checkpoint", FORMAT, "expected a file written by `videovae train`")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format version {payload.get('format_version')}, this videovae reads version {FORMAT_VERSION}"

@@ -5,6 +5,10 @@ Users assign some attributes (``{"rotation": "cw"}`` or a schedule
 distribution, stored in the checkpoint as a table of training label rows: a row
 consistent with the fixed values is drawn at random (the empirical joint), and
 when none exists each free attribute is drawn from its marginal.
+
+With a first frame and an attribute inference net φ_att (Eq. 3; a semi-supervised run
+stores it in its checkpoint), the free attributes are instead inferred from the first
+frame, as a one-frame clip; the table is then only used for what the net cannot give.
 """
 
 from __future__ import annotations
@@ -51,6 +55,27 @@ def resolve_free(attributes: AttributeSet, controls: Tensor, label_table: Tensor
     return out
 
 
+@torch.no_grad()
+def infer_free(attribute_net, attributes: AttributeSet, controls: Tensor, first_frames: Tensor) -> Tensor:
+    """Fill the attributes free over a whole video (NaN at every frame of ``controls [B, T, A]``)
+    with φ_att's prediction from that video's first frame ``[B, C, H, W]`` (a one-frame clip).
+    A net made for other attributes is not used."""
+    if tuple(attribute_net.attributes.names) != tuple(attributes.names):
+        return controls
+    free = torch.isnan(controls).all(dim=1)  # [B, A]
+    if not free.any():
+        return controls
+    device = next(attribute_net.parameters()).device
+    was_training = attribute_net.training
+    attribute_net.eval()
+    try:
+        predicted = attribute_net.predict(first_frames.unsqueeze(1).to(device)).float().cpu()  # [B, A]
+    finally:
+        attribute_net.train(was_training)
+    filled = torch.where(free, predicted.to(controls.dtype), controls[:, 0])
+    return torch.where(free.unsqueeze(1), filled.unsqueeze(1).expand_as(controls), controls)
+
+
 def control_tensor(attributes: AttributeSet, assignments: Mapping[str, str], num: int, length: int) -> Tensor:
     """``[num, length, A]`` labels from ``name -> value-or-schedule`` assignments; unassigned = NaN."""
     if num < 1:
@@ -61,11 +86,14 @@ def control_tensor(attributes: AttributeSet, assignments: Mapping[str, str], num
 @torch.no_grad()
 def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Mapping[str, str] | None = None,
                     labels: Tensor | None = None, first_frames: Tensor | None = None,
-                    label_table: Tensor | None = None, seed: int = 0) -> tuple[Tensor, Tensor]:
+                    label_table: Tensor | None = None, seed: int = 0,
+                    attribute_net: torch.nn.Module | None = None) -> tuple[Tensor, Tensor]:
     """Videos ``[num, length, C, H, W]`` and the labels ``[num, length, A]`` they were steered by.
 
     Pass ``assignments`` (user strings) or ready ``labels`` (NaN = free). ``first_frames``
-    ``[num, C, H, W]`` continue given frames (the first output reconstructs them).
+    ``[num, C, H, W]`` continue given frames (the first output reconstructs them); with
+    ``attribute_net`` (an :class:`~videovae.plugins.inference.AttributeInferenceNet` for the
+    model's attributes) the attributes left free are inferred from those first frames.
     """
     generator = torch.Generator(device="cpu").manual_seed(seed)
     if labels is None:
@@ -74,6 +102,8 @@ def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Ma
         raise AttributeValueError(f"expected labels for {num} videos of {length} frames, got {tuple(labels.shape)}")
     if first_frames is not None and first_frames.shape[0] != num:
         raise InputShapeError(f"expected {num} first frames, got {first_frames.shape[0]}")
+    if first_frames is not None and attribute_net is not None:
+        labels = infer_free(attribute_net, model.attributes, labels, first_frames)
     labels = resolve_free(model.attributes, labels, label_table, generator)
     device = next(model.parameters()).device
     was_training = model.training

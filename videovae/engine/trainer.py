@@ -29,8 +29,9 @@ from ..core.errors import CheckpointError, ConfigError, DataError
 from ..core.model import loss_terms
 from ..io.video import save_grid_png
 from ..registry import get_registry
-from ..registry.factory import build_model
+from ..registry.factory import build_model, resolve_config
 from . import distributed
+from .attribute_inference import NET_FILE, LabelledView, reuse_stage_one, run_stage_one, stage_one_from_payload
 from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from .generation import generate_videos
 from .plots import save_loss_curve
@@ -65,6 +66,11 @@ def _float(value):
         raise ConfigError(f"expected a number, got {value!r}") from None
 
 
+def _fraction(instance, attribute, value):
+    if not 0.0 < value <= 1.0:
+        raise ConfigError(f"{attribute.name} must be a number in (0, 1], got {value!r}")
+
+
 def _mapping(instance, attribute, value):
     if not isinstance(value, dict):
         raise ConfigError(f"{attribute.name} must be a mapping, got {value!r}")
@@ -93,6 +99,11 @@ class TrainConfig:
     time_limit: float = attrs.field(default=0.0, converter=_float, validator=_non_negative_float)
     num_samples: int = attrs.field(default=8, validator=_positive)
     threads: int = attrs.field(default=0, validator=_non_negative_int)
+    # semi-supervised attribute inference (Sec. 4.1): with labelled_fraction < 1, stage 1 trains
+    # φ_att on that fraction of the training clips and infers the labels of the others
+    labelled_fraction: float = attrs.field(default=1.0, converter=_float, validator=_fraction)
+    inference_steps: int = attrs.field(default=500, validator=_positive)
+    inference_lr: float = attrs.field(default=1e-3, converter=_float, validator=_positive_float)
 
     #: fields that may change when a run is resumed; the others define the run
     RESUMABLE = ("steps", "time_limit", "log_every", "sample_every", "checkpoint_every", "device", "num_samples", "threads")
@@ -146,6 +157,14 @@ class Trainer:
 
     ``checkpoint.pt`` (latest), ``history.jsonl``, ``loss_curve.png``,
     ``samples/step_NNNNNN.png`` and ``tensorboard/`` (rank 0 only).
+
+    With ``labelled_fraction < 1`` (semi-supervised, Sec. 4.1) stage 1 runs first, in
+    ``__init__``: φ_att is trained on that fraction of the training clips
+    (:mod:`videovae.engine.attribute_inference`), infers the others' labels and is written
+    to ``attribute_net.pt`` with ``inferred_labels.csv``; stage 2 trains VideoVAE on those
+    labels as fixed controls. The net also goes into every checkpoint (``attribute_net``),
+    so a resumed run does not repeat stage 1 and generation can infer free attributes
+    from a first frame.
     """
 
     def __init__(self, config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
@@ -176,6 +195,11 @@ class Trainer:
         self.dataset = load_dataset(cfg.dataset, cfg.data_root, dict(cfg.dataset_options))
         self.train_split = self.dataset.split("train")
         self.label_table = self.dataset.label_rows("train")
+        self.stage_one = None
+        if cfg.labelled_fraction < 1.0:  # Sec. 4.1 stage 1; stage 2 trains on the inferred labels
+            self.stage_one = self._stage_one(payload)
+            self.train_split = LabelledView(self.train_split, self.stage_one.label_rows)
+            self.label_table = self.stage_one.label_rows.clone()
         global_batch = cfg.batch_size * self.process.world_size
         if len(self.train_split) < global_batch:
             raise DataError(
@@ -216,6 +240,51 @@ class Trainer:
         stored = TrainConfig.from_dict(payload["train_config"])
         changes = {name: getattr(requested, name) for name in TrainConfig.RESUMABLE}
         return attrs.evolve(stored, **changes)
+
+    def _stage_one_settings(self) -> dict:
+        cfg = self.config
+        settings = {name: getattr(cfg, name) for name in (
+            "preset", "model", "dataset", "dataset_options", "data_root", "labelled_fraction", "inference_steps",
+            "inference_lr", "batch_size", "seed")}
+        return json.loads(json.dumps(settings, sort_keys=True, default=str))
+
+    def _stage_one(self, payload: dict | None):
+        """Stage 1 (Sec. 4.1): train φ_att on the labelled clips and infer the rest, or read it back.
+
+        A resumed run takes stage 1 from its checkpoint (or ``attribute_net.pt``); a new run reuses an
+        ``attribute_net.pt`` made with the same settings (a run stopped before its first checkpoint).
+        """
+        cfg = self.config
+        settings = self._stage_one_settings()
+        path = self.out_dir / NET_FILE
+        count = len(self.train_split)
+        if payload is not None:
+            if payload.get("attribute_net") is not None:
+                return stage_one_from_payload(payload["attribute_net"], count, f"{self.checkpoint_path} (attribute_net)")
+            reused = reuse_stage_one(path, settings, count)
+            if reused is None:
+                raise CheckpointError(f"{self.checkpoint_path} was trained with labelled_fraction={cfg.labelled_fraction} "
+                                      f"but neither it nor {path} holds the inferred labels of stage 1")
+            return reused
+        stage = None
+        if self.process.is_main:
+            stage = reuse_stage_one(path, settings, count)
+            if stage is not None:
+                self.log(f"attribute inference: reusing {path} (same settings)")
+            else:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                stage = run_stage_one(
+                    self.dataset, self.out_dir, fraction=cfg.labelled_fraction, steps=cfg.inference_steps,
+                    batch_size=cfg.batch_size, lr=cfg.inference_lr, seed=cfg.seed, device=self.device,
+                    model_config=resolve_config(cfg.preset, **cfg.model), settings=settings,
+                    progress=self.progress, log=self.log,
+                )
+        distributed.barrier(self.process)
+        if stage is None:  # other processes read what rank 0 wrote
+            stage = reuse_stage_one(path, settings, count)
+            if stage is None:
+                raise CheckpointError(f"{path} (stage 1 of rank 0) cannot be read")
+        return stage
 
     def _restore(self, payload: dict) -> None:
         try:
@@ -320,6 +389,7 @@ class Trainer:
                 clip_length=int(self.train_split[0][0].shape[0]),
                 rng={"torch": torch.get_rng_state()},
                 history=self.history,
+                **({"attribute_net": self.stage_one.payload} if self.stage_one is not None else {}),
             )
             lines = "".join(json.dumps(row) + "\n" for row in self.history)
             tmp = self.out_dir / ".history.jsonl.tmp"
@@ -330,8 +400,13 @@ class Trainer:
     def write_samples(self, writer=None) -> Path:
         """A grid of samples with free attributes (rows) into ``samples/`` and TensorBoard."""
         length = int(self.train_split[0][0].shape[0])
+        first_frames = labels = None
+        if getattr(self.model, "requires_first_frame", False):  # e.g. the Deep Rotator baseline
+            items = [self.train_split[i % len(self.train_split)] for i in range(self.config.num_samples)]
+            first_frames = torch.stack([frames[0] for frames, _ in items])
+            labels = torch.stack([item_labels for _, item_labels in items])
         videos, _ = generate_videos(
-            self.model, num=self.config.num_samples, length=length,
+            self.model, num=self.config.num_samples, length=length, labels=labels, first_frames=first_frames,
             label_table=self.label_table, seed=self.config.seed + self.step,
         )
         path = save_grid_png(videos, self.out_dir / "samples" / f"step_{self.step:06d}.png")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import threading
 import warnings
 
@@ -52,6 +53,11 @@ def _version() -> str:
     return __version__
 
 
+def _canonical(name: str) -> str:
+    """The distribution name as users type it (PEP 503: dist-info folders use underscores)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _wanted_entry_points() -> set[str] | None:
     value = os.environ.get(PLUGINS_ENV)
     if value is None:
@@ -72,7 +78,7 @@ def build_plugin_manager(registry: Registry) -> pluggy.PluginManager:
         if wanted is not None and ep.name not in wanted:
             continue
         distro = getattr(ep, "distro", None)
-        package = f"{distro.name} {distro.version}" if distro is not None else ep.module_name
+        package = f"{_canonical(distro.name)} {distro.version}" if distro is not None else ep.module_name
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)

@@ -1,0 +1,80 @@
+"""Evaluation protocol: joint labels, per-class controls, bounds, and compare_baselines end to end."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO
+from videovae.core import AttributeSet, AttributeSpec
+from videovae.core.errors import ConfigError, UnknownNameError
+from videovae.engine.evaluation import EvalProtocol, JointLabels, entropy_scores, evaluation_attributes, per_class_labels
+from videovae.plugins.datasets.synthetic_chairs import SyntheticChairs
+
+ATTRS = AttributeSet((AttributeSpec("chair", values=("a", "b", "c")), AttributeSpec("tilt", values=("lo", "hi")),
+                      AttributeSpec("rotation", values=("ccw", "cw"))))
+
+
+def test_joint_labels_enumerate_every_combination():
+    joint = JointLabels(ATTRS, ("tilt", "rotation"))
+    assert joint.spec.values == ("lo|ccw", "lo|cw", "hi|ccw", "hi|cw")
+    labels = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, float("nan"), 1.0]])
+    assert joint.encode(labels)[:2].tolist() == [2.0, 1.0] and math.isnan(joint.encode(labels)[2])
+    assert [joint.decode(k) for k in range(4)] == [[(1, 0.0), (2, 0.0)], [(1, 0.0), (2, 1.0)],
+                                                   [(1, 1.0), (2, 0.0)], [(1, 1.0), (2, 1.0)]]
+
+
+def test_per_class_controls_fix_the_joint_class_and_leave_the_rest_free():
+    joint = JointLabels(ATTRS, ("tilt", "rotation"))
+    controls = per_class_labels(joint, 3, per_class=2, length=5)
+    assert controls.shape == (8, 5, 3)
+    assert torch.isnan(controls[..., 0]).all()
+    assert joint.encode(controls[:, 0]).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_entropy_scores_of_a_perfect_balanced_classifier():
+    probs = torch.eye(4).repeat_interleave(3, dim=0).double()
+    scores = entropy_scores(probs)
+    assert scores["intra_entropy"] == pytest.approx(0.0, abs=1e-9)
+    assert scores["inter_entropy"] == pytest.approx(math.log(4))
+    assert scores["inception_score"] == pytest.approx(4.0)
+    assert scores["num_videos"] == 12
+
+
+def test_evaluation_attributes_default_and_errors():
+    chairs = SyntheticChairs(num_objects=2, size=32)
+    assert evaluation_attributes(chairs) == ("tilt", "rotation")
+    with pytest.raises(UnknownNameError, match="did you mean 'tilt'"):
+        evaluation_attributes(chairs, ("tlt",))
+    with pytest.raises(ConfigError, match="must be categorical"):
+        JointLabels(AttributeSet((AttributeSpec("angle", kind="continuous", low=0, high=1),)), ("angle",))
+    with pytest.raises(ConfigError, match="videos_per_class must be a positive integer"):
+        EvalProtocol(videos_per_class=0)
+
+
+def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
+    cmd = [sys.executable, str(REPO / "examples" / "compare_baselines.py"), "--quick", "--out", str(tmp_path),
+           "--models", "static,videovae,deep-rotator"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600,
+                            env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert list(report["rows"]) == ["Bound", "static", "videovae", "deep-rotator"]
+    for name, row in report["rows"].items():
+        assert row["intra_entropy"] >= 0 and 0 <= row["inter_entropy"] <= math.log(4) + 1e-9
+        assert 1.0 - 1e-9 <= row["inception_score"] <= 4.0 + 1e-9
+        if name != "Bound":
+            assert math.isfinite(row["psnr"]) and -1 <= row["ssim"] <= 1
+    assert report["rows"]["deep-rotator"]["mode"] == "first frame given (iv)"
+    assert report["protocol"]["eval_attributes"] == ["tilt", "rotation"]
+    table = (tmp_path / "table.md").read_text()
+    assert "| Bound |" in table and "| videovae |" in table and "Protocol:" in table
+    assert (tmp_path / "samples.png").is_file()
+    # a second run reuses the trained models and the classifier
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600,
+                           env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert again.returncode == 0 and "training the evaluation classifier" not in again.stdout
+    assert json.loads((tmp_path / "results.json").read_text())["rows"] == report["rows"]
