@@ -257,7 +257,7 @@ def test_infer_attributes_command(semi_run, tmp_path, capsys):
 
 @pytest.mark.parametrize("make, fragment", [
     (lambda p: None, "attribute net not found"),
-    (lambda p: p.write_text("garbage"), "is not a readable attribute net"),
+    (lambda p: p.write_text("garbage"), "is not a readable videovae attribute net"),
     (lambda p: torch.save({"a": 1}, p), "is not a videovae attribute net"),
 ])
 def test_infer_attributes_bad_net_file(tmp_path, capsys, make, fragment):

@@ -33,6 +33,13 @@ def versions() -> dict[str, str]:
     return {"videovae": __version__, "torch": str(torch.__version__), "python": platform.python_version()}
 
 
+def default_file_mode() -> int:
+    """The permissions a plain ``open()`` would give a new file (mkstemp's are 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_torch_save(payload: dict[str, Any], path: str | Path) -> Path:
     """``torch.save`` to a temporary file in the same folder, then ``os.replace`` onto ``path``."""
     path = Path(path)
@@ -43,6 +50,7 @@ def atomic_torch_save(payload: dict[str, Any], path: str | Path) -> Path:
             torch.save(payload, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

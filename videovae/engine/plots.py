@@ -10,6 +10,8 @@ from typing import Sequence
 
 from PIL import Image, ImageDraw
 
+from .checkpoint import default_file_mode
+
 _COLOURS = {"loss": (31, 119, 180), "reconstruction": (44, 160, 44), "kl": (214, 39, 40)}
 
 
@@ -58,6 +60,7 @@ def save_loss_curve(history: Sequence[dict], path: str | Path, keys=("loss", "re
     os.close(fd)
     try:
         image.save(tmp, format="PNG")
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
