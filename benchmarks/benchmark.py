@@ -34,9 +34,11 @@ import platform
 import re
 import resource
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -258,9 +260,15 @@ def run_generation(args) -> dict:
     torch.set_num_threads(args.threads)
     rss_start = current_rss_mb()
     model, modes = generation_setup(args)
+    out: dict = {"batch": args.gen_batch, "frames": args.gen_frames, "iterations": args.gen_iters}
+    from torch.utils.flop_counter import FlopCounterMode
+
+    for name, call in modes.items():  # eager FLOPs of one call per mode (decoder + encoder per frame)
+        with FlopCounterMode(display=False) as counter:
+            call()
+        out[f"{name}_flops_per_call"] = counter.get_total_flops()
     if args.compile:
         compile_codec(model)
-    out: dict = {"batch": args.gen_batch, "frames": args.gen_frames, "iterations": args.gen_iters}
     compile_seconds = None
     with torch.no_grad():
         for name, call in modes.items():
@@ -269,11 +277,18 @@ def run_generation(args) -> dict:
             seconds = sum(times) / len(times)
             out[f"{name}_videos_per_s"] = args.gen_batch / seconds
             out[f"{name}_seconds_per_call"] = seconds
+            out[f"{name}_achieved_gflops"] = out[f"{name}_flops_per_call"] / seconds / 1e9
             if args.compile and compile_seconds is None:
                 compile_seconds = max(0.0, warm[0] - statistics.median(times))
     out["peak_rss_mb"] = peak_rss_mb()
     out["rss_after_import_mb"] = rss_start
     out["compile_seconds"] = compile_seconds
+    out["matmul_gflops"] = matmul_gflops(args.matmul_size, args.matmul_repeats)
+    target = TARGETS["generation_attributes_videos_per_s"][1]
+    for name in modes:  # the arithmetic rate 100 videos/s would need, against this process's matmul rate
+        needed = out[f"{name}_flops_per_call"] / args.gen_batch * target / 1e9
+        out[f"{name}_gflops_needed_for_target"] = needed
+        out[f"{name}_needed_over_matmul"] = needed / out["matmul_gflops"]
     return {"environment": environment(), "generation": out}
 
 
@@ -319,7 +334,15 @@ def run_child(args, part: str) -> dict:
     env.setdefault("VIDEOVAE_PLUGINS", "")
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(args.threads)
-    proc = subprocess.run(child_argv(args, part), env=env, capture_output=True, text=True)
+    cache = None
+    if args.compile:  # a cold inductor cache, so that the compile time is a first compile's
+        cache = tempfile.mkdtemp(prefix="videovae-bench-inductor-")
+        env["TORCHINDUCTOR_CACHE_DIR"] = cache
+    try:
+        proc = subprocess.run(child_argv(args, part), env=env, capture_output=True, text=True)
+    finally:
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"benchmark part {part!r} failed with exit code {proc.returncode}")
@@ -471,14 +494,18 @@ def render_results(records: list[dict]) -> str:
                      f"{_fmt(t['peak_rss_mb'], 0)} | {_fmt(t['rss_after_import_mb'], 0)} | "
                      f"{_fmt(t['compile_seconds'])} |")
     lines += ["", "### Generation (64 videos × 16 frames, eval mode, `torch.no_grad`)", "",
-              "| Variant | attributes only (videos/s) | first frame given (videos/s) | peak RSS (MB) | "
-              "compile (s) |",
-              "|---|---:|---:|---:|---:|"]
+              "| Variant | attributes only (videos/s) | first frame given (videos/s) | GFLOP/call "
+              "(attributes) | achieved GFLOP/s (attributes) | GFLOP/s needed for 100 videos/s | "
+              "matmul GFLOP/s | peak RSS (MB) | compile (s) |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in records:
         g = r["generation"]
+        flops = g.get("attributes_flops_per_call")
         lines.append(f"| {r['variant']} | {_fmt(g['attributes_videos_per_s'])} | "
-                     f"{_fmt(g['first_frame_videos_per_s'])} | {_fmt(g['peak_rss_mb'], 0)} | "
-                     f"{_fmt(g['compile_seconds'])} |")
+                     f"{_fmt(g['first_frame_videos_per_s'])} | {_fmt(None if flops is None else flops / 1e9)} | "
+                     f"{_fmt(g.get('attributes_achieved_gflops'))} | "
+                     f"{_fmt(g.get('attributes_gflops_needed_for_target'))} | {_fmt(g.get('matmul_gflops'))} | "
+                     f"{_fmt(g['peak_rss_mb'], 0)} | {_fmt(g['compile_seconds'])} |")
     lines += ["", "### Targets", "",
               "| Variant | training achieved/matmul ≥ 0.40 | generation ≥ 100 videos/s (attributes / first frame) | "
               "training peak RSS < 2 GB |",

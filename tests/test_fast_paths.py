@@ -119,7 +119,8 @@ def test_benchmark_quick_mode_runs_end_to_end(tmp_path):
     for key in ("frames_per_s", "flops_per_iteration", "achieved_gflops", "matmul_gflops", "achieved_over_matmul",
                 "peak_rss_mb"):
         assert training[key] > 0, key
-    for key in ("attributes_videos_per_s", "first_frame_videos_per_s", "peak_rss_mb"):
+    for key in ("attributes_videos_per_s", "first_frame_videos_per_s", "attributes_flops_per_call",
+                "attributes_gflops_needed_for_target", "peak_rss_mb"):
         assert generation[key] > 0, key
     assert set(result["meets_targets"]) == set(result["targets"]) == {
         "training_achieved_over_matmul", "generation_attributes_videos_per_s",

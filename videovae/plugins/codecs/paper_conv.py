@@ -16,8 +16,9 @@ Eq. 9 a sigmoid saturates on the bright background and stops learning); it
 starts at mid-grey and generation clamps it to [0, 1].
 
 Every size is an option, so the same code builds the tiny models of the tests.
-``channels_last`` (default on) runs the convolutions in NHWC memory layout, about
-15% faster on CPUs with oneDNN; the results equal the NCHW path (tested).
+``channels_last`` (default on) runs the convolutions in NHWC memory layout: 1.35× the
+training throughput of NCHW on this project's CPU (docs/benchmarks.md); the results
+equal the NCHW path up to summation order (tests/test_fast_paths.py).
 The encoder and the decoder are registered as two parts ("paper-conv",
 "paper-deconv") so either can be swapped on its own.
 """
