@@ -106,3 +106,11 @@ def test_debug_shows_the_traceback(tmp_path):
 
     with pytest.raises(CheckpointError):
         main(["--debug", "generate", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(tmp_path)])
+
+
+def test_mp4_without_pyav_is_refused_before_anything_is_written(trained, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("videovae.io.video.available_formats", lambda: ("gif", "png"))
+    out = tmp_path / "g"
+    code = main(["generate", "--checkpoint", str(trained / "checkpoint.pt"), "--out", str(out), "--formats", "gif,mp4"])
+    assert code == 2 and "MP4 output needs PyAV: run `pip install av`" in error_line(capsys)
+    assert not out.exists()

@@ -167,10 +167,14 @@ def cmd_generate(args) -> int:
     from .io.frames import read_frame
     from .io.video import save_grid_png, save_video
 
+    from .io.video import available_formats
+
     formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
     unknown = sorted(set(formats) - {"gif", "png", "mp4"})
     if unknown or not formats:
         raise ConfigError(f"--formats takes gif, png and/or mp4, got {args.formats!r}")
+    if "mp4" in formats and "mp4" not in available_formats():
+        raise ConfigError("MP4 output needs PyAV: run `pip install av` (or `pip install videovae[mp4]`), or leave mp4 out of --formats")
     loaded = load(args.checkpoint)
     length = args.length if args.length is not None else clip_length(loaded)
     first = read_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None

@@ -19,6 +19,8 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..core.errors import VideoVAEError
+
 __all__ = [
     "VideoWriterUnavailable",
     "available_formats",
@@ -32,7 +34,7 @@ __all__ = [
 _WHITE = 255
 
 
-class VideoWriterUnavailable(RuntimeError):
+class VideoWriterUnavailable(VideoVAEError, RuntimeError):
     """Raised when the optional encoder backend (PyAV) is not installed."""
 
 
