@@ -10,7 +10,7 @@ import attrs
 from .errors import ConfigError
 
 
-def _positive_int(instance, attribute, value):
+def positive_int(instance, attribute, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
 
@@ -31,7 +31,7 @@ def _channels(instance, attribute, value):
 
 
 def _frame_size(instance, attribute, value):
-    _positive_int(instance, attribute, value)
+    positive_int(instance, attribute, value)
     if value < 8:
         raise ConfigError(f"frame_size must be at least 8 pixels, got {value}")
 
@@ -57,9 +57,9 @@ class ModelConfig:
     sampler: str = attrs.field(default="conditional", validator=_part_name)
     frame_size: int = attrs.field(default=64, validator=_frame_size)
     channels: int = attrs.field(default=3, validator=_channels)
-    latent_dim: int = attrs.field(default=512, validator=_positive_int)
-    state_dim: int = attrs.field(default=512, validator=_positive_int)
-    hidden_dim: int = attrs.field(default=512, validator=_positive_int)
+    latent_dim: int = attrs.field(default=512, validator=positive_int)
+    state_dim: int = attrs.field(default=512, validator=positive_int)
+    hidden_dim: int = attrs.field(default=512, validator=positive_int)
     encoder_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
     decoder_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
     latent_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)

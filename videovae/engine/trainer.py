@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from ..core.batch import VideoBatch
-from ..core.config import make_config
+from ..core.config import make_config, positive_int
 from ..core.errors import CheckpointError, ConfigError, DataError
 from ..core.model import loss_terms
 from ..io.video import save_grid_png
@@ -37,11 +37,6 @@ from .generation import generate_videos
 from .plots import save_loss_curve
 
 CHECKPOINT_NAME = "checkpoint.pt"
-
-
-def _positive(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
 
 
 def _non_negative_int(instance, attribute, value):
@@ -85,24 +80,24 @@ class TrainConfig:
     dataset: str = attrs.field(default="synthetic-chairs", validator=attrs.validators.instance_of(str))
     dataset_options: dict = attrs.field(factory=dict, validator=_mapping)
     data_root: str | None = attrs.field(default=None)
-    steps: int = attrs.field(default=1000, validator=_positive)
-    batch_size: int = attrs.field(default=16, validator=_positive)
+    steps: int = attrs.field(default=1000, validator=positive_int)
+    batch_size: int = attrs.field(default=16, validator=positive_int)
     lr: float = attrs.field(default=1e-4, converter=_float, validator=_positive_float)
     kl_weight: float = attrs.field(default=1.0, converter=_float, validator=_non_negative_float)
     kl_warmup: int = attrs.field(default=0, validator=_non_negative_int)  # steps of linear β ramp from 0
     grad_clip: float = attrs.field(default=0.0, converter=_float, validator=_non_negative_float)
     seed: int = attrs.field(default=0, validator=_non_negative_int)
     device: str = attrs.field(default="auto", validator=attrs.validators.instance_of(str))
-    log_every: int = attrs.field(default=10, validator=_positive)
+    log_every: int = attrs.field(default=10, validator=positive_int)
     sample_every: int = attrs.field(default=0, validator=_non_negative_int)
     checkpoint_every: int = attrs.field(default=100, validator=_non_negative_int)
     time_limit: float = attrs.field(default=0.0, converter=_float, validator=_non_negative_float)
-    num_samples: int = attrs.field(default=8, validator=_positive)
+    num_samples: int = attrs.field(default=8, validator=positive_int)
     threads: int = attrs.field(default=0, validator=_non_negative_int)
     # semi-supervised attribute inference (Sec. 4.1): with labelled_fraction < 1, stage 1 trains
     # φ_att on that fraction of the training clips and infers the labels of the others
     labelled_fraction: float = attrs.field(default=1.0, converter=_float, validator=_fraction)
-    inference_steps: int = attrs.field(default=500, validator=_positive)
+    inference_steps: int = attrs.field(default=500, validator=positive_int)
     inference_lr: float = attrs.field(default=1e-3, converter=_float, validator=_positive_float)
 
     #: fields that may change when a run is resumed; the others define the run
