@@ -73,3 +73,24 @@ def test_label_rows_and_bad_options(chairs):
         SyntheticChairs(num_object=2)
     with pytest.raises(UnknownNameError, match="did you mean 'synthetic-chairs'"):
         load_dataset("synthetic-chair", None, {})
+
+
+def test_more_starting_views_wrap_around_the_circle():
+    chairs = SyntheticChairs(num_objects=3, size=32, starts=4)
+    train, test = chairs.split("train"), chairs.split("test")
+    assert len(train) == 3 * 12 and len(test) == 3 * 4
+    assert sorted({int(v) for v in train.first_views}) == [0, 7, 15, 23]  # 15, 15+8, 15+16-31, 15+23-31
+    # the held-out (tilt, rotation) pair of a chair is the same for every start
+    for obj in range(3):
+        pairs = {(int(t), int(r)) for o, t, r in test.sequences.tolist() if o == obj}
+        assert len(pairs) == 1 and pairs.isdisjoint({(int(t), int(r)) for o, t, r in train.sequences.tolist() if o == obj})
+    # a clockwise clip from view 0 runs over to view 30, 29, ...
+    index = next(i for i in range(len(train)) if int(train.first_views[i]) == 0 and int(train.sequences[i, 2]) == 1)
+    obj, tilt, _ = (int(v) for v in train.sequences[index])
+    frames, _ = train[index]
+    assert torch.equal(frames[1], chairs._views[obj, tilt, 30].permute(2, 0, 1).float() / 255)
+    assert torch.equal(frames[2], chairs._views[obj, tilt, 29].permute(2, 0, 1).float() / 255)
+    # the default keeps the paper's protocol: both directions from the 16th view
+    assert SyntheticChairs(num_objects=3, size=32).split("train").first_views.eq(15).all()
+    with pytest.raises(DataError, match="starts must be at most 31"):
+        SyntheticChairs(num_objects=2, size=32, starts=32)
