@@ -171,12 +171,14 @@ def test_labelled_view_replaces_labels_and_keeps_frames():
 
 def test_rotation_is_inferred_from_the_labelled_chairs_well_above_chance():
     # 12 chairs, not 4: with 4 (6 labelled clips of 3-4 chairs) the rotation of the other clips was
-    # at chance (0.43-0.61 over seeds 0-3); with 12 and pooling "last" it was 0.83-1.0 (seed 0: 0.97)
+    # at chance (0.43-0.61 over seeds 0-3); with 12 and pooling "last" it was 0.83-1.0 (seed 0: 0.97).
+    # Without time reversal: every clip starts at the 16th view, so the pose of any later frame
+    # tells the direction, which this tiny net learns in 300 steps (from motion alone it does not).
     data = load_dataset("synthetic-chairs", None, {**CHAIRS, "num_objects": 12})
     truth = data.label_rows("train")
     labelled = ai.labelled_subset(truth, 0.5, seed=0, attributes=data.attributes)
     net, _ = ai.train_attribute_net(data, labelled, steps=300, batch_size=6, lr=2e-3, seed=0,
-                                    model_config=TINY, pooling="last")
+                                    model_config=TINY, pooling="last", reverse=False)
     unlabelled = torch.ones(len(truth), dtype=torch.bool)
     unlabelled[labelled] = False
     pred = torch.cat([ai.infer_labels(net, data.split("train"))[unlabelled], ai.infer_labels(net, data.split("test"))])
@@ -190,7 +192,8 @@ def semi_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("semi")
     lines = []
     config = TrainConfig.from_dict(dict(preset="tiny", dataset_options=CHAIRS, batch_size=4, steps=2, log_every=1,
-                                        checkpoint_every=0, lr=1e-3, labelled_fraction=0.5, inference_steps=20))
+                                        checkpoint_every=0, lr=1e-3, labelled_fraction=0.5, inference_steps=20,
+                                        inference_pretrain_steps=5, inference_self_training_steps=5))
     result = Trainer(config, out, progress=False, log=lines.append).run()
     return out, result, lines
 
@@ -274,3 +277,115 @@ def test_labelled_fraction_is_validated():
         TrainConfig.from_dict({"labelled_fraction": 0.0})
     with pytest.raises(ConfigError, match="inference_steps must be a positive integer"):
         TrainConfig.from_dict({"inference_steps": 0})
+
+
+# --- time reversal and autoencoder pretraining -------------------------------------------------
+
+
+def test_reversed_clips_play_backwards_and_swap_the_direction_label():
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    tables = ai.reversal_tables(data)
+    assert tables[0] is None and tables[1] is None and tables[2].tolist() == [1.0, 0.0]
+    frames = torch.arange(3 * 4, dtype=torch.float32).view(3, 4, 1, 1, 1).expand(3, 4, 1, 2, 2).clone()
+    labels = torch.tensor([[5.0, 1.0, 0.0], [2.0, 0.0, 1.0], [7.0, math.nan, math.nan]]).unsqueeze(1).repeat(1, 4, 1)
+    generator = torch.Generator().manual_seed(0)
+    flip = torch.rand(3, generator=torch.Generator().manual_seed(0)) < 0.5  # the draw reverse_clips makes
+    assert flip.tolist() == [True, False, True]  # the clip with missing labels is among the reversed
+    out_frames, out_labels = ai.reverse_clips(frames, labels, tables, generator)
+    for b in range(3):
+        if flip[b]:
+            assert torch.equal(out_frames[b], frames[b].flip(0))
+            expected = labels[b].clone()
+            expected[:, 2] = 1 - expected[:, 2]  # ccw <-> cw; NaN stays NaN
+            assert torch.allclose(out_labels[b], expected, equal_nan=True)
+        else:
+            assert torch.equal(out_frames[b], frames[b]) and torch.allclose(out_labels[b], labels[b], equal_nan=True)
+    assert torch.isnan(out_labels[2]).sum() == 8  # missing stays missing
+
+
+def test_time_reversal_declarations_are_checked():
+    class Data:
+        attributes = load_dataset("synthetic-chairs", None, CHAIRS).attributes
+        time_reversal = {"rotation": {"ccw": "left"}}
+
+    with pytest.raises(DataError, match="rotation value 'left'; expected one of ccw, cw"):
+        ai.reversal_tables(Data())
+    Data.time_reversal = {"speed": {}}
+    with pytest.raises(DataError, match="unknown attribute"):
+        ai.reversal_tables(Data())
+    Data.time_reversal = None
+    assert ai.reversal_tables(Data()) is None
+    Data.time_reversal = {}
+    assert ai.reversal_tables(Data()) == [None, None, None]
+
+
+def test_reverse_is_refused_for_data_that_declares_no_time_reversal(monkeypatch):
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    monkeypatch.setattr(data, "time_reversal", None, raising=False)
+    with pytest.raises(ConfigError, match="does not declare how its labels change"):
+        ai.train_attribute_net(data, [0], steps=1, model_config=TINY, reverse=True)
+
+
+def test_autoencoder_pretraining_uses_every_clip_and_lowers_the_reconstruction_error(monkeypatch):
+    data = load_dataset("synthetic-chairs", None, {**CHAIRS, "num_objects": 6})
+    split = data.split("train")
+    seen = set()
+    original = type(split).__getitem__
+
+    def spy(self, index):
+        seen.add(int(index))
+        return original(self, index)
+
+    monkeypatch.setattr(type(split), "__getitem__", spy)
+    net, history = ai.train_attribute_net(data, [0, 1], steps=2, batch_size=4, lr=2e-3, seed=0,
+                                          model_config=TINY, pretrain_steps=60, log_every=10)
+    pre = [row for row in history if "pretrain_l1" in row]
+    assert [row["step"] for row in pre] == [-51, -41, -31, -21, -11, -1]
+    assert pre[-1]["pretrain_l1"] < 0.6 * pre[0]["pretrain_l1"], pre
+    assert [row["step"] for row in history if "loss" in row] == [2]
+    assert len(seen) > 2 and seen - {0, 1}, "pretraining must read the unlabelled clips too"
+    # the same seed gives the same net; pretraining changes the encoder the heads start from
+    again, _ = ai.train_attribute_net(data, [0, 1], steps=2, batch_size=4, lr=2e-3, seed=0,
+                                      model_config=TINY, pretrain_steps=60, log_every=10)
+    plain, _ = ai.train_attribute_net(data, [0, 1], steps=2, batch_size=4, lr=2e-3, seed=0, model_config=TINY)
+    first = next(iter(net.encoder.state_dict()))
+    assert torch.equal(net.encoder.state_dict()[first], again.encoder.state_dict()[first])
+    assert not torch.equal(net.encoder.state_dict()[first], plain.encoder.state_dict()[first])
+    with pytest.raises(ConfigError, match="pretraining steps must be a non-negative integer"):
+        ai.train_attribute_net(data, [0], steps=1, model_config=TINY, pretrain_steps=-1)
+
+
+def test_confident_labels_keep_the_mean_pooled_argmax_above_the_threshold():
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    split = data.split("train")
+    net, _ = ai.train_attribute_net(data, [0, 1, 2], steps=3, batch_size=3, model_config=TINY)
+    every = ai.confident_labels(net, split, threshold=0.0)
+    assert torch.equal(every, ai.infer_labels(net, split))  # the same rule as pooling "mean"
+    assert torch.isnan(ai.confident_labels(net, split, threshold=1.01)).all()
+    some = ai.confident_labels(net, split, threshold=0.6)
+    known = ~torch.isnan(some)
+    assert torch.equal(some[known], every[known])
+
+
+def test_self_training_uses_pseudo_labels_and_keeps_the_true_ones(monkeypatch):
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    truth = data.label_rows("train")
+    net, _ = ai.train_attribute_net(data, [0, 1, 2], steps=3, batch_size=3, model_config=TINY)
+    monkeypatch.setattr(ai, "confident_labels", lambda *a, **k: torch.full_like(truth, 1.0))
+    seen = []
+    original = ai.attribute_loss
+
+    def spy(outputs, labels, attributes):
+        seen.append(labels.clone())
+        return original(outputs, labels, attributes)
+
+    monkeypatch.setattr(ai, "attribute_loss", spy)
+    new, history, counts = ai.self_train(net, data, [0, 1, 2], truth, steps=4, batch_size=12, lr=1e-3, seed=0, device="cpu")
+    assert counts == {"chair": 9, "tilt": 9, "rotation": 9} and len(history) == 1 and new is not net
+    rows = torch.cat([labels[:, 0] for labels in seen])
+    given = truth[[0, 1, 2]].tolist() + [[1.0, 1.0, 1.0]]
+    allowed = {(c, t, r) for c, t, _ in given for r in (0.0, 1.0)}  # a clip played backwards turns the other way
+    assert {tuple(r) for r in rows.tolist()} <= allowed and len({tuple(r) for r in rows.tolist()}) > 1
+    # started from the given net's weights: one step at lr 0 would leave them as they were
+    same, _, _ = ai.self_train(net, data, [0, 1, 2], truth, steps=1, batch_size=2, lr=0.0, seed=0, device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(same.state_dict().values(), net.state_dict().values()))

@@ -61,8 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labelled-fraction", type=float,
                    help="semi-supervised (Sec. 4.1): keep the labels of this fraction of the training clips, "
                         "infer the others with an attribute net first (default 1: use the data's labels)")
-    p.add_argument("--inference-steps", type=int, help="training steps of the attribute net (default 500)")
+    p.add_argument("--inference-steps", type=int, help="supervised training steps of the attribute net (default 1500)")
     p.add_argument("--inference-lr", type=float, help="learning rate of the attribute net (default 1e-3)")
+    p.add_argument("--inference-pretrain-steps", type=int,
+                   help="autoencoder steps of the attribute net's encoder on all training clips, labelled or not, "
+                        "before its supervised steps (default 1500; 0: none)")
+    p.add_argument("--inference-self-training-steps", type=int,
+                   help="then steps on the labelled clips plus the unlabelled ones the attribute net labels with "
+                        "confidence >= 0.9 (default 1000; 0: none)")
 
     p = sub.add_parser("generate", help="sample videos from a checkpoint")
     p.add_argument("--checkpoint", required=True)
@@ -143,6 +149,8 @@ def cmd_train(args) -> int:
         "checkpoint_every": args.checkpoint_every, "time_limit": args.time_limit, "num_samples": args.num_samples,
         "threads": args.threads, "device": args.device, "labelled_fraction": args.labelled_fraction,
         "inference_steps": args.inference_steps, "inference_lr": args.inference_lr,
+        "inference_pretrain_steps": args.inference_pretrain_steps,
+        "inference_self_training_steps": args.inference_self_training_steps,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if args.model:

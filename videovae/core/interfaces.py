@@ -143,6 +143,10 @@ class VideoDataset(abc.ABC):
     frame_shape: tuple[int, int, int]
     #: attributes whose joint label the evaluation classifier predicts (empty: all)
     evaluation_attributes: tuple[str, ...] = ()
+    #: how the labels of a clip change when it is played backwards, ``{attribute: {value: value}}``
+    #: (e.g. a clockwise turn becomes counter-clockwise); attributes not named keep their value.
+    #: None: a reversed clip is not a valid clip of this data (no time-reversal augmentation).
+    time_reversal: Mapping[str, Mapping[str, str]] | None = None
 
     @abc.abstractmethod
     def split(self, name: str) -> torch.utils.data.Dataset: ...

@@ -97,8 +97,12 @@ class TrainConfig:
     # semi-supervised attribute inference (Sec. 4.1): with labelled_fraction < 1, stage 1 trains
     # φ_att on that fraction of the training clips and infers the labels of the others
     labelled_fraction: float = attrs.field(default=1.0, converter=_float, validator=_fraction)
-    inference_steps: int = attrs.field(default=500, validator=positive_int)
+    inference_steps: int = attrs.field(default=1500, validator=positive_int)
     inference_lr: float = attrs.field(default=1e-3, converter=_float, validator=_positive_float)
+    # frame-autoencoder steps of the attribute net's encoder on all training clips before its supervised steps
+    inference_pretrain_steps: int = attrs.field(default=1500, validator=_non_negative_int)
+    # then steps on the labelled clips plus the unlabelled ones the net labels confidently (self-training)
+    inference_self_training_steps: int = attrs.field(default=1000, validator=_non_negative_int)
 
     #: fields that may change when a run is resumed; the others define the run
     RESUMABLE = ("steps", "time_limit", "log_every", "sample_every", "checkpoint_every", "device", "num_samples", "threads")
@@ -240,7 +244,7 @@ class Trainer:
         cfg = self.config
         settings = {name: getattr(cfg, name) for name in (
             "preset", "model", "dataset", "dataset_options", "data_root", "labelled_fraction", "inference_steps",
-            "inference_lr", "batch_size", "seed")}
+            "inference_lr", "inference_pretrain_steps", "inference_self_training_steps", "batch_size", "seed")}
         return json.loads(json.dumps(settings, sort_keys=True, default=str))
 
     def _stage_one(self, payload: dict | None):
@@ -272,7 +276,8 @@ class Trainer:
                     self.dataset, self.out_dir, fraction=cfg.labelled_fraction, steps=cfg.inference_steps,
                     batch_size=cfg.batch_size, lr=cfg.inference_lr, seed=cfg.seed, device=self.device,
                     model_config=resolve_config(cfg.preset, **cfg.model), settings=settings,
-                    progress=self.progress, log=self.log,
+                    pretrain_steps=cfg.inference_pretrain_steps,
+                    self_training_steps=cfg.inference_self_training_steps, progress=self.progress, log=self.log,
                 )
         distributed.barrier(self.process)
         if stage is None:  # other processes read what rank 0 wrote

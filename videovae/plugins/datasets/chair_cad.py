@@ -155,6 +155,8 @@ def preprocess_chair(paths: list[list[Path]], size: int, border: float) -> np.nd
 class ChairCAD(VideoDataset):
     #: the joint label of the evaluation classifier (Sec. 5.2)
     evaluation_attributes = ("tilt", "rotation")
+    #: played backwards, a clip turns the other way
+    time_reversal = {"rotation": {"ccw": "cw", "cw": "ccw"}}
 
     def __init__(self, root: str | Path | None = None, **options):
         o = self.options = make_options(ChairCADOptions, options, f"dataset {OWNER!r}")

@@ -81,6 +81,8 @@ class WeizmannOptions:
 class Weizmann(VideoDataset):
     #: the joint label of the evaluation classifier (Sec. 5.2)
     evaluation_attributes = ("action", "performer")
+    #: the four actions are cyclic: played backwards a clip shows the same action and performer
+    time_reversal: dict = {}
 
     def __init__(self, root: str | Path | None = None, **options):
         o = self.options = make_options(WeizmannOptions, options, f"dataset {OWNER!r}")
