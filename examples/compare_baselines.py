@@ -57,11 +57,14 @@ def parse(argv=None):
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--kl-warmup", type=int, default=200)
+    p.add_argument("--grad-clip", type=float, default=0.0, help="clip the gradient norm at this value (0: off)")
     p.add_argument("--videos-per-class", type=int, default=20)
     p.add_argument("--prediction-clips", type=int, default=32)
     p.add_argument("--best-of", type=int, default=5)
     p.add_argument("--classifier-steps", type=int, default=600)
     p.add_argument("--length", type=int, help="frames per evaluated video (default: the data's clip length)")
+    p.add_argument("--first-frame-models", default="videovae",
+                   help="comma-separated models also scored continuing real first frames (mode iv, as Deep Rotator)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny sizes and counts: a smoke run in a few minutes")
     args = p.parse_args(argv)
@@ -81,12 +84,20 @@ def train_or_load(name: str, args, out: Path):
     folder = out / "models" / name
     config = TrainConfig(preset=name, model=dict(SIZES[args.sizes]), dataset=args.dataset,
                          dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
-                         batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, seed=args.seed,
+                         batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, grad_clip=args.grad_clip, seed=args.seed,
                          checkpoint_every=500, log_every=10)
     checkpoint = folder / CHECKPOINT_NAME
     started = time.monotonic()
     if checkpoint.exists():
-        if load_checkpoint(checkpoint).step < args.steps:
+        loaded = load_checkpoint(checkpoint)
+        stored = TrainConfig.from_dict(loaded.payload["train_config"]).to_dict()
+        wanted = config.to_dict()
+        unused = {k for k in wanted if k.startswith("inference_")} if wanted["labelled_fraction"] >= 1.0 else set()
+        differ = [k for k in wanted if k not in (*TrainConfig.RESUMABLE, *unused) and stored.get(k) != wanted[k]]
+        if differ:
+            raise VideoVAEError(f"{checkpoint} was trained with other settings ({', '.join(f'{k}={stored.get(k)!r}' for k in differ)}"
+                                f" instead of {', '.join(f'{k}={wanted[k]!r}' for k in differ)}); use another --out")
+        if loaded.step < args.steps:
             Trainer(config, folder, resume=True).run()
     else:
         Trainer(config, folder).run()
@@ -110,12 +121,16 @@ def main(argv=None) -> int:
     classifier = load_or_train_classifier(dataset, protocol, out, name=args.dataset, model_config=encoder_config)
     rows = [("Bound", bound(dataset, classifier, protocol))]
     figure, names, timings = [], [], {}
+    first_frame_models = {m.strip() for m in args.first_frame_models.split(",") if m.strip()}
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        loaded, seconds = train_or_load(name, args, out)
-        timings[name] = round(seconds, 1)
+        loaded, _ = train_or_load(name, args, out)
+        timings[name] = round(training_seconds(loaded.payload.get("history") or []), 1)
         result = evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table)
         result["steps"] = loaded.step
         rows.append((name, result))
+        if name in first_frame_models and not getattr(loaded.model, "requires_first_frame", False):
+            continued = evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table, first_frame=True)
+            rows.append((f"{name} (iv)", {**continued, "steps": loaded.step}))
         figure.append(sample_row(loaded, dataset, protocol, classifier))
         names.append(name)
         print(f"{name}: {json.dumps(result)}", flush=True)
@@ -123,7 +138,7 @@ def main(argv=None) -> int:
     report = {
         "command": "python examples/compare_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "dataset": dataset.describe(), "protocol": protocol.to_dict(), "rows": dict(rows),
-        "train_seconds": timings, "total_seconds": round(time.monotonic() - started, 1),
+        "train_seconds": timings, "this_run_seconds": round(time.monotonic() - started, 1),
         "threads": torch.get_num_threads(), "cpu": _cpu_name(), "versions": versions(),
     }
     tmp = out / ".results.json.tmp"
@@ -132,6 +147,17 @@ def main(argv=None) -> int:
     save_grid_png(torch.stack(figure), out / "samples.png", row_labels=names)
     print((out / "table.md").read_text())
     return 0
+
+
+def training_seconds(history) -> float:
+    """Wall time of all training in a checkpoint's history (each resumed run counts its own seconds from 0)."""
+    total = previous = 0.0
+    for row in history:
+        seconds = float(row.get("seconds", 0.0))
+        if seconds < previous:
+            total += previous
+        previous = seconds
+    return total + previous
 
 
 def sample_row(loaded, dataset, protocol: EvalProtocol, classifier) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch
 
 from conftest import REPO
 from videovae.core import AttributeSet, AttributeSpec
-from videovae.core.errors import ConfigError, UnknownNameError
+from videovae.core.errors import ConfigError, DataError, UnknownNameError
 from videovae.engine.evaluation import EvalProtocol, JointLabels, entropy_scores, evaluation_attributes, per_class_labels
 from videovae.plugins.datasets.synthetic_chairs import SyntheticChairs
 
@@ -62,13 +62,14 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
                             env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "results.json").read_text())
-    assert list(report["rows"]) == ["Bound", "static", "videovae", "deep-rotator"]
+    assert list(report["rows"]) == ["Bound", "static", "videovae", "videovae (iv)", "deep-rotator"]
     for name, row in report["rows"].items():
         assert row["intra_entropy"] >= 0 and 0 <= row["inter_entropy"] <= math.log(4) + 1e-9
         assert 1.0 - 1e-9 <= row["inception_score"] <= 4.0 + 1e-9
         if name != "Bound":
             assert math.isfinite(row["psnr"]) and -1 <= row["ssim"] <= 1
-    assert report["rows"]["deep-rotator"]["mode"] == "first frame given (iv)"
+    assert report["rows"]["deep-rotator"]["mode"] == report["rows"]["videovae (iv)"]["mode"] == "first frame given (iv)"
+    assert report["rows"]["videovae"]["mode"] == "attributes only (i)"
     assert report["protocol"]["eval_attributes"] == ["tilt", "rotation"]
     table = (tmp_path / "table.md").read_text()
     assert "| Bound |" in table and "| videovae |" in table and "Protocol:" in table
@@ -78,3 +79,18 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
                            env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert again.returncode == 0 and "training the evaluation classifier" not in again.stdout
     assert json.loads((tmp_path / "results.json").read_text())["rows"] == report["rows"]
+    # a model folder trained with other settings is not silently reused
+    other = subprocess.run(cmd + ["--lr", "5e-4"], capture_output=True, text=True, cwd=REPO, timeout=600,
+                           env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert other.returncode == 2 and "was trained with other settings (lr=" in other.stderr
+    assert len(other.stderr.strip().splitlines()) == 1
+
+
+def test_balanced_real_sets_repeat_small_classes_and_skip_unknown_labels():
+    from videovae.engine.evaluation import balanced_indices
+
+    classes = torch.tensor([0.0, 0.0, 1.0, float("nan"), 2.0, 0.0])
+    assert balanced_indices(classes, 4, 3).tolist() == [0, 1, 5, 2, 2, 2, 4, 4, 4]
+    assert balanced_indices(classes, 4, 1).tolist() == [0, 2, 4]
+    with pytest.raises(DataError, match="no real test clip has a known joint evaluation label"):
+        balanced_indices(torch.tensor([float("nan")]), 2, 1)
