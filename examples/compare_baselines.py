@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,8 +25,8 @@ import torch
 from videovae.core.config import ModelConfig
 from videovae.core.errors import VideoVAEError
 from videovae.engine.checkpoint import load_checkpoint, versions
-from videovae.engine.evaluation import (EvalProtocol, bound, evaluate_model, evaluation_attributes,
-                                        load_or_train_classifier, markdown_table, per_class_labels)
+from videovae.engine.evaluation import (EvalProtocol, bound, evaluation_attributes, load_or_train_classifier,
+                                        per_class_labels, score_model, write_report)
 from videovae.engine.generation import generate_videos
 from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, load_dataset
 from videovae.io.video import save_grid_png
@@ -125,27 +124,20 @@ def main(argv=None) -> int:
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         loaded, _ = train_or_load(name, args, out)
         timings[name] = round(training_seconds(loaded.payload.get("history") or []), 1)
-        result = evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table)
-        result["steps"] = loaded.step
-        rows.append((name, result))
-        if name in first_frame_models and not getattr(loaded.model, "requires_first_frame", False):
-            continued = evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table, first_frame=True)
-            rows.append((f"{name} (iv)", {**continued, "steps": loaded.step}))
+        scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in first_frame_models)
+        rows += scored
         figure.append(sample_row(loaded, dataset, protocol, classifier))
         names.append(name)
-        print(f"{name}: {json.dumps(result)}", flush=True)
-    (out / "table.md").write_text(markdown_table(rows, protocol))
-    report = {
-        "command": "python examples/compare_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "dataset": dataset.describe(), "protocol": protocol.to_dict(), "rows": dict(rows),
-        "train_seconds": timings, "this_run_seconds": round(time.monotonic() - started, 1),
-        "threads": torch.get_num_threads(), "cpu": _cpu_name(), "versions": versions(),
-    }
-    tmp = out / ".results.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2))
-    os.replace(tmp, out / "results.json")
+        for label, result in scored:
+            print(f"{label}: {json.dumps(result)}", flush=True)
+    table = write_report(
+        out, "table.md", "results.json", rows, protocol,
+        command="python examples/compare_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        dataset=dataset.describe(), train_seconds=timings, this_run_seconds=round(time.monotonic() - started, 1),
+        threads=torch.get_num_threads(), cpu=_cpu_name(), versions=versions(),
+    )
     save_grid_png(torch.stack(figure), out / "samples.png", row_labels=names)
-    print((out / "table.md").read_text())
+    print(table)
     return 0
 
 

@@ -94,3 +94,25 @@ def test_balanced_real_sets_repeat_small_classes_and_skip_unknown_labels():
     assert balanced_indices(classes, 4, 1).tolist() == [0, 2, 4]
     with pytest.raises(DataError, match="no real test clip has a known joint evaluation label"):
         balanced_indices(torch.tensor([float("nan")]), 2, 1)
+
+
+def test_evaluate_command_writes_both_modes_atomically(tmp_path):
+    from videovae.cli import main
+    from videovae.engine.trainer import TrainConfig, Trainer
+
+    config = TrainConfig.from_dict(dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, length=4),
+                                        batch_size=4, steps=2, checkpoint_every=0))
+    Trainer(config, tmp_path / "run", progress=False, log=lambda line: None).run()
+    out = tmp_path / "eval"
+    code = main(["evaluate", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(out),
+                 "--videos-per-class", "1", "--prediction-clips", "2", "--best-of", "1", "--classifier-steps", "2",
+                 "--first-frame"])
+    assert code == 0
+    report = json.loads((out / "evaluation.json").read_text())
+    assert list(report["rows"]) == ["Bound", "checkpoint.pt", "checkpoint.pt (iv)"]
+    assert report["rows"]["checkpoint.pt (iv)"]["mode"] == "first frame given (iv)" and report["rows"]["checkpoint.pt"]["steps"] == 2
+    test_classes = {(int(t), int(r)) for _, t, r in SyntheticChairs(num_objects=4, size=32, length=4).label_rows("test").tolist()}
+    assert report["protocol"]["version"] == 2
+    assert report["rows"]["Bound"]["num_videos"] == len(test_classes)  # 1 per joint class present in the test split
+    assert "| checkpoint.pt (iv) |" in (out / "evaluation.md").read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["evaluation.json", "evaluation.md"]

@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                           ("--classifier-steps", 600), ("--seed", 0)]:
         p.add_argument(flag, type=int, default=default)
     p.add_argument("--length", type=int, help="frames per evaluated video (default: the training clip length)")
+    p.add_argument("--first-frame", action="store_true",
+                   help="also score continuing the first frames of real test clips (mode iv), as a second row")
 
     p = sub.add_parser("demo", help="train the default model on the built-in chairs and write samples")
     p.add_argument("--out", default="videovae-demo", help="output folder (default ./videovae-demo)")
@@ -237,8 +239,8 @@ def cmd_infer_attributes(args) -> int:
 def cmd_evaluate(args) -> int:
     from .api import clip_length, load
     from .core.config import ModelConfig
-    from .engine.evaluation import (EvalProtocol, bound, evaluate_model, evaluation_attributes,
-                                    load_or_train_classifier, markdown_table)
+    from .engine.evaluation import (EvalProtocol, bound, evaluation_attributes, load_or_train_classifier,
+                                    score_model, write_report)
     from .engine.trainer import load_dataset
 
     loaded = load(args.checkpoint)
@@ -256,13 +258,8 @@ def cmd_evaluate(args) -> int:
     classifier = load_or_train_classifier(dataset, protocol, folder, name=stored["name"],
                                           model_config=ModelConfig.from_dict(codec))
     rows = [("Bound", bound(dataset, classifier, protocol)),
-            (Path(args.checkpoint).name, evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table))]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "evaluation.md").write_text(markdown_table(rows, protocol))
-    (out / "evaluation.json").write_text(json.dumps(
-        {"checkpoint": str(args.checkpoint), "protocol": protocol.to_dict(), "rows": dict(rows)}, indent=2))
-    print(markdown_table(rows, protocol))
+            *score_model(Path(args.checkpoint).name, loaded, dataset, classifier, protocol, first_frame=args.first_frame)]
+    print(write_report(args.out, "evaluation.md", "evaluation.json", rows, protocol, checkpoint=str(args.checkpoint)))
     return 0
 
 

@@ -285,6 +285,35 @@ def prediction_scores(model, frames: Tensor, labels: Tensor, protocol: EvalProto
     return {"psnr": psnr["psnr"], "ssim": ssim["ssim"], "prediction_clips": count}
 
 
+def score_model(name: str, loaded, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
+                first_frame: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """The table rows of one loaded checkpoint: its own mode, plus ``"<name> (iv)"`` (continuing real
+    first frames) when ``first_frame`` is asked for a model that also generates from attributes."""
+    rows = [(name, {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table),
+                    "steps": loaded.step})]
+    if first_frame and not getattr(loaded.model, "requires_first_frame", False):
+        rows.append((f"{name} (iv)", {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table,
+                                                       first_frame=True), "steps": loaded.step}))
+    return rows
+
+
+def write_report(out: str | Path, table_name: str, json_name: str, rows: list[tuple[str, Mapping[str, Any]]],
+                 protocol: EvalProtocol, **extra: Any) -> str:
+    """Write the Markdown table and a JSON report (``extra``, the protocol and the rows) into ``out``,
+    each atomically (a temporary file renamed over the old one); returns the table."""
+    import os
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown_table(rows, protocol)
+    report = {**extra, "protocol": protocol.to_dict(), "rows": dict(rows)}
+    for name, text in ((table_name, table), (json_name, json.dumps(report, indent=2))):
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, out / name)
+    return table
+
+
 def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol) -> str:
     """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM."""
     lines = [
