@@ -8,7 +8,7 @@ import torch
 
 from videovae.cli import main
 from videovae.core import AttributeSet, AttributeSpec
-from videovae.core.errors import ConfigError, DataError
+from videovae.core.errors import ConfigError, DataError, UnknownNameError
 from videovae.core.interfaces import VideoDataset
 from videovae.engine import attribute_inference as ai
 from videovae.engine.trainer import TrainConfig, Trainer, load_dataset
@@ -389,3 +389,54 @@ def test_self_training_uses_pseudo_labels_and_keeps_the_true_ones(monkeypatch):
     # started from the given net's weights: one step at lr 0 would leave them as they were
     same, _, _ = ai.self_train(net, data, [0, 1, 2], truth, steps=1, batch_size=2, lr=0.0, seed=0, device="cpu")
     assert all(torch.equal(a, b) for a, b in zip(same.state_dict().values(), net.state_dict().values()))
+
+
+def test_motion_frames_are_mid_grey_where_nothing_changes():
+    from videovae.plugins.inference.attribute_net import motion_frames
+
+    frames = torch.full((2, 3, 3, 4, 4), 0.3)
+    frames[0, 2, :, 1, 1] = 0.5  # one pixel brightens at frame 3
+    moving = motion_frames(frames)
+    assert moving.shape == frames.shape and torch.allclose(moving[:, :2], torch.full_like(moving[:, :2], 0.5))
+    assert torch.allclose(moving[0, 2, :, 1, 1], torch.full((3,), 0.9)) and moving[0, 2].sum() > moving[1, 2].sum()
+    frames[0, 2, :, 1, 1] = 1.0
+    assert torch.equal(motion_frames(frames)[0, 2, :, 1, 1], torch.ones(3))  # clamped to [0, 1]
+
+
+def test_motion_attributes_read_frame_differences_through_their_own_encoder():
+    from videovae.plugins.inference.attribute_net import build_attribute_net, motion_frames
+
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    net = build_attribute_net(TINY, data.attributes, motion_attributes=("rotation",)).eval()
+    assert net.motion_encoder is not None and net.motion_encoder is not net.encoder
+    video = torch.stack([data.split("train")[i][0] for i in range(2)])
+    outputs = net(video)
+    # the rotation head sees the motion encoder's features of the differences, the others the frames'
+    feats = net.motion_encoder(motion_frames(video).flatten(0, 1)).unflatten(0, video.shape[:2])
+    states, _ = net.lstms[2](feats)
+    assert torch.allclose(outputs[2], net.heads[2](feats, states), atol=1e-6)
+    plain = build_attribute_net(TINY, data.attributes)
+    plain.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("motion_encoder.")})
+    for a in (0, 1):
+        assert torch.allclose(outputs[a], plain.eval()(video)[a], atol=1e-6)
+    # stored and read back with its motion attributes
+    again = ai.net_from_payload(ai.net_payload(net))
+    assert again.motion_attributes == ("rotation",) and torch.allclose(again(video)[2], outputs[2], atol=1e-6)
+    with pytest.raises(UnknownNameError, match="rotation"):
+        build_attribute_net(TINY, data.attributes, motion_attributes=("rotaton",))
+
+
+def test_weizmann_declares_its_action_a_motion_attribute():
+    from videovae.plugins.datasets.weizmann import Weizmann
+
+    assert Weizmann.motion_attributes == ("action",) and Weizmann.time_reversal == {}
+
+
+def test_pretraining_also_trains_the_motion_encoder():
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    kwargs = dict(steps=1, batch_size=2, lr=1e-2, seed=0, model_config=TINY, motion_attributes=("rotation",))
+    pretrained, history = ai.train_attribute_net(data, [0, 1], pretrain_steps=3, log_every=1, **kwargs)
+    fresh, _ = ai.train_attribute_net(data, [0, 1], **kwargs)
+    assert len([row for row in history if "pretrain_l1" in row]) == 3
+    first = next(iter(fresh.motion_encoder.state_dict()))
+    assert not torch.equal(pretrained.motion_encoder.state_dict()[first], fresh.motion_encoder.state_dict()[first])

@@ -147,6 +147,9 @@ class VideoDataset(abc.ABC):
     #: (e.g. a clockwise turn becomes counter-clockwise); attributes not named keep their value.
     #: None: a reversed clip is not a valid clip of this data (no time-reversal augmentation).
     time_reversal: Mapping[str, Mapping[str, str]] | None = None
+    #: attributes seen in how frames change rather than in single frames (an action): the attribute
+    #: inference net reads frame differences for them
+    motion_attributes: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def split(self, name: str) -> torch.utils.data.Dataset: ...

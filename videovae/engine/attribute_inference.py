@@ -39,7 +39,7 @@ from ..core.attributes import AttributeSet
 from ..core.config import ModelConfig
 from ..core.interfaces import BuildContext
 from ..core.errors import CheckpointError, ConfigError, DataError, VideoVAEError
-from ..plugins.inference.attribute_net import AttributeInferenceNet, attribute_loss, build_attribute_net
+from ..plugins.inference.attribute_net import AttributeInferenceNet, attribute_loss, build_attribute_net, motion_frames
 from ..registry import get_registry
 from .checkpoint import atomic_torch_save, load_plain_data, versions
 
@@ -160,7 +160,8 @@ def train_attribute_net(dataset, labelled_indices, steps: int, batch_size: int =
                         log_every: int = 10, weight_decay: float = 0.0,
                         shift: int = 0, reverse: bool | None = None,
                         pretrain_steps: int = 0, relabel: Tensor | None = None,
-                        initial_state: Mapping[str, Tensor] | None = None) -> tuple[AttributeInferenceNet, list[dict]]:
+                        initial_state: Mapping[str, Tensor] | None = None,
+                        motion_attributes: Sequence[str] | None = None) -> tuple[AttributeInferenceNet, list[dict]]:
     """Train φ_att (Eq. 3) on the labelled clips of ``dataset``'s ``split`` with Adam.
 
     Each step takes ``batch_size`` labelled clips (seeded epochs over them) and one random
@@ -178,6 +179,9 @@ def train_attribute_net(dataset, labelled_indices, steps: int, batch_size: int =
     ``pretrain_steps`` > 0 first trains the net's encoder as a frame autoencoder on frames of
     *all* clips of the split, labelled or not (:func:`pretrain_encoder`); the supervised steps
     then fine-tune it with the heads. Without it the encoder only ever sees the labelled clips.
+
+    ``motion_attributes`` (default: the data set's) are read from frame differences by a second
+    encoder copy (:func:`videovae.plugins.inference.attribute_net.motion_frames`).
 
     ``relabel [N, A]`` replaces the split's labels by one row per clip (NaN = unknown; used by
     :func:`self_train` for pseudo-labels) and ``initial_state`` starts from a trained net's weights.
@@ -219,7 +223,10 @@ def train_attribute_net(dataset, labelled_indices, steps: int, batch_size: int =
 
     with torch.random.fork_rng(devices=_rng_devices(device)):
         torch.manual_seed(seed)
-        net = build_attribute_net(config, attributes, hidden_dim=hidden_dim, state_dim=state_dim, pooling=pooling)
+        if motion_attributes is None:
+            motion_attributes = tuple(getattr(dataset, "motion_attributes", ()))
+        net = build_attribute_net(config, attributes, hidden_dim=hidden_dim, state_dim=state_dim, pooling=pooling,
+                                  motion_attributes=tuple(motion_attributes))
         if initial_state is not None:
             net.load_state_dict(initial_state)
         net = net.to(device)
@@ -330,7 +337,7 @@ def self_train(net: AttributeInferenceNet, dataset, labelled_indices, truth: Ten
     new, history = train_attribute_net(dataset, keep, steps, batch_size, lr / 2, seed + 1, device, progress,
                                        model_config=net.model_config, split=split, hidden_dim=net.hidden_dim,
                                        state_dim=net.state_dim, pooling=net.pooling, log_every=log_every,
-                                       relabel=rows, initial_state=state)
+                                       relabel=rows, initial_state=state, motion_attributes=net.motion_attributes)
     return new, history, counts
 
 
@@ -338,7 +345,8 @@ def pretrain_encoder(net: AttributeInferenceNet, split, steps: int, batch_frames
                      device: torch.device, progress: bool = False, log_every: int = 10) -> list[dict]:
     """Train ``net.encoder`` as a frame autoencoder on ``batch_frames`` random frames per step, drawn
     from every clip of ``split`` (labels are not read): encoder → linear → the model configuration's
-    decoder (built through the registry, discarded afterwards), mean absolute error, Adam.
+    decoder (built through the registry, discarded afterwards), mean absolute error, Adam. A motion
+    encoder, when the net has one, is trained the same way on the frame differences it reads.
 
     This is the unsupervised half of semi-supervised inference: the features then describe
     what varies across all training clips (pose, shape, colour), not only across the few
@@ -352,9 +360,10 @@ def pretrain_encoder(net: AttributeInferenceNet, split, steps: int, batch_frames
     config = net.model_config
     context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, net.attributes)
     entry = get_registry().get("decoder", config.decoder)
-    decoder = entry.factory(context, config.decoder_options).to(device)
-    project = torch.nn.Linear(net.encoder.feature_dim, config.latent_dim).to(device)
-    parameters = [*net.encoder.parameters(), *decoder.parameters(), *project.parameters()]
+    encoders = [net.encoder] + ([net.motion_encoder] if net.motion_encoder is not None else [])
+    decoders = [entry.factory(context, config.decoder_options).to(device) for _ in encoders]
+    projections = [torch.nn.Linear(e.feature_dim, config.latent_dim).to(device) for e in encoders]
+    parameters = [p for module in (*encoders, *decoders, *projections) for p in module.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=lr)
     generator = torch.Generator().manual_seed(seed + 1)
     history, running = [], 0.0
@@ -362,15 +371,17 @@ def pretrain_encoder(net: AttributeInferenceNet, split, steps: int, batch_frames
 
     was_training = net.training
     net.train()
-    decoder.train()
     for step in tqdm(range(1, steps + 1), disable=not progress, desc="attribute net: autoencoder", unit="step"):
         clips = torch.randint(0, len(split), (batch_frames,), generator=generator).tolist()
-        frames = []
-        for i in clips:
+        pairs = []
+        for i in clips:  # a frame and the one before it (the first frame is its own predecessor)
             video = split[i][0]
-            frames.append(video[int(torch.randint(0, video.shape[0], (1,), generator=generator))])
-        x = torch.stack(frames).to(device)
-        loss = (decoder(project(net.encoder(x))) - x).abs().mean()
+            t = int(torch.randint(0, video.shape[0], (1,), generator=generator))
+            pairs.append(video[max(t - 1, 0):t + 1] if t else video[:1].expand(2, *video.shape[1:]))
+        pairs = torch.stack(pairs).to(device)  # [B, 2, C, H, W]
+        inputs = [pairs[:, 1]] + ([motion_frames(pairs)[:, 1]] if len(encoders) > 1 else [])
+        loss = sum((decoder(project(encoder(x))) - x).abs().mean()
+                   for encoder, decoder, project, x in zip(encoders, decoders, projections, inputs))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -575,6 +586,7 @@ def net_payload(net: AttributeInferenceNet, **extra: Any) -> dict[str, Any]:
         "hidden_dim": net.hidden_dim,
         "state_dim": net.state_dim,
         "pooling": net.pooling,
+        "motion_attributes": list(net.motion_attributes),
         "state": {k: v.detach().cpu() for k, v in net.state_dict().items()},
         **extra,
     }
@@ -590,7 +602,8 @@ def net_from_payload(payload: Mapping[str, Any], where: str = "attribute net") -
     try:
         net = build_attribute_net(ModelConfig.from_dict(payload["model_config"]), AttributeSet.from_list(payload["attributes"]),
                                   hidden_dim=int(payload["hidden_dim"]), state_dim=int(payload["state_dim"]),
-                                  pooling=str(payload.get("pooling", "mean")))
+                                  pooling=str(payload.get("pooling", "mean")),
+                                  motion_attributes=tuple(payload.get("motion_attributes", ())))
         net.load_state_dict(payload["state"])
     except KeyError as exc:
         raise CheckpointError(f"{where} lacks the field {exc.args[0]!r}") from None

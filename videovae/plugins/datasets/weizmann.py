@@ -83,6 +83,8 @@ class Weizmann(VideoDataset):
     evaluation_attributes = ("action", "performer")
     #: the four actions are cyclic: played backwards a clip shows the same action and performer
     time_reversal: dict = {}
+    #: the action is in the motion; the performer in the look
+    motion_attributes = ("action",)
 
     def __init__(self, root: str | Path | None = None, **options):
         o = self.options = make_options(WeizmannOptions, options, f"dataset {OWNER!r}")
