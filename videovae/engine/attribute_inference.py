@@ -40,7 +40,7 @@ from ..core.config import ModelConfig
 from ..core.interfaces import BuildContext
 from ..core.errors import CheckpointError, ConfigError, DataError, VideoVAEError
 from ..plugins.inference.attribute_net import AttributeInferenceNet, attribute_loss, build_attribute_net, motion_frames
-from ..registry import get_registry
+from ..registry.factory import build_part
 from .checkpoint import atomic_torch_save, load_plain_data, versions
 
 NET_FORMAT = "videovae-attribute-net"
@@ -275,7 +275,6 @@ def train_attribute_net(dataset, labelled_indices, steps: int, batch_size: int =
     return net, history
 
 
-@torch.no_grad()
 def confident_labels(net: AttributeInferenceNet, split_dataset, threshold: float = 0.9,
                      batch_size: int = 32) -> Tensor:
     """Video-level labels ``[N, A]`` of every clip of a split where the net is confident, NaN elsewhere.
@@ -284,30 +283,17 @@ def confident_labels(net: AttributeInferenceNet, split_dataset, threshold: float
     log-probabilities (the rule of ``pooling="mean"``); its argmax is kept when that posterior's
     maximum is at least ``threshold``. Continuous attributes stay NaN (the net gives no confidence).
     """
-    device = next(net.parameters()).device
-    was_training = net.training
-    net.eval()
-    out = torch.full((len(split_dataset), len(net.attributes)), float("nan"))
-    try:
-        for index in range(0, len(split_dataset), batch_size):
-            chosen = range(index, min(len(split_dataset), index + batch_size))
-            frames = [split_dataset[i][0] for i in chosen]
-            groups = [torch.stack(frames)] if all(f.shape == frames[0].shape for f in frames) else [f[None] for f in frames]
-            rows = []
-            for group in groups:
-                outputs = net(group.to(device))
-                columns = []
-                for spec, logits in zip(net.attributes, outputs):
-                    if spec.kind != "categorical":
-                        columns.append(torch.full((len(group),), float("nan")))
-                        continue
-                    confidence, value = torch.softmax(torch.log_softmax(logits, -1).mean(1), -1).max(-1)
-                    columns.append(torch.where(confidence >= threshold, value.float(), torch.nan).cpu())
-                rows.append(torch.stack(columns, -1))
-            out[index:index + len(frames)] = torch.cat(rows)
-    finally:
-        net.train(was_training)
-    return out
+    def confident(outputs: list[Tensor]) -> Tensor:
+        columns = []
+        for spec, pooled in zip(net.attributes, net.pooled_scores(outputs, "mean")):
+            if spec.kind != "categorical":
+                columns.append(torch.full(pooled.shape[:1], float("nan"), device=pooled.device))
+                continue
+            confidence, value = torch.softmax(pooled, -1).max(-1)
+            columns.append(torch.where(confidence >= threshold, value.float(), torch.nan))
+        return torch.stack(columns, -1)
+
+    return _video_rows(net, split_dataset, confident, batch_size)
 
 
 def self_train(net: AttributeInferenceNet, dataset, labelled_indices, truth: Tensor, steps: int, batch_size: int,
@@ -359,9 +345,8 @@ def pretrain_encoder(net: AttributeInferenceNet, split, steps: int, batch_frames
     """
     config = net.model_config
     context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, net.attributes)
-    entry = get_registry().get("decoder", config.decoder)
     encoders = [net.encoder] + ([net.motion_encoder] if net.motion_encoder is not None else [])
-    decoders = [entry.factory(context, config.decoder_options).to(device) for _ in encoders]
+    decoders = [build_part("decoder", config, context).to(device) for _ in encoders]
     projections = [torch.nn.Linear(e.feature_dim, config.latent_dim).to(device) for e in encoders]
     parameters = [p for module in (*encoders, *decoders, *projections) for p in module.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=lr)
@@ -453,11 +438,18 @@ def random_shift(frames: Tensor, pixels: int, generator: torch.Generator) -> Ten
     return torch.stack([padded[b, :, :, dy:dy + h, dx:dx + w] for b, (dy, dx) in enumerate(offsets)])
 
 
-@torch.no_grad()
 def infer_labels(net: AttributeInferenceNet, split_dataset, batch_size: int = 32, indices=None,
                  progress: bool = False) -> Tensor:
     """Video-level labels ``[N, A]`` (first-frame-row form, as ``label_rows``) of every clip of a split
     (or of ``indices``), from all its frames (:meth:`AttributeInferenceNet.predict`)."""
+    return _video_rows(net, split_dataset, net.labels_from_outputs, batch_size, indices, progress)
+
+
+@torch.no_grad()
+def _video_rows(net: AttributeInferenceNet, split_dataset, rows_of: Callable[[list[Tensor]], Tensor],
+                batch_size: int = 32, indices=None, progress: bool = False) -> Tensor:
+    """``rows_of(net(clips))`` for every clip of a split (or of ``indices``) in eval mode, batched
+    where the clips have the same length and one at a time where they do not: ``[N, A]`` on the CPU."""
     device = next(net.parameters()).device
     chosen = list(range(len(split_dataset))) if indices is None else [int(i) for i in torch.as_tensor(indices).tolist()]
     was_training = net.training
@@ -469,10 +461,10 @@ def infer_labels(net: AttributeInferenceNet, split_dataset, batch_size: int = 32
         for start in tqdm(range(0, len(chosen), batch_size), disable=not progress, desc="infer", unit="batch"):
             frames = [split_dataset[i][0] for i in chosen[start:start + batch_size]]
             if all(f.shape == frames[0].shape for f in frames):
-                out[start:start + len(frames)] = net.predict(torch.stack(frames).to(device)).float().cpu()
+                out[start:start + len(frames)] = rows_of(net(torch.stack(frames).to(device))).float().cpu()
             else:  # clips of different lengths: one at a time
                 for j, f in enumerate(frames):
-                    out[start + j] = net.predict(f.unsqueeze(0).to(device)).float().cpu()[0]
+                    out[start + j] = rows_of(net(f.unsqueeze(0).to(device))).float().cpu()[0]
     finally:
         net.train(was_training)
     return out

@@ -68,7 +68,7 @@ from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import ModelConfig
 from ...core.errors import ConfigError, InputShapeError
 from ...core.interfaces import BuildContext, FrameEncoder
-from ...registry import get_registry
+from ...registry.factory import build_part
 from ..layers import PhiTau
 
 #: default sizes of the heads and LSTMs: small, as the paper calls the classifiers
@@ -166,12 +166,19 @@ class AttributeInferenceNet(nn.Module):
         (continuous); "last": the same from the last frame's output alone."""
         return self.labels_from_outputs(self(frames), pooling)
 
-    def labels_from_outputs(self, outputs: list[Tensor], pooling: str | None = None) -> Tensor:
+    def pooled_scores(self, outputs: list[Tensor], pooling: str | None = None) -> list[Tensor]:
+        """Per attribute, the video-level score ``[B, code_dim_i]``: log-probabilities (categorical)
+        or the code (continuous), averaged over frames ("mean") or taken at the last frame ("last")."""
         pooling = check_pooling(pooling if pooling is not None else self.pooling)
-        columns = []
+        pooled = []
         for spec, out in zip(self.attributes, outputs):
             scores = torch.log_softmax(out, dim=-1) if spec.kind == "categorical" else out
-            pooled = scores.mean(dim=1) if pooling == "mean" else scores[:, -1]
+            pooled.append(scores.mean(dim=1) if pooling == "mean" else scores[:, -1])
+        return pooled
+
+    def labels_from_outputs(self, outputs: list[Tensor], pooling: str | None = None) -> Tensor:
+        columns = []
+        for spec, out, pooled in zip(self.attributes, outputs, self.pooled_scores(outputs, pooling)):
             if spec.kind == "categorical":
                 columns.append(pooled.argmax(dim=-1).to(out.dtype))
             else:
@@ -217,12 +224,7 @@ def attribute_loss(outputs: list[Tensor], labels: Tensor, attributes: AttributeS
 def _build_encoder(model_config: ModelConfig, attributes: AttributeSet) -> FrameEncoder:
     context = BuildContext(model_config.frame_shape, model_config.latent_dim, model_config.state_dim,
                            model_config.hidden_dim, attributes)
-    entry = get_registry().get("encoder", model_config.encoder)
-    encoder = entry.factory(context, model_config.encoder_options)
-    if not isinstance(encoder, FrameEncoder):
-        raise ConfigError(f"encoder {model_config.encoder!r} from plugin {entry.plugin} built a "
-                          f"{type(encoder).__name__}, expected a FrameEncoder")
-    return encoder
+    return build_part("encoder", model_config, context)
 
 
 def build_attribute_net(model_config: ModelConfig | Mapping[str, Any], attributes: AttributeSet,
