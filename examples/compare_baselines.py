@@ -86,7 +86,6 @@ def train_or_load(name: str, args, out: Path):
                          batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, grad_clip=args.grad_clip, seed=args.seed,
                          checkpoint_every=500, log_every=10)
     checkpoint = folder / CHECKPOINT_NAME
-    started = time.monotonic()
     if checkpoint.exists():
         loaded = load_checkpoint(checkpoint)
         stored = TrainConfig.from_dict(loaded.payload["train_config"]).to_dict()
@@ -96,11 +95,12 @@ def train_or_load(name: str, args, out: Path):
         if differ:
             raise VideoVAEError(f"{checkpoint} was trained with other settings ({', '.join(f'{k}={stored.get(k)!r}' for k in differ)}"
                                 f" instead of {', '.join(f'{k}={wanted[k]!r}' for k in differ)}); use another --out")
-        if loaded.step < args.steps:
-            Trainer(config, folder, resume=True).run()
+        if loaded.step >= args.steps:
+            return loaded
+        Trainer(config, folder, resume=True).run()
     else:
         Trainer(config, folder).run()
-    return load_checkpoint(checkpoint), time.monotonic() - started
+    return load_checkpoint(checkpoint)
 
 
 def main(argv=None) -> int:
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     figure, names, timings = [], [], {}
     first_frame_models = {m.strip() for m in args.first_frame_models.split(",") if m.strip()}
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        loaded, _ = train_or_load(name, args, out)
+        loaded = train_or_load(name, args, out)
         timings[name] = round(training_seconds(loaded.payload.get("history") or []), 1)
         scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in first_frame_models)
         rows += scored

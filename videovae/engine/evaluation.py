@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -301,8 +302,6 @@ def write_report(out: str | Path, table_name: str, json_name: str, rows: list[tu
                  protocol: EvalProtocol, **extra: Any) -> str:
     """Write the Markdown table and a JSON report (``extra``, the protocol and the rows) into ``out``,
     each atomically (a temporary file renamed over the old one); returns the table."""
-    import os
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = markdown_table(rows, protocol)

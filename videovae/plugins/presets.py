@@ -9,28 +9,22 @@ from __future__ import annotations
 from ..core.config import ModelConfig
 from ..registry import hookimpl
 
+
+def _sizes_32px(latent_dim: int, state_dim: int, hidden_dim: int, channels: tuple[int, ...], fc_dim: int) -> dict:
+    """Model sizes for 32×32 frames: a codec of kernels 5/5/3/3, strides 1/2/1/2, the decoder mirroring the encoder."""
+    codec = dict(channels=channels, kernels=(5, 5, 3, 3), strides=(1, 2, 1, 2), fc_dims=(fc_dim,))
+    return dict(frame_size=32, latent_dim=latent_dim, state_dim=state_dim, hidden_dim=hidden_dim,
+                encoder_options=codec, decoder_options=dict(codec))
+
+
 #: Sizes small enough for unit tests: 32×32 frames, 16-d latents.
-TINY_SIZES = dict(
-    frame_size=32,
-    latent_dim=16,
-    state_dim=32,
-    hidden_dim=32,
-    encoder_options=dict(channels=(4, 8, 8, 16), kernels=(5, 5, 3, 3), strides=(1, 2, 1, 2), fc_dims=(64,)),
-    decoder_options=dict(channels=(4, 8, 8, 16), kernels=(5, 5, 3, 3), strides=(1, 2, 1, 2), fc_dims=(64,)),
-)
+TINY_SIZES = _sizes_32px(latent_dim=16, state_dim=32, hidden_dim=32, channels=(4, 8, 8, 16), fc_dim=64)
 
 PAPER = ModelConfig()  # +C+S with the sizes of A.4
 
 #: The paper's composition (+C+S) at 32×32 with a narrower codec: what `videovae demo`
 #: can train on 2 CPU cores in about ten minutes.
-DEMO_SIZES = dict(
-    frame_size=32,
-    latent_dim=128,
-    state_dim=256,
-    hidden_dim=256,
-    encoder_options=dict(channels=(16, 32, 64, 64), kernels=(5, 5, 3, 3), strides=(1, 2, 1, 2), fc_dims=(512,)),
-    decoder_options=dict(channels=(16, 32, 64, 64), kernels=(5, 5, 3, 3), strides=(1, 2, 1, 2), fc_dims=(512,)),
-)
+DEMO_SIZES = _sizes_32px(latent_dim=128, state_dim=256, hidden_dim=256, channels=(16, 32, 64, 64), fc_dim=512)
 
 ABLATIONS = {
     "plus-c-plus-s": (PAPER, "+C+S: the full VideoVAE (same as 'videovae')"),
