@@ -11,7 +11,9 @@ import torch
 from conftest import REPO
 from videovae.core import AttributeSet, AttributeSpec
 from videovae.core.errors import ConfigError, DataError, UnknownNameError
-from videovae.engine.evaluation import EvalProtocol, JointLabels, entropy_scores, evaluation_attributes, per_class_labels
+from videovae.engine.attribute_inference import reversal_tables
+from videovae.engine.evaluation import (PROTOCOL_VERSION, EvalProtocol, JointLabelDataset, JointLabels, entropy_scores,
+                                        evaluation_attributes, per_class_labels)
 from videovae.plugins.datasets.synthetic_chairs import SyntheticChairs
 
 ATTRS = AttributeSet((AttributeSpec("chair", values=("a", "b", "c")), AttributeSpec("tilt", values=("lo", "hi")),
@@ -25,6 +27,21 @@ def test_joint_labels_enumerate_every_combination():
     assert joint.encode(labels)[:2].tolist() == [2.0, 1.0] and math.isnan(joint.encode(labels)[2])
     assert [joint.decode(k) for k in range(4)] == [[(1, 0.0), (2, 0.0)], [(1, 0.0), (2, 1.0)],
                                                    [(1, 1.0), (2, 0.0)], [(1, 1.0), (2, 1.0)]]
+
+
+def test_joint_data_set_reverses_the_joint_label_part_by_part():
+    chairs = SyntheticChairs(num_objects=2, size=32)
+    joint = JointLabels(chairs.attributes, ("tilt", "rotation"))
+    data = JointLabelDataset(chairs, joint)
+    tilts = chairs.attributes.specs[1].values
+    assert data.time_reversal == {"joint": {f"{t}|{a}": f"{t}|{b}" for t in tilts
+                                            for a, b in (("ccw", "cw"), ("cw", "ccw"))}}
+    assert reversal_tables(data)[0].tolist() == [1.0, 0.0, 3.0, 2.0]
+
+    class NoReversal(SyntheticChairs):
+        time_reversal = None
+
+    assert JointLabelDataset(NoReversal(num_objects=2, size=32), joint).time_reversal is None
 
 
 def test_per_class_controls_fix_the_joint_class_and_leave_the_rest_free():
@@ -112,7 +129,7 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     assert list(report["rows"]) == ["Bound", "checkpoint.pt", "checkpoint.pt (iv)"]
     assert report["rows"]["checkpoint.pt (iv)"]["mode"] == "first frame given (iv)" and report["rows"]["checkpoint.pt"]["steps"] == 2
     test_classes = {(int(t), int(r)) for _, t, r in SyntheticChairs(num_objects=4, size=32, length=4).label_rows("test").tolist()}
-    assert report["protocol"]["version"] == 2
+    assert report["protocol"]["version"] == PROTOCOL_VERSION == 3
     assert report["rows"]["Bound"]["num_videos"] == len(test_classes)  # 1 per joint class present in the test split
     assert "| checkpoint.pt (iv) |" in (out / "evaluation.md").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["evaluation.json", "evaluation.md"]

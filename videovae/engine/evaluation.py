@@ -30,19 +30,16 @@ import torch
 from torch import Tensor
 
 from ..core.attributes import AttributeSet, AttributeSpec
-from ..core.config import make_config
+from ..core.config import make_config, positive_int
 from ..core.errors import ConfigError, DataError
 from ..core.interfaces import VideoDataset
 from ..registry import get_registry
 from .generation import generate_videos
 
 #: 2: the bound is measured on real test videos balanced per class, like the generated sets
-PROTOCOL_VERSION = 2
-
-
-def _positive(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"evaluation protocol: {attribute.name} must be a positive integer, got {value!r}")
+#: 3: the classifier also trains on clips played backwards where the data set declares how
+#:    their labels change (``time_reversal``), and its file name depends on the version
+PROTOCOL_VERSION = 3
 
 
 @attrs.frozen
@@ -50,12 +47,12 @@ class EvalProtocol:
     """What an evaluation measured; stored with every result."""
 
     version: int = PROTOCOL_VERSION
-    length: int = attrs.field(default=16, validator=_positive)  # frames per evaluated video
-    videos_per_class: int = attrs.field(default=20, validator=_positive)
-    prediction_clips: int = attrs.field(default=32, validator=_positive)  # real test clips continued
-    best_of: int = attrs.field(default=5, validator=_positive)  # N of best-of-N for PSNR/SSIM
+    length: int = attrs.field(default=16, validator=positive_int)  # frames per evaluated video
+    videos_per_class: int = attrs.field(default=20, validator=positive_int)
+    prediction_clips: int = attrs.field(default=32, validator=positive_int)  # real test clips continued
+    best_of: int = attrs.field(default=5, validator=positive_int)  # N of best-of-N for PSNR/SSIM
     conditioning_frames_count: bool = False  # whether the given first frame enters PSNR/SSIM
-    classifier_steps: int = attrs.field(default=600, validator=_positive)
+    classifier_steps: int = attrs.field(default=600, validator=positive_int)
     eval_attributes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     seed: int = 0
 
@@ -126,12 +123,32 @@ class _JointSplit(torch.utils.data.Dataset):
 
 
 class JointLabelDataset(VideoDataset):
-    """A data set whose only attribute is the joint evaluation label."""
+    """A data set whose only attribute is the joint evaluation label.
+
+    Its ``time_reversal`` is the data set's, applied part by part to each joint value (chairs:
+    ``0deg|ccw`` ↔ ``0deg|cw``), so the classifier can train on clips played backwards."""
 
     def __init__(self, dataset: VideoDataset, joint: JointLabels):
         self.dataset, self.joint = dataset, joint
         self.attributes = joint.attributes
         self.frame_shape = dataset.frame_shape
+        self.time_reversal = self._joint_reversal(getattr(dataset, "time_reversal", None))
+
+    def _joint_reversal(self, declared) -> dict[str, dict[str, str]] | None:
+        if declared is None:
+            return None
+        specs = self.dataset.attributes.specs
+        mapping = {}
+        for k, value in enumerate(self.joint.spec.values):
+            parts = []
+            for column, label in self.joint.decode(k):
+                spec = specs[column]
+                name = spec.values[int(label)]
+                parts.append(declared.get(spec.name, {}).get(name, name))
+            reversed_value = "|".join(parts)
+            if reversed_value != value:
+                mapping[value] = reversed_value
+        return {self.joint.spec.name: mapping}
 
     def split(self, name: str):
         return _JointSplit(self.dataset.split(name), self.joint)
@@ -153,7 +170,8 @@ class EvaluationClassifier:
 
 
 def classifier_key(dataset: VideoDataset, protocol: EvalProtocol) -> str:
-    text = json.dumps([dataset.describe(), protocol.eval_attributes, protocol.classifier_steps, protocol.seed])
+    text = json.dumps([dataset.describe(), protocol.eval_attributes, protocol.classifier_steps, protocol.seed,
+                       protocol.version])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

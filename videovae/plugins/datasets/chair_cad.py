@@ -35,20 +35,17 @@ from pathlib import Path
 
 import attrs
 import numpy as np
-import torch
 
 from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import make_options
 from ...core.errors import ConfigError, DataError
-from ...core.interfaces import VideoDataset
 from ...registry import hookimpl
 from .common import (
     ClipStore,
-    FrameClips,
     ItemBuilder,
     boolean,
     cache_dir,
-    check_split,
+    StoredSplits,
     integer,
     load_cached,
     positive_int,
@@ -152,7 +149,8 @@ def preprocess_chair(paths: list[list[Path]], size: int, border: float) -> np.nd
     return resize_frames(crop, size).reshape(NUM_ELEVATIONS, NUM_AZIMUTHS, size, size, 3)
 
 
-class ChairCAD(VideoDataset):
+class ChairCAD(StoredSplits):
+    owner = OWNER
     #: the joint label of the evaluation classifier (Sec. 5.2)
     evaluation_attributes = ("tilt", "rotation")
     #: played backwards, a clip turns the other way
@@ -239,13 +237,6 @@ class ChairCAD(VideoDataset):
         views = np.stack(views)
         self.cache_path = path if o.cache and save_cached(path, views, {"elevations": elevations, "skipped": self.skipped}) else None
         return views, elevations
-
-    def split(self, name: str) -> FrameClips:
-        check_split(name, OWNER)
-        return self._splits[name]
-
-    def label_rows(self, name: str) -> torch.Tensor:
-        return self.split(name).labels.clone()
 
     def describe(self) -> str:
         o = self.options

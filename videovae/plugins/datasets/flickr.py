@@ -28,14 +28,12 @@ import torch
 from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import make_options
 from ...core.errors import ConfigError, DataError
-from ...core.interfaces import VideoDataset
 from ...registry import hookimpl
 from .common import (
     ClipStore,
-    FrameClips,
     ItemBuilder,
     boolean,
-    check_split,
+    StoredSplits,
     fraction,
     integer,
     name_tuple,
@@ -98,7 +96,8 @@ class LazyClips(torch.utils.data.Dataset):
         return str(self.paths[i])
 
 
-class FlickrScenes(VideoDataset):
+class FlickrScenes(StoredSplits):
+    owner = OWNER
     #: the joint label of the evaluation classifier (Sec. 5.2)
     evaluation_attributes = ("scene",)
 
@@ -162,13 +161,6 @@ class FlickrScenes(VideoDataset):
             raise DataError(f"{OWNER}: no usable clip in {self.root}" + skipped_note(self.skipped))
         self.store = store.finish((o.size, o.size))
         self._splits = {name: b.build(store) for name, b in builders.items()}
-
-    def split(self, name: str) -> FrameClips | LazyClips:
-        check_split(name, OWNER)
-        return self._splits[name]
-
-    def label_rows(self, name: str) -> torch.Tensor:
-        return self.split(name).labels.clone()
 
     def describe(self) -> str:
         o = self.options

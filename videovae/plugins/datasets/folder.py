@@ -36,23 +36,20 @@ from typing import Mapping
 
 import attrs
 import numpy as np
-import torch
 
 from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import make_options
 from ...core.errors import ConfigError, DataError
-from ...core.interfaces import VideoDataset
 from ...registry import hookimpl
 from .common import (
     IMAGE_EXTENSIONS,
     TEST_CLIP_MODES,
     VIDEO_EXTENSIONS,
     ClipStore,
-    FrameClips,
     ItemBuilder,
     boolean,
     center_crop_square,
-    check_split,
+    StoredSplits,
     choice,
     fraction,
     integer,
@@ -130,7 +127,9 @@ def index_clips(root: Path, exclude: Path | None) -> dict[str, list[Path]]:
     return found
 
 
-class FolderClips(VideoDataset):
+class FolderClips(StoredSplits):
+    owner = OWNER
+
     def __init__(self, root: str | Path | None = None, **options):
         o = self.options = make_options(FolderOptions, options, f"dataset {OWNER!r}")
         self.root = require_dir(root, OWNER, LAYOUT)
@@ -286,13 +285,6 @@ class FolderClips(VideoDataset):
         return np.stack(frames)
 
     # --- interface ------------------------------------------------------------------
-
-    def split(self, name: str) -> FrameClips:
-        check_split(name, OWNER)
-        return self._splits[name]
-
-    def label_rows(self, name: str) -> torch.Tensor:
-        return self.split(name).labels.clone()
 
     def describe(self) -> str:
         o = self.options

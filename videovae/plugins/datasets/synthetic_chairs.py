@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options
+from ...core.config import make_options, positive_int
 from ...core.errors import DataError
 from ...core.interfaces import VideoDataset
 from ...registry import hookimpl
@@ -48,18 +48,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VIDEOVAE_CACHE", Path.home() / ".cache" / "videovae"))
 
 
-def _positive(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DataError(f"synthetic-chairs: {attribute.name} must be a positive integer, got {value!r}")
-
-
 @attrs.frozen
 class SyntheticChairsOptions:
-    num_objects: int = attrs.field(default=100, validator=_positive)
+    num_objects: int = attrs.field(default=100, validator=positive_int)
     seed: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
-    size: int = attrs.field(default=64, validator=_positive)
-    length: int = attrs.field(default=SEQUENCE_LENGTH, validator=_positive)
-    starts: int = attrs.field(default=1, validator=_positive)
+    size: int = attrs.field(default=64, validator=positive_int)
+    length: int = attrs.field(default=SEQUENCE_LENGTH, validator=positive_int)
+    starts: int = attrs.field(default=1, validator=positive_int)
 
     def __attrs_post_init__(self):
         if self.length > SEQUENCE_LENGTH:

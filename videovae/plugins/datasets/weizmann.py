@@ -28,20 +28,17 @@ from pathlib import Path
 
 import attrs
 import numpy as np
-import torch
 
 from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import make_options
 from ...core.errors import DataError
-from ...core.interfaces import VideoDataset
 from ...registry import hookimpl
 from .common import (
     TEST_CLIP_MODES,
     ClipStore,
-    FrameClips,
     ItemBuilder,
     boolean,
-    check_split,
+    StoredSplits,
     choice,
     integer,
     natural_sorted,
@@ -78,7 +75,8 @@ class WeizmannOptions:
     skip_bad: bool = attrs.field(default=False, validator=boolean)
 
 
-class Weizmann(VideoDataset):
+class Weizmann(StoredSplits):
+    owner = OWNER
     #: the joint label of the evaluation classifier (Sec. 5.2)
     evaluation_attributes = ("action", "performer")
     #: the four actions are cyclic: played backwards a clip shows the same action and performer
@@ -167,13 +165,6 @@ class Weizmann(VideoDataset):
                 f"both parts need at least length={o.length} frames (lower length, or pass skip_bad=True)"
             )
         return resize_frames(frames, o.size)
-
-    def split(self, name: str) -> FrameClips:
-        check_split(name, OWNER)
-        return self._splits[name]
-
-    def label_rows(self, name: str) -> torch.Tensor:
-        return self.split(name).labels.clone()
 
     def describe(self) -> str:
         o = self.options
