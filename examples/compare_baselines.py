@@ -56,6 +56,8 @@ def parse(argv=None):
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--kl-warmup", type=int, default=200)
+    p.add_argument("--kl-weight", type=float, default=1.0,
+                   help="β on the KL term after warm-up (β = b weighs Eq. 9's L1 term as a Laplace likelihood of scale b)")
     p.add_argument("--grad-clip", type=float, default=0.0, help="clip the gradient norm at this value (0: off)")
     p.add_argument("--videos-per-class", type=int, default=20)
     p.add_argument("--prediction-clips", type=int, default=32)
@@ -67,6 +69,8 @@ def parse(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny sizes and counts: a smoke run in a few minutes")
     args = p.parse_args(argv)
+    if not [m for m in args.models.split(",") if m.strip()]:
+        p.error("--models needs at least one preset name, e.g. --models videovae,static")
     if args.quick:
         args.sizes, args.steps, args.videos_per_class, args.prediction_clips = "tiny", 20, 2, 4
         args.best_of, args.classifier_steps, args.batch_size = 2, 20, 4
@@ -83,7 +87,7 @@ def train_or_load(name: str, args, out: Path):
     folder = out / "models" / name
     config = TrainConfig(preset=name, model=dict(SIZES[args.sizes]), dataset=args.dataset,
                          dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
-                         batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, grad_clip=args.grad_clip, seed=args.seed,
+                         batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, kl_weight=args.kl_weight, grad_clip=args.grad_clip, seed=args.seed,
                          checkpoint_every=500, log_every=10)
     checkpoint = folder / CHECKPOINT_NAME
     if checkpoint.exists():

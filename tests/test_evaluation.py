@@ -74,7 +74,7 @@ def test_evaluation_attributes_default_and_errors():
 
 def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
     cmd = [sys.executable, str(REPO / "examples" / "compare_baselines.py"), "--quick", "--out", str(tmp_path),
-           "--models", "static,videovae,deep-rotator"]
+           "--models", "static,videovae,deep-rotator", "--kl-weight", "0.05"]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600,
                             env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -91,6 +91,9 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
     table = (tmp_path / "table.md").read_text()
     assert "| Bound |" in table and "| videovae |" in table and "Protocol:" in table
     assert (tmp_path / "samples.png").is_file()
+    from videovae.engine.checkpoint import read_checkpoint
+
+    assert read_checkpoint(tmp_path / "models" / "videovae" / "checkpoint.pt")["train_config"]["kl_weight"] == 0.05
     # a second run reuses the trained models and the classifier
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600,
                            env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
@@ -133,3 +136,11 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     assert report["rows"]["Bound"]["num_videos"] == len(test_classes)  # 1 per joint class present in the test split
     assert "| checkpoint.pt (iv) |" in (out / "evaluation.md").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["evaluation.json", "evaluation.md"]
+
+
+def test_compare_baselines_refuses_an_empty_model_list(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "examples" / "compare_baselines.py"), "--out", str(tmp_path),
+                             "--models", " , "], capture_output=True, text=True, cwd=REPO, timeout=120,
+                            env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 2 and "--models needs at least one preset name" in result.stderr
+    assert list(tmp_path.iterdir()) == []
