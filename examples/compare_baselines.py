@@ -44,6 +44,11 @@ def key_value(text: str):
         return key, value
 
 
+def name_list(text: str) -> list[str]:
+    """The names of a comma-separated list, blanks dropped."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
@@ -69,7 +74,8 @@ def parse(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="tiny sizes and counts: a smoke run in a few minutes")
     args = p.parse_args(argv)
-    if not [m for m in args.models.split(",") if m.strip()]:
+    args.models, args.first_frame_models = name_list(args.models), set(name_list(args.first_frame_models))
+    if not args.models:
         p.error("--models needs at least one preset name, e.g. --models videovae,static")
     if args.quick:
         args.sizes, args.steps, args.videos_per_class, args.prediction_clips = "tiny", 20, 2, 4
@@ -87,7 +93,8 @@ def train_or_load(name: str, args, out: Path):
     folder = out / "models" / name
     config = TrainConfig(preset=name, model=dict(SIZES[args.sizes]), dataset=args.dataset,
                          dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
-                         batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, kl_weight=args.kl_weight, grad_clip=args.grad_clip, seed=args.seed,
+                         batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, kl_weight=args.kl_weight,
+                         grad_clip=args.grad_clip, seed=args.seed,
                          checkpoint_every=500, log_every=10)
     checkpoint = folder / CHECKPOINT_NAME
     if checkpoint.exists():
@@ -124,11 +131,10 @@ def main(argv=None) -> int:
     classifier = load_or_train_classifier(dataset, protocol, out, name=args.dataset, model_config=encoder_config)
     rows = [("Bound", bound(dataset, classifier, protocol))]
     figure, names, timings = [], [], {}
-    first_frame_models = {m.strip() for m in args.first_frame_models.split(",") if m.strip()}
-    for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+    for name in args.models:
         loaded = train_or_load(name, args, out)
         timings[name] = round(training_seconds(loaded.payload.get("history") or []), 1)
-        scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in first_frame_models)
+        scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in args.first_frame_models)
         rows += scored
         figure.append(sample_row(loaded, dataset, protocol, classifier))
         names.append(name)

@@ -135,17 +135,20 @@ class JointLabelDataset(VideoDataset):
         self.time_reversal = self._joint_reversal(getattr(dataset, "time_reversal", None))
 
     def _joint_reversal(self, declared) -> dict[str, dict[str, str]] | None:
+        """The joint value each joint value becomes when played backwards, from the data set's
+        per-attribute tables (:func:`reversal_tables`, which also checks the declaration)."""
         if declared is None:
             return None
-        specs = self.dataset.attributes.specs
+        from .attribute_inference import reversal_tables
+
+        tables = reversal_tables(self.dataset)
+        values = self.joint.spec.values
         mapping = {}
-        for k, value in enumerate(self.joint.spec.values):
-            parts = []
+        for k, value in enumerate(values):
+            row = torch.zeros(len(self.dataset.attributes))
             for column, label in self.joint.decode(k):
-                spec = specs[column]
-                name = spec.values[int(label)]
-                parts.append(declared.get(spec.name, {}).get(name, name))
-            reversed_value = "|".join(parts)
+                row[column] = label if tables[column] is None else tables[column][int(label)]
+            reversed_value = values[int(self.joint.encode(row))]
             if reversed_value != value:
                 mapping[value] = reversed_value
         return {self.joint.spec.name: mapping}

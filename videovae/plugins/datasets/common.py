@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-from ...core.config import positive_int  # noqa: F401  (re-exported for the loaders)
+from ...core.config import positive_int
 from ...core.errors import ConfigError, DataError
 from ...core.interfaces import VideoDataset
 
