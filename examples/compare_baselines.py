@@ -9,7 +9,10 @@ protocol, and write a table like Tables 1 and 2 of the paper plus a figure of sa
     python examples/compare_baselines.py --quick --out /tmp/compare   # a few minutes, for CI
 
 Writes ``table.md``, ``results.json`` and ``samples.png`` into ``--out``; trained models live in
-``--out/models/<name>/`` and are reused (and resumed when ``--steps`` grows) on the next run.
+``--out/models/<name>/`` (training seed 0; ``<name>-seed<s>`` for seed s) and are reused (and
+resumed when ``--steps`` grows) on the next run. With ``--seeds N`` every model is trained with
+the seeds ``--seed`` … ``--seed`` + N − 1 and each row shows mean ± standard deviation over them
+(the per-seed rows are in ``results.json``); the generated sets use the same sampling seed.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from videovae.core.config import ModelConfig
 from videovae.core.errors import VideoVAEError
 from videovae.engine.checkpoint import load_checkpoint, versions
 from videovae.engine.evaluation import (EvalProtocol, bound, evaluation_attributes, load_or_train_classifier,
-                                        per_class_labels, score_model, write_report)
+                                        mean_over_seeds, per_class_labels, score_model, write_report)
 from videovae.engine.generation import generate_videos
 from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, load_dataset
 from videovae.io.video import save_grid_png
@@ -71,12 +74,16 @@ def parse(argv=None):
     p.add_argument("--length", type=int, help="frames per evaluated video (default: the data's clip length)")
     p.add_argument("--first-frame-models", default="videovae",
                    help="comma-separated models also scored continuing real first frames (mode iv, as Deep Rotator)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="sampling seed, and the first training seed")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="train each model with this many seeds and report mean ± standard deviation over them")
     p.add_argument("--quick", action="store_true", help="tiny sizes and counts: a smoke run in a few minutes")
     args = p.parse_args(argv)
     args.models, args.first_frame_models = name_list(args.models), set(name_list(args.first_frame_models))
     if not args.models:
         p.error("--models needs at least one preset name, e.g. --models videovae,static")
+    if args.seeds < 1:
+        p.error(f"--seeds must be at least 1, got {args.seeds}")
     if args.quick:
         args.sizes, args.steps, args.videos_per_class, args.prediction_clips = "tiny", 20, 2, 4
         args.best_of, args.classifier_steps, args.batch_size = 2, 20, 4
@@ -89,12 +96,17 @@ def parse(argv=None):
     return args
 
 
-def train_or_load(name: str, args, out: Path):
-    folder = out / "models" / name
+def model_folder(out: Path, name: str, seed: int) -> Path:
+    """Where a model trained with ``seed`` lives: ``models/<name>`` for seed 0, else ``models/<name>-seed<s>``."""
+    return out / "models" / (name if seed == 0 else f"{name}-seed{seed}")
+
+
+def train_or_load(name: str, args, out: Path, seed: int):
+    folder = model_folder(out, name, seed)
     config = TrainConfig(preset=name, model=dict(SIZES[args.sizes]), dataset=args.dataset,
                          dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, kl_weight=args.kl_weight,
-                         grad_clip=args.grad_clip, seed=args.seed,
+                         grad_clip=args.grad_clip, seed=seed,
                          checkpoint_every=500, log_every=10)
     checkpoint = folder / CHECKPOINT_NAME
     if checkpoint.exists():
@@ -130,18 +142,28 @@ def main(argv=None) -> int:
     encoder_config = ModelConfig().evolve(**{**SIZES[args.sizes], "frame_size": h, "channels": c})
     classifier = load_or_train_classifier(dataset, protocol, out, name=args.dataset, model_config=encoder_config)
     rows = [("Bound", bound(dataset, classifier, protocol))]
-    figure, names, timings = [], [], {}
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    figure, names, timings, per_seed = [], [], {}, {}
     for name in args.models:
-        loaded = train_or_load(name, args, out)
-        timings[name] = round(training_seconds(loaded.payload.get("history") or []), 1)
-        scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in args.first_frame_models)
-        rows += scored
-        figure.append(sample_row(loaded, dataset, protocol, classifier))
-        names.append(name)
-        for label, result in scored:
-            print(f"{label}: {json.dumps(result)}", flush=True)
+        scored_by_seed = []
+        for seed in seeds:
+            loaded = train_or_load(name, args, out, seed)
+            timings[model_folder(out, name, seed).name] = round(training_seconds(loaded.payload.get("history") or []), 1)
+            scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in args.first_frame_models)
+            scored_by_seed.append(scored)
+            if seed == seeds[0]:
+                figure.append(sample_row(loaded, dataset, protocol, classifier))
+                names.append(name)
+            for label, result in scored:
+                print(f"{label} (training seed {seed}): {json.dumps(result)}", flush=True)
+        for i, (label, _) in enumerate(scored_by_seed[0]):
+            results = [scored[i][1] for scored in scored_by_seed]
+            rows.append((label, results[0] if len(seeds) == 1 else mean_over_seeds(results)))
+            if len(seeds) > 1:
+                per_seed[label] = dict(zip(map(str, seeds), results))
+    extra = {"per_seed": per_seed} if per_seed else {}
     table = write_report(
-        out, "table.md", "results.json", rows, protocol,
+        out, "table.md", "results.json", rows, protocol, **extra, training_seeds=seeds,
         command="python examples/compare_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv),
         dataset=dataset.describe(), train_seconds=timings, this_run_seconds=round(time.monotonic() - started, 1),
         threads=torch.get_num_threads(), cpu=_cpu_name(), versions=versions(),

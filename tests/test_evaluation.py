@@ -13,7 +13,7 @@ from videovae.core import AttributeSet, AttributeSpec
 from videovae.core.errors import ConfigError, DataError, UnknownNameError
 from videovae.engine.attribute_inference import reversal_tables
 from videovae.engine.evaluation import (PROTOCOL_VERSION, EvalProtocol, JointLabelDataset, JointLabels, entropy_scores,
-                                        evaluation_attributes, per_class_labels)
+                                        evaluation_attributes, markdown_table, mean_over_seeds, per_class_labels)
 from videovae.plugins.datasets.synthetic_chairs import SyntheticChairs
 
 ATTRS = AttributeSet((AttributeSpec("chair", values=("a", "b", "c")), AttributeSpec("tilt", values=("lo", "hi")),
@@ -104,6 +104,38 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
                            env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert other.returncode == 2 and "was trained with other settings (lr=" in other.stderr
     assert len(other.stderr.strip().splitlines()) == 1
+    # two training seeds: seed 0 is the model above, seed 1 is trained beside it; rows are mean ± std
+    seeds = subprocess.run(cmd[:5] + ["--models", "videovae", "--kl-weight", "0.05", "--seeds", "2"], capture_output=True,
+                           text=True, cwd=REPO, timeout=600, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert seeds.returncode == 0, seeds.stderr[-3000:]
+    both = json.loads((tmp_path / "results.json").read_text())
+    assert both["training_seeds"] == [0, 1] and list(both["rows"]) == ["Bound", "videovae", "videovae (iv)"]
+    runs = both["per_seed"]["videovae"]
+    assert runs["0"] == report["rows"]["videovae"]
+    assert both["rows"]["videovae"]["seeds"] == 2
+    assert both["rows"]["videovae"]["inception_score"] == pytest.approx((runs["0"]["inception_score"] + runs["1"]["inception_score"]) / 2)
+    assert read_checkpoint(tmp_path / "models" / "videovae-seed1" / "checkpoint.pt")["train_config"]["seed"] == 1
+    assert "| videovae (2 seeds) |" in (tmp_path / "table.md").read_text()
+
+
+def test_rows_of_several_seeds_become_mean_and_sample_std():
+    a = {"mode": "attributes only (i)", "num_videos": 4, "steps": 10, "intra_entropy": 1.0, "inter_entropy": 0.5,
+         "inception_score": 2.0}
+    b = {**a, "intra_entropy": 3.0, "inter_entropy": 0.7, "inception_score": 4.0}
+    row = mean_over_seeds([a, b])
+    assert row["seeds"] == 2 and row["mode"] == a["mode"] and row["num_videos"] == 4 and "psnr" not in row
+    assert row["intra_entropy"] == pytest.approx(2.0) and row["intra_entropy_std"] == pytest.approx(math.sqrt(2))
+    assert row["inter_entropy"] == pytest.approx(0.6) and row["inter_entropy_std"] == pytest.approx(math.sqrt(0.02))
+    assert row["inception_score"] == pytest.approx(3.0) and row["inception_score_std"] == pytest.approx(math.sqrt(2))
+    assert mean_over_seeds([a]) == {**a, "seeds": 1, "intra_entropy_std": 0.0, "inter_entropy_std": 0.0,
+                                    "inception_score_std": 0.0}
+    table = markdown_table([("videovae", row), ("static", {**a, "psnr": 14.0, "ssim": 0.25})], EvalProtocol())
+    assert "| videovae (2 seeds) | attributes only (i) | 2.00 ± 1.41 (4) | 0.600 ± 0.141 | 3.00 ± 1.41 | – | – |" in table
+    assert "| static | attributes only (i) | 1.00 (4) | 0.500 | 2.00 | 14.00 | 0.250 |" in table
+    with pytest.raises(ConfigError, match="rows of different seeds disagree on 'mode'"):
+        mean_over_seeds([a, {**b, "mode": "first frame given (iv)"}])
+    with pytest.raises(ConfigError, match="at least one seed"):
+        mean_over_seeds([])
 
 
 def test_balanced_real_sets_repeat_small_classes_and_skip_unknown_labels():
@@ -138,9 +170,11 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["evaluation.json", "evaluation.md"]
 
 
-def test_compare_baselines_refuses_an_empty_model_list(tmp_path):
+@pytest.mark.parametrize("flags, message", [(["--models", " , "], "--models needs at least one preset name"),
+                                            (["--seeds", "0"], "--seeds must be at least 1, got 0")])
+def test_compare_baselines_refuses_bad_lists_before_writing(tmp_path, flags, message):
     result = subprocess.run([sys.executable, str(REPO / "examples" / "compare_baselines.py"), "--out", str(tmp_path),
-                             "--models", " , "], capture_output=True, text=True, cwd=REPO, timeout=120,
+                             *flags], capture_output=True, text=True, cwd=REPO, timeout=120,
                             env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
-    assert result.returncode == 2 and "--models needs at least one preset name" in result.stderr
+    assert result.returncode == 2 and message in result.stderr
     assert list(tmp_path.iterdir()) == []

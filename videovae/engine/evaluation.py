@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import attrs
 import torch
@@ -334,17 +334,51 @@ def write_report(out: str | Path, table_name: str, json_name: str, rows: list[tu
     return table
 
 
+#: the numbers of a table row that vary between training seeds
+SCORES = ("intra_entropy", "inter_entropy", "inception_score", "psnr", "ssim")
+
+
+def mean_over_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One table row from the rows of one model trained with several seeds (same protocol, same
+    mode): each score's mean, its sample standard deviation (n − 1) as ``<score>_std``, and
+    ``seeds`` = n; the other entries (mode, number of videos) must agree and are kept."""
+    if not results:
+        raise ConfigError("mean_over_seeds needs the rows of at least one seed")
+    row = {k: v for k, v in results[0].items() if k not in SCORES}
+    for key, value in row.items():
+        if any(r.get(key) != value for r in results[1:]):
+            raise ConfigError(f"rows of different seeds disagree on {key!r}; they are not one model's rows")
+    n = len(results)
+    for key in SCORES:
+        if key not in results[0]:
+            continue
+        values = [float(r[key]) for r in results]
+        mean = sum(values) / n
+        row[key] = mean
+        row[f"{key}_std"] = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    row["seeds"] = n
+    return row
+
+
+def _cell(row: Mapping[str, Any], key: str, digits: int) -> str:
+    if key not in row:
+        return "–"
+    text = f"{row[key]:.{digits}f}"
+    return text + f" ± {row[key + '_std']:.{digits}f}" if f"{key}_std" in row else text
+
+
 def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol) -> str:
-    """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM."""
+    """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM. A row averaged
+    over training seeds (:func:`mean_over_seeds`) shows mean ± standard deviation."""
     lines = [
         "| | mode | Intra-E ↓ (N videos) | Inter-E ↑ | I-score ↑ | PSNR ↑ | SSIM ↑ |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in rows:
-        psnr = f"{r['psnr']:.2f}" if "psnr" in r else "–"
-        ssim = f"{r['ssim']:.3f}" if "ssim" in r else "–"
-        lines.append(f"| {name} | {r.get('mode', '')} | {r['intra_entropy']:.2f} ({r['num_videos']}) | "
-                     f"{r['inter_entropy']:.3f} | {r['inception_score']:.2f} | {psnr} | {ssim} |")
+        name = f"{name} ({r['seeds']} seeds)" if r.get("seeds", 1) > 1 else name
+        lines.append(f"| {name} | {r.get('mode', '')} | {_cell(r, 'intra_entropy', 2)} ({r['num_videos']}) | "
+                     f"{_cell(r, 'inter_entropy', 3)} | {_cell(r, 'inception_score', 2)} | {_cell(r, 'psnr', 2)} | "
+                     f"{_cell(r, 'ssim', 3)} |")
     lines.append("")
     lines.append("Protocol: " + json.dumps(protocol.to_dict(), sort_keys=True))
     return "\n".join(lines) + "\n"
