@@ -74,6 +74,8 @@ def parse(argv=None):
     p.add_argument("--length", type=int, help="frames per evaluated video (default: the data's clip length)")
     p.add_argument("--first-frame-models", default="videovae",
                    help="comma-separated models also scored continuing real first frames (mode iv, as Deep Rotator)")
+    p.add_argument("--reconstructions", action="store_true",
+                   help="add a row per VAE model scoring its posterior reconstructions of the real test clips")
     p.add_argument("--seed", type=int, default=0, help="sampling seed, and the first training seed")
     p.add_argument("--seeds", type=int, default=1,
                    help="train each model with this many seeds and report mean ± standard deviation over them")
@@ -149,7 +151,8 @@ def main(argv=None) -> int:
         for seed in seeds:
             loaded = train_or_load(name, args, out, seed)
             timings[model_folder(out, name, seed).name] = round(training_seconds(loaded.payload.get("history") or []), 1)
-            scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in args.first_frame_models)
+            scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in args.first_frame_models,
+                                 reconstruction=args.reconstructions)
             scored_by_seed.append(scored)
             if seed == seeds[0]:
                 figure.append(sample_row(loaded, dataset, protocol, classifier))

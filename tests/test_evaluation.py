@@ -105,11 +105,11 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
     assert other.returncode == 2 and "was trained with other settings (lr=" in other.stderr
     assert len(other.stderr.strip().splitlines()) == 1
     # two training seeds: seed 0 is the model above, seed 1 is trained beside it; rows are mean ± std
-    seeds = subprocess.run(cmd[:5] + ["--models", "videovae", "--kl-weight", "0.05", "--seeds", "2"], capture_output=True,
+    seeds = subprocess.run(cmd[:5] + ["--models", "videovae", "--kl-weight", "0.05", "--seeds", "2", "--reconstructions"], capture_output=True,
                            text=True, cwd=REPO, timeout=600, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert seeds.returncode == 0, seeds.stderr[-3000:]
     both = json.loads((tmp_path / "results.json").read_text())
-    assert both["training_seeds"] == [0, 1] and list(both["rows"]) == ["Bound", "videovae", "videovae (iv)"]
+    assert both["training_seeds"] == [0, 1] and list(both["rows"]) == ["Bound", "videovae", "videovae (iv)", "videovae (reconstruction)"]
     runs = both["per_seed"]["videovae"]
     assert runs["0"] == report["rows"]["videovae"]
     assert both["rows"]["videovae"]["seeds"] == 2
@@ -138,6 +138,39 @@ def test_rows_of_several_seeds_become_mean_and_sample_std():
         mean_over_seeds([])
 
 
+def test_reconstruction_row_scores_the_posterior_reconstructions_of_the_bound_clips():
+    from videovae import build_model
+    from videovae.engine.evaluation import balanced_indices, real_test_clips, reconstruction_scores
+
+    dataset = SyntheticChairs(num_objects=4, size=32, length=4)
+    model = build_model("tiny", attributes=dataset.attributes)
+    joint = JointLabels(dataset.attributes, ("tilt", "rotation"))
+    seen = []
+
+    class Recorder:  # a classifier that keeps what it was shown and answers "uniform"
+        def __init__(self):
+            self.joint = joint
+
+        def __call__(self, videos):
+            seen.append(videos)
+            return torch.full((len(videos), joint.num_classes), 1.0 / joint.num_classes, dtype=torch.float64)
+
+    protocol = EvalProtocol(length=4, videos_per_class=2, seed=3)
+    row = reconstruction_scores(model, dataset, Recorder(), protocol)
+    frames, labels = real_test_clips(dataset, 4)
+    pick = balanced_indices(joint.encode(labels[:, 0]), joint.num_classes, 2)
+    assert model.training  # its mode is restored
+    with torch.no_grad():
+        expected = model.eval()(frames[pick], labels[pick], generator=torch.Generator().manual_seed(3)).reconstruction
+    assert torch.equal(seen[0], expected.clamp(0, 1))  # one chunk: exactly the training path in eval mode
+    assert row["mode"] == "posterior reconstruction of real test videos" and row["num_videos"] == len(pick)
+    assert row["inter_entropy"] == pytest.approx(0.0) and row["inception_score"] == pytest.approx(1.0)
+    assert row["intra_entropy"] == pytest.approx(len(pick) * math.log(4))
+    reconstruction_scores(model, dataset, Recorder(), protocol, chunk=3)  # several chunks: same clips, same shape
+    reconstruction_scores(model, dataset, Recorder(), protocol, chunk=3)
+    assert seen[1].shape == expected.shape and torch.equal(seen[1], seen[2])
+
+
 def test_balanced_real_sets_repeat_small_classes_and_skip_unknown_labels():
     from videovae.engine.evaluation import balanced_indices
 
@@ -158,10 +191,11 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     out = tmp_path / "eval"
     code = main(["evaluate", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(out),
                  "--videos-per-class", "1", "--prediction-clips", "2", "--best-of", "1", "--classifier-steps", "2",
-                 "--first-frame"])
+                 "--first-frame", "--reconstruction"])
     assert code == 0
     report = json.loads((out / "evaluation.json").read_text())
-    assert list(report["rows"]) == ["Bound", "checkpoint.pt", "checkpoint.pt (iv)"]
+    assert list(report["rows"]) == ["Bound", "checkpoint.pt", "checkpoint.pt (iv)", "checkpoint.pt (reconstruction)"]
+    assert report["rows"]["checkpoint.pt (reconstruction)"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
     assert report["rows"]["checkpoint.pt (iv)"]["mode"] == "first frame given (iv)" and report["rows"]["checkpoint.pt"]["steps"] == 2
     test_classes = {(int(t), int(r)) for _, t, r in SyntheticChairs(num_objects=4, size=32, length=4).label_rows("test").tolist()}
     assert report["protocol"]["version"] == PROTOCOL_VERSION == 3

@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--length", type=int, help="frames per evaluated video (default: the training clip length)")
     p.add_argument("--first-frame", action="store_true",
                    help="also score continuing the first frames of real test clips (mode iv), as a second row")
+    p.add_argument("--reconstruction", action="store_true",
+                   help="also score the posterior reconstructions of the real test clips (what the codec keeps)")
 
     p = sub.add_parser("demo", help="train the default model on the built-in chairs and write samples")
     p.add_argument("--out", default="videovae-demo", help="output folder (default ./videovae-demo)")
@@ -258,7 +260,8 @@ def cmd_evaluate(args) -> int:
     classifier = load_or_train_classifier(dataset, protocol, folder, name=stored["name"],
                                           model_config=ModelConfig.from_dict(codec))
     rows = [("Bound", bound(dataset, classifier, protocol)),
-            *score_model(Path(args.checkpoint).name, loaded, dataset, classifier, protocol, first_frame=args.first_frame)]
+            *score_model(Path(args.checkpoint).name, loaded, dataset, classifier, protocol, first_frame=args.first_frame,
+                        reconstruction=args.reconstruction)]
     print(write_report(args.out, "evaluation.md", "evaluation.json", rows, protocol, checkpoint=str(args.checkpoint)))
     return 0
 

@@ -12,6 +12,8 @@
   (Eq. 12) and the I-score (Eq. 10); the bound is the same numbers on real test videos.
 * Prediction from a first frame: PSNR and SSIM per frame against the real continuation,
   best of N samples (the SVG protocol), conditioning frame excluded.
+* Optional reference rows: a model's posterior reconstructions of the bound's clips
+  (what its codec keeps), and rows averaged over several training seeds (mean ± std).
 
 Every result carries its :class:`EvalProtocol`; two results are comparable only when
 their protocols match.
@@ -253,6 +255,33 @@ def bound(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: Eva
     return {"mode": "real test videos", "real_clips": int(pick.unique().numel()), **entropy_scores(classifier(frames[pick]))}
 
 
+@torch.no_grad()
+def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
+                          chunk: int = 64) -> dict[str, Any]:
+    """The metrics of a model's reconstructions of the bound's real test clips through its posterior
+    (the training path: z^(t) drawn from ψ_dy, Eq. 4 and 7, with the LSTM of Eq. 2; decoded by Eq. 6),
+    one posterior sample per clip from the protocol's seed, clamped to [0, 1] as generated frames are.
+
+    Not a generated set: it measures what the frame codec and posterior keep of the evaluated
+    attributes, a reference that the model's generated rows seldom beat, so it separates what the
+    codec loses from what the prior loses."""
+    frames, labels = real_test_clips(dataset, protocol.length)
+    pick = balanced_indices(classifier.joint.encode(labels[:, 0]), classifier.joint.num_classes, protocol.videos_per_class)
+    generator = torch.Generator(device="cpu").manual_seed(protocol.seed)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        videos = torch.cat([
+            model(frames[part].to(device), labels[part].to(device),
+                  generator=generator if device.type == "cpu" else None).reconstruction.clamp(0.0, 1.0).cpu()
+            for part in pick.split(chunk)
+        ])
+    finally:
+        model.train(was_training)
+    return {"mode": "posterior reconstruction of real test videos", **entropy_scores(classifier(videos))}
+
+
 def per_class_labels(joint: JointLabels, num_attributes: int, per_class: int, length: int) -> Tensor:
     """``[K·per_class, length, A]`` controls: each joint class fixed, other attributes free (NaN)."""
     rows = torch.full((joint.num_classes * per_class, length, num_attributes), float("nan"))
@@ -308,14 +337,20 @@ def prediction_scores(model, frames: Tensor, labels: Tensor, protocol: EvalProto
 
 
 def score_model(name: str, loaded, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
-                first_frame: bool = False) -> list[tuple[str, dict[str, Any]]]:
+                first_frame: bool = False, reconstruction: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """The table rows of one loaded checkpoint: its own mode, plus ``"<name> (iv)"`` (continuing real
-    first frames) when ``first_frame`` is asked for a model that also generates from attributes."""
+    first frames) when ``first_frame`` is asked for a model that also generates from attributes, and
+    ``"<name> (reconstruction)"`` (:func:`reconstruction_scores`) when ``reconstruction`` is asked
+    for such a model (a model that only continues first frames has no separate posterior path)."""
     rows = [(name, {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table),
                     "steps": loaded.step})]
-    if first_frame and not getattr(loaded.model, "requires_first_frame", False):
+    generates_from_attributes = not getattr(loaded.model, "requires_first_frame", False)
+    if first_frame and generates_from_attributes:
         rows.append((f"{name} (iv)", {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table,
                                                        first_frame=True), "steps": loaded.step}))
+    if reconstruction and generates_from_attributes:
+        rows.append((f"{name} (reconstruction)",
+                     {**reconstruction_scores(loaded.model, dataset, classifier, protocol), "steps": loaded.step}))
     return rows
 
 
