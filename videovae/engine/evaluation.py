@@ -262,9 +262,9 @@ def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationCl
     (the training path: z^(t) drawn from ψ_dy, Eq. 4 and 7, with the LSTM of Eq. 2; decoded by Eq. 6),
     one posterior sample per clip from the protocol's seed, clamped to [0, 1] as generated frames are.
 
-    Not a generated set: it measures what the frame codec and posterior keep of the evaluated
-    attributes, a reference that the model's generated rows seldom beat, so it separates what the
-    codec loses from what the prior loses."""
+    Not a generated set: it measures how recognisable the model's frames are when the latents
+    come from real frames instead of from the prior, a reference beside its generated rows (it is
+    not an upper bound: on Weizmann the +S models' generated rows score better, docs/results)."""
     frames, labels = real_test_clips(dataset, protocol.length)
     pick = balanced_indices(classifier.joint.encode(labels[:, 0]), classifier.joint.num_classes, protocol.videos_per_class)
     generator = torch.Generator(device="cpu").manual_seed(protocol.seed)
