@@ -87,3 +87,24 @@ def test_codec_options_are_validated():
         build_model("tiny", encoder_options=dict(chanels=(4,)))
     with pytest.raises(ConfigError, match="takes no options"):
         build_model("tiny", latent_options=dict(x=1))
+
+
+def test_eval_mode_restores_the_previous_mode_also_after_an_error():
+    import pytest
+    from torch import nn
+
+    from videovae.engine.modes import eval_mode
+
+    module = nn.Sequential(nn.Dropout(0.5))
+    with eval_mode(module) as inside:
+        assert inside is module and not module.training
+    assert module.training
+    module.eval()
+    with eval_mode(module):
+        assert not module.training
+    assert not module.training
+    module.train()
+    with pytest.raises(RuntimeError, match="boom"):
+        with eval_mode(module):
+            raise RuntimeError("boom")
+    assert module.training

@@ -42,6 +42,7 @@ from ..core.errors import CheckpointError, ConfigError, DataError, VideoVAEError
 from ..plugins.inference.attribute_net import AttributeInferenceNet, attribute_loss, build_attribute_net, motion_frames
 from ..registry.factory import build_part
 from .checkpoint import atomic_torch_save, load_plain_data, versions
+from .modes import eval_mode
 
 NET_FORMAT = "videovae-attribute-net"
 NET_FORMAT_VERSION = 1
@@ -452,12 +453,10 @@ def _video_rows(net: AttributeInferenceNet, split_dataset, rows_of: Callable[[li
     where the clips have the same length and one at a time where they do not: ``[N, A]`` on the CPU."""
     device = next(net.parameters()).device
     chosen = list(range(len(split_dataset))) if indices is None else [int(i) for i in torch.as_tensor(indices).tolist()]
-    was_training = net.training
-    net.eval()
     out = torch.full((len(chosen), len(net.attributes)), float("nan"))
     from tqdm import tqdm
 
-    try:
+    with eval_mode(net):
         for start in tqdm(range(0, len(chosen), batch_size), disable=not progress, desc="infer", unit="batch"):
             frames = [split_dataset[i][0] for i in chosen[start:start + batch_size]]
             if all(f.shape == frames[0].shape for f in frames):
@@ -465,8 +464,6 @@ def _video_rows(net: AttributeInferenceNet, split_dataset, rows_of: Callable[[li
             else:  # clips of different lengths: one at a time
                 for j, f in enumerate(frames):
                     out[start + j] = rows_of(net(f.unsqueeze(0).to(device))).float().cpu()[0]
-    finally:
-        net.train(was_training)
     return out
 
 

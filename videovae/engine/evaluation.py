@@ -37,6 +37,7 @@ from ..core.errors import ConfigError, DataError
 from ..core.interfaces import VideoDataset
 from ..registry import get_registry
 from .generation import generate_videos
+from .modes import eval_mode
 
 #: 2: the bound is measured on real test videos balanced per class, like the generated sets
 #: 3: the classifier also trains on clips played backwards where the data set declares how
@@ -246,12 +247,18 @@ def balanced_indices(classes: Tensor, num_classes: int, per_class: int) -> Tenso
     return torch.cat(pick)
 
 
+def balanced_test_indices(labels: Tensor, joint: JointLabels, protocol: EvalProtocol) -> Tensor:
+    """The real test clips (``labels [N, T, A]``) that the bound, the reconstruction rows and mode (iv)
+    use: ``videos_per_class`` per joint class present, by :func:`balanced_indices`."""
+    return balanced_indices(joint.encode(labels[:, 0]), joint.num_classes, protocol.videos_per_class)
+
+
 def bound(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol) -> dict[str, Any]:
     """The metrics of real test videos (the 'Bound' column of Tables 1 and 2), computed the way the
     generated sets are: ``videos_per_class`` real clips of each joint class present in the test split
     (a class with fewer clips repeats them), so Intra-E sums over as many videos as a model's row."""
     frames, labels = real_test_clips(dataset, protocol.length)
-    pick = balanced_indices(classifier.joint.encode(labels[:, 0]), classifier.joint.num_classes, protocol.videos_per_class)
+    pick = balanced_test_indices(labels, classifier.joint, protocol)
     return {"mode": "real test videos", "real_clips": int(pick.unique().numel()), **entropy_scores(classifier(frames[pick]))}
 
 
@@ -266,19 +273,15 @@ def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationCl
     come from real frames instead of from the prior, a reference beside its generated rows (it is
     not an upper bound: on Weizmann the +S models' generated rows score better, docs/results)."""
     frames, labels = real_test_clips(dataset, protocol.length)
-    pick = balanced_indices(classifier.joint.encode(labels[:, 0]), classifier.joint.num_classes, protocol.videos_per_class)
+    pick = balanced_test_indices(labels, classifier.joint, protocol)
     generator = torch.Generator(device="cpu").manual_seed(protocol.seed)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         videos = torch.cat([
             model(frames[part].to(device), labels[part].to(device),
                   generator=generator if device.type == "cpu" else None).reconstruction.clamp(0.0, 1.0).cpu()
             for part in pick.split(chunk)
         ])
-    finally:
-        model.train(was_training)
     return {"mode": "posterior reconstruction of real test videos", **entropy_scores(classifier(videos))}
 
 
@@ -306,7 +309,7 @@ def evaluate_model(model, dataset: VideoDataset, classifier: EvaluationClassifie
     frames, labels = real_test_clips(dataset, protocol.length)
     if first_frame or getattr(model, "requires_first_frame", False):  # continue real test frames
         result["mode"] = "first frame given (iv)"
-        pick = balanced_indices(joint.encode(labels[:, 0]), joint.num_classes, protocol.videos_per_class)
+        pick = balanced_test_indices(labels, joint, protocol)
         videos, _ = generate_videos(model, num=len(pick), length=protocol.length, labels=labels[pick],
                                     first_frames=frames[pick, 0], label_table=label_table, seed=protocol.seed)
     else:

@@ -21,6 +21,7 @@ from torch import Tensor
 from ..core.attributes import AttributeSet
 from ..core.errors import AttributeValueError, InputShapeError
 from ..core.model import VideoModel
+from .modes import eval_mode
 
 
 def _sample_marginal(attributes: AttributeSet, column: int, table: Tensor | None, generator) -> float:
@@ -66,12 +67,8 @@ def infer_free(attribute_net, attributes: AttributeSet, controls: Tensor, first_
     if not free.any():
         return controls
     device = next(attribute_net.parameters()).device
-    was_training = attribute_net.training
-    attribute_net.eval()
-    try:
+    with eval_mode(attribute_net):
         predicted = attribute_net.predict(first_frames.unsqueeze(1).to(device)).float().cpu()  # [B, A]
-    finally:
-        attribute_net.train(was_training)
     filled = torch.where(free, predicted.to(controls.dtype), controls[:, 0])
     return torch.where(free.unsqueeze(1), filled.unsqueeze(1).expand_as(controls), controls)
 
@@ -106,14 +103,10 @@ def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Ma
         labels = infer_free(attribute_net, model.attributes, labels, first_frames)
     labels = resolve_free(model.attributes, labels, label_table, generator)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         videos = model.generate(
             labels.to(device),
             first_frame=None if first_frames is None else first_frames.to(device),
             generator=generator if device.type == "cpu" else None,
         )
-    finally:
-        model.train(was_training)
     return videos.cpu(), labels
