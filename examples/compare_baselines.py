@@ -13,6 +13,13 @@ Writes ``table.md``, ``results.json`` and ``samples.png`` into ``--out``; traine
 resumed when ``--steps`` grows) on the next run. With ``--seeds N`` every model is trained with
 the seeds ``--seed`` … ``--seed`` + N − 1 and each row shows mean ± standard deviation over them
 (the per-seed rows are in ``results.json``); the generated sets use the same sampling seed.
+
+A ``--models`` entry ``LABEL=PRESET`` trains the preset under another row label (and folder),
+and ``--model-set LABEL:FIELD=VALUE`` changes one model field for that row only, so that two
+variants of one preset share a table:
+
+    --models videovae,deep-rotator,action-only=deep-rotator \
+    --model-set 'action-only:architecture_options={"actions": ["rotation"]}'
 """
 
 from __future__ import annotations
@@ -47,6 +54,15 @@ def key_value(text: str):
         return key, value
 
 
+def model_set(text: str):
+    """``LABEL:FIELD=VALUE`` (VALUE is JSON when it parses) → (label, field, value)."""
+    label, sep, rest = text.partition(":")
+    field, _, _ = rest.partition("=")
+    if not sep or not label or "=" not in rest or not field:
+        raise argparse.ArgumentTypeError(f"expected LABEL:FIELD=VALUE, e.g. 'deep-rotator:latent_dim=64', got {text!r}")
+    return (label, *key_value(rest))
+
+
 def name_list(text: str) -> list[str]:
     """The names of a comma-separated list, blanks dropped."""
     return [name.strip() for name in text.split(",") if name.strip()]
@@ -55,7 +71,10 @@ def name_list(text: str) -> list[str]:
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
-    p.add_argument("--models", default=ALL_MODELS, help="comma-separated preset names")
+    p.add_argument("--models", default=ALL_MODELS,
+                   help="comma-separated preset names, or LABEL=PRESET to train a preset under another row label")
+    p.add_argument("--model-set", action="append", type=model_set, default=[], metavar="LABEL:FIELD=VALUE",
+                   help="change one model field for one row, e.g. 'deep-rotator:latent_dim=64' (repeatable)")
     p.add_argument("--dataset", default="synthetic-chairs")
     p.add_argument("--data-root")
     p.add_argument("--dataset-option", action="append", type=key_value, default=[])
@@ -81,9 +100,23 @@ def parse(argv=None):
                    help="train each model with this many seeds and report mean ± standard deviation over them")
     p.add_argument("--quick", action="store_true", help="tiny sizes and counts: a smoke run in a few minutes")
     args = p.parse_args(argv)
-    args.models, args.first_frame_models = name_list(args.models), set(name_list(args.first_frame_models))
-    if not args.models:
+    entries, args.first_frame_models = name_list(args.models), set(name_list(args.first_frame_models))
+    if not entries:
         p.error("--models needs at least one preset name, e.g. --models videovae,static")
+    args.presets = {}
+    for entry in entries:
+        label, sep, preset = entry.partition("=")
+        if sep and (not label or not preset):
+            p.error(f"--models entries are PRESET or LABEL=PRESET, got {entry!r}")
+        if label in args.presets:
+            p.error(f"--models names {label!r} twice; give the second one another label, e.g. {label}-2={preset or label}")
+        args.presets[label] = preset or label
+    args.models = list(args.presets)
+    args.overrides = {label: {} for label in args.models}
+    for label, field, value in args.model_set:
+        if label not in args.overrides:
+            p.error(f"--model-set names {label!r}, which is not in --models ({', '.join(args.models)})")
+        args.overrides[label][field] = value
     if args.seeds < 1:
         p.error(f"--seeds must be at least 1, got {args.seeds}")
     if args.quick:
@@ -104,8 +137,10 @@ def model_folder(out: Path, name: str, seed: int) -> Path:
 
 
 def train_or_load(name: str, args, out: Path, seed: int):
+    """The model of row ``name`` (its preset and field overrides) trained with ``seed``: loaded from its
+    folder when it holds a checkpoint of the same settings, resumed when ``--steps`` grew, else trained."""
     folder = model_folder(out, name, seed)
-    config = TrainConfig(preset=name, model=dict(SIZES[args.sizes]), dataset=args.dataset,
+    config = TrainConfig(preset=args.presets[name], model={**SIZES[args.sizes], **args.overrides[name]}, dataset=args.dataset,
                          dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, kl_weight=args.kl_weight,
                          grad_clip=args.grad_clip, seed=seed,

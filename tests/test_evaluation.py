@@ -74,12 +74,13 @@ def test_evaluation_attributes_default_and_errors():
 
 def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
     cmd = [sys.executable, str(REPO / "examples" / "compare_baselines.py"), "--quick", "--out", str(tmp_path),
-           "--models", "static,videovae,deep-rotator", "--kl-weight", "0.05"]
+           "--models", "static,videovae,deep-rotator,action-only=deep-rotator", "--kl-weight", "0.05",
+           "--model-set", 'action-only:architecture_options={"actions": ["rotation"]}']
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600,
                             env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "results.json").read_text())
-    assert list(report["rows"]) == ["Bound", "static", "videovae", "videovae (iv)", "deep-rotator"]
+    assert list(report["rows"]) == ["Bound", "static", "videovae", "videovae (iv)", "deep-rotator", "action-only"]
     for name, row in report["rows"].items():
         assert row["intra_entropy"] >= 0 and 0 <= row["inter_entropy"] <= math.log(4) + 1e-9
         assert 1.0 - 1e-9 <= row["inception_score"] <= 4.0 + 1e-9
@@ -94,6 +95,13 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
     from videovae.engine.checkpoint import read_checkpoint
 
     assert read_checkpoint(tmp_path / "models" / "videovae" / "checkpoint.pt")["train_config"]["kl_weight"] == 0.05
+    # LABEL=PRESET with --model-set: the preset trained under its own label with the one field changed
+    from videovae import load
+
+    variant = read_checkpoint(tmp_path / "models" / "action-only" / "checkpoint.pt")["train_config"]
+    assert variant["preset"] == "deep-rotator" and variant["model"]["architecture_options"] == {"actions": ["rotation"]}
+    assert load(tmp_path / "models" / "action-only" / "checkpoint.pt").model.actions == ("rotation",)
+    assert load(tmp_path / "models" / "deep-rotator" / "checkpoint.pt").model.actions == ("chair", "tilt", "rotation")
     # a second run reuses the trained models and the classifier
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600,
                            env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
@@ -205,7 +213,12 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [(["--models", " , "], "--models needs at least one preset name"),
-                                            (["--seeds", "0"], "--seeds must be at least 1, got 0")])
+                                            (["--seeds", "0"], "--seeds must be at least 1, got 0"),
+                                            (["--models", "a="], "entries are PRESET or LABEL=PRESET, got 'a='"),
+                                            (["--models", "videovae,videovae"], "names 'videovae' twice"),
+                                            (["--models", "videovae", "--model-set", "static:latent_dim=8"],
+                                             "--model-set names 'static', which is not in --models (videovae)"),
+                                            (["--model-set", "latent_dim=8"], "expected LABEL:FIELD=VALUE")])
 def test_compare_baselines_refuses_bad_lists_before_writing(tmp_path, flags, message):
     result = subprocess.run([sys.executable, str(REPO / "examples" / "compare_baselines.py"), "--out", str(tmp_path),
                              *flags], capture_output=True, text=True, cwd=REPO, timeout=120,

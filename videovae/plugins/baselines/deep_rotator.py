@@ -7,6 +7,11 @@ step, z^(t) = z^(t-1) + W·h^(t), and the decoder renders every code. It is
 trained by rolling out from the first frame with the pixel-wise L1 loss, so it
 has no KL term and generates only from a first frame.
 
+Option ``actions``: the attributes the LSTM receives. By default all of the data
+set's attributes (the same holistic attributes VideoVAE gets); Yang et al.'s model
+receives the action alone (``architecture_options={"actions": ["rotation"]}`` on the
+chairs), and identity and view then come from the first frame only.
+
 It reuses the registered encoder and decoder named in the configuration.
 """
 
@@ -17,9 +22,9 @@ import torch
 from torch import Tensor, nn
 
 from ...core.attributes import AttributeSet
-from ...core.config import ModelConfig, require_no_options
+from ...core.config import ModelConfig, make_options
 from ...core.distributions import DiagonalGaussian
-from ...core.errors import AttributeValueError, InputShapeError
+from ...core.errors import AttributeValueError, ConfigError, InputShapeError
 from ...core.interfaces import BuildContext
 from ...core.model import ModelOutput
 from ...registry import hookimpl
@@ -28,23 +33,46 @@ from ..layers import PhiTau
 from ..presets import PAPER
 
 
+def _names(value) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(","))
+    return tuple(value)
+
+
+@attrs.frozen
+class DeepRotatorOptions:
+    #: attribute names fed to the LSTM (None: every attribute of the data set)
+    actions: tuple[str, ...] | None = attrs.field(default=None, converter=_names)
+
+
 class DeepRotator(nn.Module):
     requires_first_frame = True
 
     def __init__(self, config: ModelConfig, attributes: AttributeSet):
         super().__init__()
-        require_no_options(config.architecture_options, "model 'deep-rotator'")
+        options = make_options(DeepRotatorOptions, config.architecture_options, "model 'deep-rotator'")
+        if options.actions is not None:
+            if not options.actions or len(set(options.actions)) != len(options.actions):
+                raise ConfigError(f"model 'deep-rotator': actions must be distinct attribute names, got {list(options.actions)}")
+            for name in options.actions:
+                attributes.index(name)  # unknown names: one-line error listing the known ones
+        self.actions = attributes.names if options.actions is None else options.actions
+        self.action_columns = [attributes.index(name) for name in self.actions]
+        self.action_attributes = AttributeSet(tuple(attributes.spec(name) for name in self.actions))
         self.config = config
         self.attributes = attributes
         context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, attributes)
         self.encoder = build_part("encoder", config, context)
         self.decoder = build_part("decoder", config, context)
         self.to_code = nn.Linear(self.encoder.feature_dim, config.latent_dim)
-        self.cell = nn.LSTMCell(config.latent_dim + attributes.code_dim, config.state_dim)
+        self.cell = nn.LSTMCell(config.latent_dim + self.action_attributes.code_dim, config.state_dim)
         self.transform = PhiTau(config.state_dim, config.hidden_dim, config.latent_dim)
 
     def attribute_codes(self, labels: Tensor) -> Tensor:
-        return self.attributes.encode(labels)
+        """Codes of the action attributes (the columns of ``labels [..., A]`` named in ``actions``)."""
+        return self.action_attributes.encode(labels[..., self.action_columns])
 
     def rollout(self, first_frame: Tensor, codes: Tensor) -> Tensor:
         """Codes ``[B, T, D]``: the first frame's, then one recurrent transformation per step."""
@@ -71,8 +99,8 @@ class DeepRotator(nn.Module):
                  generator: torch.Generator | None = None) -> Tensor:
         if first_frame is None:
             raise AttributeValueError("deep-rotator generates only from a first frame; pass one")
-        if torch.isnan(labels).any():
-            raise AttributeValueError("every attribute must be set for generation; resolve free attributes first")
+        if torch.isnan(labels[..., self.action_columns]).any():
+            raise AttributeValueError(f"the actions ({', '.join(self.actions)}) must be set for generation; resolve free attributes first")
         z = self.rollout(first_frame, self.attribute_codes(labels))
         return self.decoder(z.flatten(0, 1)).unflatten(0, z.shape[:2]).clamp(0.0, 1.0)
 
