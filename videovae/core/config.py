@@ -98,6 +98,18 @@ def make_config(cls, data: Mapping[str, Any]):
         raise ConfigError(f"{cls.__name__}: {exc}") from None
 
 
+def name_tuple(value) -> tuple:
+    """Option converter: a single name or a sequence of names → tuple (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    try:
+        return tuple(value)
+    except TypeError:
+        raise ConfigError(f"expected a list of names, got {value!r}") from None
+
+
 def make_options(cls, options: Mapping[str, Any], owner: str):
     """Build a part's own attrs options class, naming the part in any error."""
     try:

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ...core.attributes import AttributeSet
-from ...core.config import ModelConfig, make_options
+from ...core.config import ModelConfig, make_options, name_tuple
 from ...core.distributions import DiagonalGaussian
 from ...core.errors import AttributeValueError, ConfigError, InputShapeError
 from ...core.interfaces import BuildContext
@@ -33,18 +33,15 @@ from ..layers import PhiTau
 from ..presets import PAPER
 
 
-def _names(value) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(","))
-    return tuple(value)
+def _distinct_names(instance, attribute, value) -> None:
+    if value is not None and (not value or len(set(value)) != len(value)):
+        raise ConfigError(f"actions must be distinct attribute names, got {list(value)}")
 
 
 @attrs.frozen
 class DeepRotatorOptions:
     #: attribute names fed to the LSTM (None: every attribute of the data set)
-    actions: tuple[str, ...] | None = attrs.field(default=None, converter=_names)
+    actions: tuple[str, ...] | None = attrs.field(default=None, converter=name_tuple, validator=_distinct_names)
 
 
 class DeepRotator(nn.Module):
@@ -53,13 +50,8 @@ class DeepRotator(nn.Module):
     def __init__(self, config: ModelConfig, attributes: AttributeSet):
         super().__init__()
         options = make_options(DeepRotatorOptions, config.architecture_options, "model 'deep-rotator'")
-        if options.actions is not None:
-            if not options.actions or len(set(options.actions)) != len(options.actions):
-                raise ConfigError(f"model 'deep-rotator': actions must be distinct attribute names, got {list(options.actions)}")
-            for name in options.actions:
-                attributes.index(name)  # unknown names: one-line error listing the known ones
         self.actions = attributes.names if options.actions is None else options.actions
-        self.action_columns = [attributes.index(name) for name in self.actions]
+        self.action_columns = [attributes.index(name) for name in self.actions]  # unknown names: one-line error
         self.action_attributes = AttributeSet(tuple(attributes.spec(name) for name in self.actions))
         self.config = config
         self.attributes = attributes

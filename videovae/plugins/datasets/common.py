@@ -73,18 +73,6 @@ def choice(*choices: str):
     return check
 
 
-def name_tuple(value) -> tuple:
-    """Option converter: a single name or a sequence of names → tuple (None stays None)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    try:
-        return tuple(value)
-    except TypeError:
-        raise ConfigError(f"expected a list of names, got {value!r}") from None
-
-
 def require_dir(root, owner: str, expected: str) -> Path:
     """``root`` as a Path, or a one-line error if it is missing or not a folder."""
     if root is None or str(root) == "":

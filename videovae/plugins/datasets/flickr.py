@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options
+from ...core.config import make_options, name_tuple
 from ...core.errors import ConfigError, DataError
 from ...registry import hookimpl
 from .common import (
@@ -36,7 +36,6 @@ from .common import (
     StoredSplits,
     fraction,
     integer,
-    name_tuple,
     natural_sorted,
     optional_positive_int,
     positive_int,

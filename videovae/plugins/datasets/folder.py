@@ -38,7 +38,7 @@ import attrs
 import numpy as np
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options
+from ...core.config import make_options, name_tuple
 from ...core.errors import ConfigError, DataError
 from ...registry import hookimpl
 from .common import (
@@ -53,7 +53,6 @@ from .common import (
     choice,
     fraction,
     integer,
-    name_tuple,
     natural_key,
     natural_sorted,
     positive_int,
