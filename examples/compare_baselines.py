@@ -32,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from videovae.cli import key_value
 from videovae.core.config import ModelConfig
 from videovae.core.errors import VideoVAEError
 from videovae.engine.checkpoint import load_checkpoint, versions
@@ -44,14 +45,6 @@ from videovae.plugins.presets import DEMO_SIZES, TINY_SIZES
 
 SIZES = {"paper": {}, "demo": DEMO_SIZES, "tiny": TINY_SIZES}
 ALL_MODELS = "static,minus-c-minus-s,plus-c-minus-s,minus-c-plus-s,videovae,deep-rotator"
-
-
-def key_value(text: str):
-    key, _, value = text.partition("=")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def model_set(text: str):

@@ -218,7 +218,8 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
                                             (["--models", "videovae,videovae"], "names 'videovae' twice"),
                                             (["--models", "videovae", "--model-set", "static:latent_dim=8"],
                                              "--model-set names 'static', which is not in --models (videovae)"),
-                                            (["--model-set", "latent_dim=8"], "expected LABEL:FIELD=VALUE")])
+                                            (["--model-set", "latent_dim=8"], "expected LABEL:FIELD=VALUE"),
+                                            (["--dataset-option", "size"], "expected KEY=VALUE, got 'size'")])
 def test_compare_baselines_refuses_bad_lists_before_writing(tmp_path, flags, message):
     result = subprocess.run([sys.executable, str(REPO / "examples" / "compare_baselines.py"), "--out", str(tmp_path),
                              *flags], capture_output=True, text=True, cwd=REPO, timeout=120,

@@ -15,8 +15,12 @@ from typing import Any, Sequence
 from .core.errors import ConfigError, VideoVAEError
 
 
-def _key_value(text: str) -> tuple[str, Any]:
-    """``key=value`` where value is JSON when it parses (numbers, lists, true) and a string otherwise."""
+def key_value(text: str) -> tuple[str, Any]:
+    """``key=value`` where value is JSON when it parses (numbers, lists, true) and a string otherwise.
+
+    Public so that scripts built on the package (``examples/compare_baselines.py``) parse
+    their options the same way, with the same error for a missing ``=`` or key.
+    """
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -45,11 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (checkpoint, samples, logs)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--preset", help="model preset name (default videovae)")
-    p.add_argument("--set", dest="model", action="append", type=_key_value, default=[], metavar="FIELD=VALUE",
+    p.add_argument("--set", dest="model", action="append", type=key_value, default=[], metavar="FIELD=VALUE",
                    help="override a model field, e.g. --set latent_dim=64 --set sampler=unconditional")
     p.add_argument("--dataset", help="data set name (default synthetic-chairs)")
     p.add_argument("--data-root", help="folder of the data set's files")
-    p.add_argument("--dataset-option", dest="dataset_options", action="append", type=_key_value, default=[],
+    p.add_argument("--dataset-option", dest="dataset_options", action="append", type=key_value, default=[],
                    metavar="KEY=VALUE", help="data set option, e.g. --dataset-option num_objects=200")
     for flag, kind in [("--steps", int), ("--batch-size", int), ("--lr", float), ("--kl-weight", float),
                        ("--grad-clip", float), ("--kl-warmup", int), ("--seed", int), ("--log-every", int), ("--sample-every", int),
@@ -87,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--net", required=True, help="attribute_net.pt written by `videovae train --labelled-fraction`")
     p.add_argument("--dataset", required=True, help="data set name")
     p.add_argument("--data-root", help="folder of the data set's files")
-    p.add_argument("--dataset-option", dest="dataset_options", action="append", type=_key_value, default=[],
+    p.add_argument("--dataset-option", dest="dataset_options", action="append", type=key_value, default=[],
                    metavar="KEY=VALUE", help="data set option, e.g. --dataset-option num_objects=50")
     p.add_argument("--split", default="train", choices=("train", "test"), help="which split (default train)")
     p.add_argument("--out", required=True, help="CSV file to write (clip, inferred and true values)")
