@@ -1,14 +1,17 @@
 """Trainer, checkpoints and resume."""
 
+import copy
 import json
 
 import pytest
 import torch
 
 from videovae import load
-from videovae.core.errors import CheckpointError, ConfigError, DataError
+from videovae.core.batch import VideoBatch
+from videovae.core.errors import CheckpointError, ConfigError, DataError, TrainingError
+from videovae.core.model import loss_terms
 from videovae.engine.checkpoint import read_checkpoint
-from videovae.engine.trainer import TrainConfig, Trainer
+from videovae.engine.trainer import TrainConfig, Trainer, sample_noise
 
 TINY_RUN = dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, length=6), batch_size=4,
                 log_every=1, checkpoint_every=0, lr=1e-3)
@@ -98,6 +101,42 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         run(tmp_path, 4, resume=True)
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_history_reports_the_gradient_norm_before_clipping(tmp_path):
+    config = TrainConfig.from_dict({**TINY_RUN, "steps": 3, "grad_clip": 1e-6})
+    trainer = Trainer(config, tmp_path / "a", progress=False)
+    # the simple path: the first step's loss and gradient computed by hand on a copy of the initial model
+    reference = copy.deepcopy(trainer.model).train()
+    indices = trainer.batch_indices(0)
+    batch = VideoBatch.collate([trainer.train_split[i] for i in indices])
+    noise = sample_noise(indices, 0, config.seed, batch.length, reference.config.latent_dim)
+    rng = torch.get_rng_state()  # the step draws from it too; the trainer's step must see the same state
+    loss_terms(reference(batch.frames, batch.labels, noise=noise), batch.frames, trainer.kl_weight(0)).total.backward()
+    torch.set_rng_state(rng)
+    by_hand = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in reference.parameters()
+                                                    if p.grad is not None])).item()
+    norms = [row["grad_norm"] for row in trainer.run().history]
+    assert norms[0] == pytest.approx(by_hand, rel=1e-5) and by_hand > 1e-3  # reported before clipping to 1e-6
+    # a row every 3 steps reports the largest norm of its 3 steps
+    rows = run(tmp_path / "b", 3, grad_clip=1e-6, log_every=3).history
+    assert [r["step"] for r in rows] == [3] and rows[0]["grad_norm"] == pytest.approx(max(norms), rel=1e-6)
+
+
+@pytest.mark.parametrize("log_every, what", [(1, "the loss is nan at step 3"),
+                                             (100, "the weights are not finite at step 3")])
+def test_a_diverged_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, log_every, what):
+    run(tmp_path, 2)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    config = TrainConfig.from_dict({**TINY_RUN, "steps": 5, "checkpoint_every": 1, "log_every": log_every})
+    trainer = Trainer(config, tmp_path, resume=True, progress=False)
+    with torch.no_grad():
+        next(trainer.model.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingError) as caught:
+        trainer.run()
+    assert str(caught.value) == (f"training diverged: {what}; {tmp_path / 'checkpoint.pt'} keeps step 2 "
+                                 "(lower --lr or set --grad-clip)")
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
 
 
 @pytest.mark.parametrize("field, value, fragment", [

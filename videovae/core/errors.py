@@ -35,6 +35,10 @@ class DataError(VideoVAEError):
     """A data set root, file or label table is missing or malformed."""
 
 
+class TrainingError(VideoVAEError):
+    """Training cannot go on (the loss or the weights stopped being finite); what was saved is kept."""
+
+
 def unknown_name_message(kind: str, name: str, choices, hint: str = "") -> str:
     """One line: the kind, the name, the closest match and what is registered."""
     import difflib

@@ -25,7 +25,7 @@ from torch.utils.data import DistributedSampler
 
 from ..core.batch import VideoBatch
 from ..core.config import make_config, positive_int
-from ..core.errors import CheckpointError, ConfigError, DataError
+from ..core.errors import CheckpointError, ConfigError, DataError, TrainingError
 from ..core.model import loss_terms
 from ..io.video import save_grid_png
 from ..registry import get_registry
@@ -224,7 +224,9 @@ class Trainer:
         self.model.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.step = 0
+        self.saved_step: int | None = None  # the step of the checkpoint on disk
         self.history: list[dict[str, Any]] = []
+        self._grad_norm_max: torch.Tensor | None = None  # largest gradient norm since the last history row
         if payload is not None:
             self._restore(payload)
         self.engine = self.model
@@ -290,6 +292,7 @@ class Trainer:
         try:
             self.optimizer.load_state_dict(payload["optimizer_state"])
             self.step = int(payload["step"])
+            self.saved_step = self.step
             self.history = list(payload.get("history", []))
             torch.set_rng_state(payload["rng"]["torch"])
         except (KeyError, ValueError, RuntimeError) as exc:
@@ -334,8 +337,10 @@ class Trainer:
                 terms = loss_terms(output, batch.frames, self.kl_weight(self.step))
                 self.optimizer.zero_grad(set_to_none=True)
                 terms.total.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                # the norm before clipping; max_norm=inf scales by exactly 1 (reported, not clipped)
+                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or float("inf"))
+                norm = norm.detach()
+                self._grad_norm_max = norm if self._grad_norm_max is None else torch.maximum(self._grad_norm_max, norm)
                 self.optimizer.step()
                 self.step += 1
                 bar.update(1)
@@ -343,7 +348,7 @@ class Trainer:
                     row = self._log_row(terms, time.monotonic() - started)
                     bar.set_postfix(loss=f"{row['loss']:.1f}", kl=f"{row['kl']:.1f}")
                     if writer is not None:
-                        for key in ("loss", "reconstruction", "kl"):
+                        for key in ("loss", "reconstruction", "kl", "grad_norm"):
                             writer.add_scalar(f"train/{key}", row[key], self.step)
                 if main and cfg.sample_every and self.step % cfg.sample_every == 0:
                     self.write_samples(writer)
@@ -364,18 +369,35 @@ class Trainer:
         return TrainResult(self.step, self.history, self.checkpoint_path, stopped, time.monotonic() - started)
 
     def _log_row(self, terms, elapsed: float) -> dict[str, Any]:
+        """One history row: the losses of this step (mean over processes) and ``grad_norm``, the largest
+        gradient norm (before clipping) of the steps since the previous row. Stops on a non-finite loss."""
         values = torch.stack([terms.total, terms.reconstruction, terms.kl]).detach()
         if self.process.distributed:
             torch.distributed.all_reduce(values)
             values /= self.process.world_size
+        # after DDP's all-reduce every process holds the same gradients, hence the same norm
+        grad_norm = self._grad_norm_max.item() if self._grad_norm_max is not None else float("nan")
+        self._grad_norm_max = None
         row = {"step": self.step, "loss": values[0].item(), "reconstruction": values[1].item(),
-               "kl": values[2].item(), "seconds": round(elapsed, 3)}
+               "kl": values[2].item(), "grad_norm": grad_norm, "seconds": round(elapsed, 3)}
+        if not torch.isfinite(values).all():
+            self._diverged(f"the loss is {row['loss']} at step {self.step}")
         self.history.append(row)
         return row
 
+    def _diverged(self, what: str) -> None:
+        kept = (f"{self.checkpoint_path} keeps step {self.saved_step}" if self.saved_step is not None
+                else "no checkpoint was written")
+        raise TrainingError(f"training diverged: {what}; {kept} (lower --lr or set --grad-clip)")
+
     # -- outputs --------------------------------------------------------------------
     def save(self) -> None:
-        """Write the checkpoint (rank 0), atomically; every process waits for it."""
+        """Write the checkpoint (rank 0), atomically; every process waits for it.
+
+        Weights that are no longer finite are never saved over the last good checkpoint.
+        """
+        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            self._diverged(f"the weights are not finite at step {self.step}")
         if self.process.is_main:
             save_checkpoint(
                 self.checkpoint_path,
@@ -395,6 +417,7 @@ class Trainer:
             tmp = self.out_dir / ".history.jsonl.tmp"
             tmp.write_text(lines)
             os.replace(tmp, self.out_dir / "history.jsonl")
+        self.saved_step = self.step
         distributed.barrier(self.process)
 
     def write_samples(self, writer=None) -> Path:
