@@ -135,7 +135,7 @@ def test_a_diverged_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, log_e
     with pytest.raises(TrainingError) as caught:
         trainer.run()
     assert str(caught.value) == (f"training diverged: {what}; {tmp_path / 'checkpoint.pt'} keeps step 2 "
-                                 "(lower --lr or set --grad-clip)")
+                                 "(start a new run with a lower --lr or with --grad-clip)")
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
 
 
