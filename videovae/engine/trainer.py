@@ -388,7 +388,8 @@ class Trainer:
     def _diverged(self, what: str) -> None:
         kept = (f"{self.checkpoint_path} keeps step {self.saved_step}" if self.saved_step is not None
                 else "no checkpoint was written")
-        raise TrainingError(f"training diverged: {what}; {kept} (start a new run with a lower --lr or with --grad-clip)")
+        raise TrainingError(f"training diverged: {what}; {kept} "
+                            "(start a new run with a lower --lr or with --grad-clip)")
 
     # -- outputs --------------------------------------------------------------------
     def save(self) -> None:
