@@ -397,7 +397,7 @@ class Trainer:
 
         Weights that are no longer finite are never saved over the last good checkpoint.
         """
-        if not all(torch.isfinite(p).all() for p in self.model.parameters()):
+        if not torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all():  # one device sync
             self._diverged(f"the weights are not finite at step {self.step}")
         if self.process.is_main:
             save_checkpoint(
