@@ -10,7 +10,8 @@ protocol, and write a table like Tables 1 and 2 of the paper plus a figure of sa
 
 Writes ``table.md``, ``results.json`` and ``samples.png`` into ``--out``; trained models live in
 ``--out/models/<name>/`` (training seed 0; ``<name>-seed<s>`` for seed s) and are reused (and
-resumed when ``--steps`` grows) on the next run. With ``--seeds N`` every model is trained with
+resumed when ``--steps`` grows; ``--lr`` and ``--grad-clip`` then apply from the stored step on and
+``results.json`` lists the change under ``adjustments``) on the next run. With ``--seeds N`` every model is trained with
 the seeds ``--seed`` … ``--seed`` + N − 1 and each row shows mean ± standard deviation over them
 (the per-seed rows are in ``results.json``); the generated sets use the same sampling seed.
 
@@ -144,13 +145,16 @@ def train_or_load(name: str, args, out: Path, seed: int):
         stored = TrainConfig.from_dict(loaded.payload["train_config"]).to_dict()
         wanted = config.to_dict()
         unused = {k for k in wanted if k.startswith("inference_")} if wanted["labelled_fraction"] >= 1.0 else set()
-        differ = [k for k in wanted if k not in (*TrainConfig.RESUMABLE, *unused) and stored.get(k) != wanted[k]]
+        resuming = loaded.step < args.steps
+        free = (*TrainConfig.RESUMABLE, *unused, *(TrainConfig.ADJUSTABLE if resuming else ()))
+        differ = [k for k in wanted if k not in free and stored.get(k) != wanted[k]]
         if differ:
             raise VideoVAEError(f"{checkpoint} was trained with other settings ({', '.join(f'{k}={stored.get(k)!r}' for k in differ)}"
                                 f" instead of {', '.join(f'{k}={wanted[k]!r}' for k in differ)}); use another --out")
-        if loaded.step >= args.steps:
+        if not resuming:
             return loaded
-        Trainer(config, folder, resume=True).run()
+        # --lr and --grad-clip apply from the stored step on; the checkpoint records the change
+        Trainer(config, folder, resume=True, adjust={k: wanted[k] for k in TrainConfig.ADJUSTABLE}).run()
     else:
         Trainer(config, folder).run()
     return load_checkpoint(checkpoint)
@@ -173,12 +177,14 @@ def main(argv=None) -> int:
     classifier = load_or_train_classifier(dataset, protocol, out, name=args.dataset, model_config=encoder_config)
     rows = [("Bound", bound(dataset, classifier, protocol))]
     seeds = list(range(args.seed, args.seed + args.seeds))
-    figure, names, timings, per_seed = [], [], {}, {}
+    figure, names, timings, per_seed, adjustments = [], [], {}, {}, {}
     for name in args.models:
         scored_by_seed = []
         for seed in seeds:
             loaded = train_or_load(name, args, out, seed)
             timings[model_folder(out, name, seed).name] = round(training_seconds(loaded.payload.get("history") or []), 1)
+            if loaded.payload.get("adjustments"):
+                adjustments[model_folder(out, name, seed).name] = loaded.payload["adjustments"]
             scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in args.first_frame_models,
                                  reconstruction=args.reconstructions)
             scored_by_seed.append(scored)
@@ -193,6 +199,8 @@ def main(argv=None) -> int:
             if len(seeds) > 1:
                 per_seed[label] = dict(zip(map(str, seeds), results))
     extra = {"per_seed": per_seed} if per_seed else {}
+    if adjustments:  # models whose --lr or --grad-clip changed part-way (on resume), and from which step
+        extra["adjustments"] = adjustments
     table = write_report(
         out, "table.md", "results.json", rows, protocol, **extra, training_seeds=seeds,
         command="python examples/compare_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv),

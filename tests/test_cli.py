@@ -97,8 +97,22 @@ def test_train_bad_input(tmp_path, capsys, args, fragment):
 
 
 def test_resume_refuses_changes_that_define_the_run(trained, capsys):
-    assert main(["train", "--out", str(trained), "--resume", "--lr", "0.1"]) == 2
-    assert "these cannot change: lr" in error_line(capsys)
+    before = (trained / "checkpoint.pt").read_bytes()
+    assert main(["train", "--out", str(trained), "--resume", "--lr", "0.1", "--batch-size", "2"]) == 2
+    assert "these cannot change: batch_size (only lr, grad_clip can, and the change is recorded)" in error_line(capsys)
+    assert (trained / "checkpoint.pt").read_bytes() == before
+
+
+def test_resume_with_a_new_grad_clip_says_so_and_records_it(tmp_path, capsys):
+    from videovae.engine.checkpoint import read_checkpoint
+
+    out = tmp_path / "r"
+    assert main(TRAIN + ["--out", str(out), "--steps", "2"]) == 0
+    assert main(["train", "--out", str(out), "--resume", "--steps", "3", "--grad-clip", "50", "--no-progress"]) == 0
+    assert "from step 2: grad_clip 0.0 -> 50.0" in capsys.readouterr().out
+    stored = read_checkpoint(out / "checkpoint.pt")
+    assert stored["step"] == 3 and stored["train_config"]["grad_clip"] == 50.0
+    assert stored["adjustments"] == [{"step": 2, "field": "grad_clip", "from": 0.0, "to": 50.0}]
 
 
 def test_debug_shows_the_traceback(tmp_path):

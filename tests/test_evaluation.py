@@ -212,6 +212,25 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["evaluation.json", "evaluation.md"]
 
 
+def test_compare_baselines_resumes_with_a_new_grad_clip_but_never_reuses_a_model_as_if_trained_with_it(tmp_path):
+    import importlib.util
+
+    from videovae.core.errors import VideoVAEError
+
+    spec = importlib.util.spec_from_file_location("compare_baselines", REPO / "examples" / "compare_baselines.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    args = compare.parse(["--quick", "--out", str(tmp_path), "--models", "static"])
+    assert compare.train_or_load("static", args, tmp_path, 0).step == 20
+    args.grad_clip = 1000.0  # same steps: the stored model was not trained so, it is not reused
+    with pytest.raises(VideoVAEError, match=r"other settings \(grad_clip=0.0 instead of grad_clip=1000.0\); use another --out"):
+        compare.train_or_load("static", args, tmp_path, 0)
+    args.steps = 22  # more steps: resumed, clipped from step 20 on, and the change is recorded
+    resumed = compare.train_or_load("static", args, tmp_path, 0)
+    assert resumed.step == 22 and resumed.payload["train_config"]["grad_clip"] == 1000.0
+    assert resumed.payload["adjustments"] == [{"step": 20, "field": "grad_clip", "from": 0.0, "to": 1000.0}]
+
+
 @pytest.mark.parametrize("flags, message", [(["--models", " , "], "--models needs at least one preset name"),
                                             (["--seeds", "0"], "--seeds must be at least 1, got 0"),
                                             (["--models", "a="], "entries are PRESET or LABEL=PRESET, got 'a='"),

@@ -135,8 +135,53 @@ def test_a_diverged_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, log_e
     with pytest.raises(TrainingError) as caught:
         trainer.run()
     assert str(caught.value) == (f"training diverged: {what}; {tmp_path / 'checkpoint.pt'} keeps step 2 "
-                                 "(start a new run with a lower --lr or with --grad-clip)")
+                                 "(resume it with --grad-clip or a lower --lr)")
     assert (tmp_path / "checkpoint.pt").read_bytes() == before
+
+
+def test_resume_may_change_lr_and_grad_clip_and_records_the_change(tmp_path):
+    import shutil
+
+    run(tmp_path / "base", 2)
+    for name in ("same", "halved", "clipped"):
+        shutil.copytree(tmp_path / "base", tmp_path / name)
+    config = TrainConfig.from_dict({**TINY_RUN, "steps": 3})
+    Trainer(config, tmp_path / "same", resume=True, progress=False, adjust={"lr": 1e-3}).run()  # unchanged
+    halved = Trainer(config, tmp_path / "halved", resume=True, progress=False, adjust={"lr": 5e-4})
+    assert halved.optimizer.param_groups[0]["lr"] == 5e-4  # not the stored optimiser state's 1e-3
+    halved.run()
+    Trainer(config, tmp_path / "clipped", resume=True, progress=False, adjust={"grad_clip": 1e-6}).run()
+    base, same, half, clipped = (weights(tmp_path / n / "checkpoint.pt") for n in ("base", "same", "halved", "clipped"))
+    # same gradient and Adam moments from the checkpoint, so Adam's step is exactly proportional to the lr
+    for key in base:
+        torch.testing.assert_close(half[key] - base[key], 0.5 * (same[key] - base[key]), rtol=1e-4, atol=1e-7)
+    assert any(not torch.equal(clipped[k], same[k]) for k in base)
+    assert "adjustments" not in read_checkpoint(tmp_path / "base/checkpoint.pt") or \
+        read_checkpoint(tmp_path / "base/checkpoint.pt")["adjustments"] == []
+    assert read_checkpoint(tmp_path / "same/checkpoint.pt")["adjustments"] == []
+    stored = read_checkpoint(tmp_path / "halved/checkpoint.pt")
+    assert stored["train_config"]["lr"] == 5e-4
+    assert stored["adjustments"] == [{"step": 2, "field": "lr", "from": 1e-3, "to": 5e-4}]
+    # the record survives later resumes, and a second change is appended
+    run(tmp_path / "halved", 4, resume=True)
+    Trainer(TrainConfig.from_dict({**TINY_RUN, "steps": 5}), tmp_path / "halved", resume=True, progress=False,
+            adjust={"lr": 5e-4, "grad_clip": 100}).run()
+    assert read_checkpoint(tmp_path / "halved/checkpoint.pt")["adjustments"] == [
+        {"step": 2, "field": "lr", "from": 1e-3, "to": 5e-4}, {"step": 4, "field": "grad_clip", "from": 0.0, "to": 100.0}]
+
+
+@pytest.mark.parametrize("resume, adjust, fragment", [
+    (True, {"batch_size": 2}, "only lr, grad_clip can be adjusted on resume, not batch_size"),
+    (True, {"lr": -1.0}, "lr must be a finite number > 0, got -1.0"),
+    (False, {"lr": 1e-4}, "adjust changes the settings of a resumed run"),
+])
+def test_bad_adjustments_are_refused_before_anything_is_written(tmp_path, resume, adjust, fragment):
+    run(tmp_path / "r", 2)
+    before = (tmp_path / "r/checkpoint.pt").read_bytes()
+    config = TrainConfig.from_dict({**TINY_RUN, "steps": 3})
+    with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")):
+        Trainer(config, tmp_path / ("r" if resume else "new"), resume=resume, progress=False, adjust=adjust)
+    assert (tmp_path / "r/checkpoint.pt").read_bytes() == before and not (tmp_path / "new").exists()
 
 
 @pytest.mark.parametrize("field, value, fragment", [

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model on a data set")
     p.add_argument("--out", required=True, help="output folder (checkpoint, samples, logs)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; "
+                   "--lr and --grad-clip may change from there on (recorded in the checkpoint's adjustments)")
     p.add_argument("--preset", help="model preset name (default videovae)")
     p.add_argument("--set", dest="model", action="append", type=key_value, default=[], metavar="FIELD=VALUE",
                    help="override a model field, e.g. --set latent_dim=64 --set sampler=unconditional")
@@ -165,12 +166,18 @@ def cmd_train(args) -> int:
         given["model"] = dict(args.model)
     if args.dataset_options:
         given["dataset_options"] = dict(args.dataset_options)
+    adjust = {}
     if args.resume:
-        fixed = sorted(set(given) - set(TrainConfig.RESUMABLE))
+        fixed = sorted(set(given) - set(TrainConfig.RESUMABLE) - set(TrainConfig.ADJUSTABLE))
         if fixed:
-            raise ConfigError(f"--resume continues the stored run; these cannot change: {', '.join(fixed)}")
+            raise ConfigError(f"--resume continues the stored run; these cannot change: {', '.join(fixed)} "
+                              f"(only {', '.join(TrainConfig.ADJUSTABLE)} can, and the change is recorded)")
+        adjust = {k: given[k] for k in TrainConfig.ADJUSTABLE if k in given}
     config = TrainConfig.from_dict(given)
-    trainer = Trainer(config, args.out, resume=args.resume, progress=not args.no_progress)
+    trainer = Trainer(config, args.out, resume=args.resume, progress=not args.no_progress, adjust=adjust)
+    for change in trainer.adjustments:
+        if change["step"] == trainer.step:
+            print(f"from step {change['step']}: {change['field']} {change['from']} -> {change['to']}")
     result = trainer.run()
     last = result.history[-1] if result.history else {}
     note = " (stopped by the time limit)" if result.stopped_by_time_limit else ""

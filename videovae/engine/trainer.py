@@ -8,7 +8,10 @@ logs, writes samples and saves checkpoints.
 Everything random is reproducible: the data order depends only on (seed, epoch),
 the ε of each video's reparameterised samples only on (seed, step, clip index),
 so a resumed run continues exactly where it stopped and N processes with batch B
-see the same global batch as one process with batch N·B.
+see the same global batch as one process with batch N·B. A resumed run may change the
+learning rate and the gradient clipping (``TrainConfig.ADJUSTABLE``), e.g. to go on from
+the last good checkpoint of a run that diverged; the checkpoint's ``adjustments`` keep
+each change with the step it took effect, and nothing else that defines the run can change.
 """
 
 from __future__ import annotations
@@ -106,6 +109,9 @@ class TrainConfig:
 
     #: fields that may change when a run is resumed; the others define the run
     RESUMABLE = ("steps", "time_limit", "log_every", "sample_every", "checkpoint_every", "device", "num_samples", "threads")
+    #: optimiser settings a resumed run may change on request (to go on from the last good checkpoint of a
+    #: run that diverged); each change is recorded with its step in the checkpoint's ``adjustments``
+    ADJUSTABLE = ("lr", "grad_clip")
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
@@ -167,16 +173,20 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, adjust: dict[str, Any] | None = None):
         self.config = config
         self.out_dir = Path(out_dir)
         self.progress = progress
         self.log = log
         self.checkpoint_path = self.out_dir / CHECKPOINT_NAME
         payload = None
+        #: optimiser settings changed on resume: ``{"step", "field", "from", "to"}`` rows, oldest first
+        self.adjustments: list[dict[str, Any]] = []
+        if adjust and not resume:
+            raise ConfigError("adjust changes the settings of a resumed run; a new run takes them from its config")
         if resume:
             payload = read_checkpoint(self.checkpoint_path)
-            self.config = self._resumed_config(payload, config)
+            self.config, self.adjustments = self._resumed_config(payload, config, adjust or {})
         elif self.checkpoint_path.exists():
             raise ConfigError(
                 f"{self.checkpoint_path} already exists; resume it with --resume or choose another output folder"
@@ -237,10 +247,22 @@ class Trainer:
 
     # -- set-up helpers -------------------------------------------------------------
     @staticmethod
-    def _resumed_config(payload: dict, requested: TrainConfig) -> TrainConfig:
+    def _resumed_config(payload: dict, requested: TrainConfig, adjust: dict[str, Any]) -> tuple[TrainConfig, list]:
+        """The stored config with ``requested``'s RESUMABLE fields and the ``adjust``ed ADJUSTABLE ones,
+        and the list of adjustments so far (the stored ones plus those that change a value now)."""
+        unknown = sorted(set(adjust) - set(TrainConfig.ADJUSTABLE))
+        if unknown:
+            raise ConfigError(f"only {', '.join(TrainConfig.ADJUSTABLE)} can be adjusted on resume, not {', '.join(unknown)}")
         stored = TrainConfig.from_dict(payload["train_config"])
         changes = {name: getattr(requested, name) for name in TrainConfig.RESUMABLE}
-        return attrs.evolve(stored, **changes)
+        config = attrs.evolve(stored, **changes, **adjust)  # the validators check the adjusted values
+        adjustments = list(payload.get("adjustments", []))
+        step = int(payload.get("step", 0))
+        for name in TrainConfig.ADJUSTABLE:
+            before, after = getattr(stored, name), getattr(config, name)
+            if before != after:
+                adjustments.append({"step": step, "field": name, "from": before, "to": after})
+        return config, adjustments
 
     def _stage_one_settings(self) -> dict:
         cfg = self.config
@@ -291,6 +313,8 @@ class Trainer:
     def _restore(self, payload: dict) -> None:
         try:
             self.optimizer.load_state_dict(payload["optimizer_state"])
+            for group in self.optimizer.param_groups:  # the stored state carries the old learning rate
+                group["lr"] = self.config.lr
             self.step = int(payload["step"])
             self.saved_step = self.step
             self.history = list(payload.get("history", []))
@@ -388,8 +412,9 @@ class Trainer:
     def _diverged(self, what: str) -> None:
         kept = (f"{self.checkpoint_path} keeps step {self.saved_step}" if self.saved_step is not None
                 else "no checkpoint was written")
-        raise TrainingError(f"training diverged: {what}; {kept} "
-                            "(start a new run with a lower --lr or with --grad-clip)")
+        hint = ("resume it with --grad-clip or a lower --lr" if self.saved_step is not None
+                else "start again with --grad-clip or a lower --lr")
+        raise TrainingError(f"training diverged: {what}; {kept} ({hint})")
 
     # -- outputs --------------------------------------------------------------------
     def save(self) -> None:
@@ -412,6 +437,7 @@ class Trainer:
                 clip_length=int(self.train_split[0][0].shape[0]),
                 rng={"torch": torch.get_rng_state()},
                 history=self.history,
+                adjustments=self.adjustments,
                 **({"attribute_net": self.stage_one.payload} if self.stage_one is not None else {}),
             )
             lines = "".join(json.dumps(row) + "\n" for row in self.history)
