@@ -38,7 +38,8 @@ from videovae.core.config import ModelConfig
 from videovae.core.errors import VideoVAEError
 from videovae.engine.checkpoint import load_checkpoint, versions
 from videovae.engine.evaluation import (EvalProtocol, bound, evaluation_attributes, load_or_train_classifier,
-                                        mean_over_seeds, per_class_labels, score_model, write_report)
+                                        mean_over_seeds, per_class_labels, score_model, shuffled_frames,
+                                        write_report)
 from videovae.engine.generation import generate_videos
 from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, load_dataset
 from videovae.io.video import save_grid_png
@@ -89,6 +90,8 @@ def parse(argv=None):
                    help="comma-separated models also scored continuing real first frames (mode iv, as Deep Rotator)")
     p.add_argument("--reconstructions", action="store_true",
                    help="add a row per VAE model scoring its posterior reconstructions of the real test clips")
+    p.add_argument("--shuffled-frames", action="store_true",
+                   help="add a control row under the bound: real test frames in random order (a perfect static model)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed, and the first training seed")
     p.add_argument("--seeds", type=int, default=1,
                    help="train each model with this many seeds and report mean ± standard deviation over them")
@@ -176,6 +179,8 @@ def main(argv=None) -> int:
     encoder_config = ModelConfig().evolve(**{**SIZES[args.sizes], "frame_size": h, "channels": c})
     classifier = load_or_train_classifier(dataset, protocol, out, name=args.dataset, model_config=encoder_config)
     rows = [("Bound", bound(dataset, classifier, protocol))]
+    if args.shuffled_frames:
+        rows.append(("Shuffled real frames", shuffled_frames(dataset, classifier, protocol)))
     seeds = list(range(args.seed, args.seed + args.seeds))
     figure, names, timings, per_seed, adjustments = [], [], {}, {}, {}
     for name in args.models:

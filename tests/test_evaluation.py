@@ -189,6 +189,41 @@ def test_balanced_real_sets_repeat_small_classes_and_skip_unknown_labels():
         balanced_indices(torch.tensor([float("nan")]), 2, 1)
 
 
+def test_shuffled_frames_row_draws_real_test_frames_independently():
+    from videovae.engine.evaluation import bound, real_test_clips, shuffled_frames
+
+    dataset = SyntheticChairs(num_objects=4, size=32, length=6)
+    protocol = EvalProtocol(length=6, videos_per_class=3, eval_attributes=("tilt", "rotation"))
+    joint = JointLabels(dataset.attributes, protocol.eval_attributes)
+    seen = []
+
+    class Recorder:  # a stand-in classifier: records its input, answers one fixed distribution per video
+        def __init__(self):
+            self.joint = joint
+
+        def __call__(self, videos):
+            seen.append(videos)
+            return torch.softmax(torch.arange(len(videos) * 4, dtype=torch.float64).reshape(-1, 4).sin(), -1)
+
+    classifier = Recorder()
+    real = bound(dataset, classifier, protocol)
+    row = shuffled_frames(dataset, classifier, protocol)
+    assert row["mode"] == "real test frames in random order (a perfect static model)"
+    assert row["num_videos"] == real["num_videos"] == len(seen[1]) and seen[1].shape == seen[0].shape
+    assert {k: row[k] for k in ("intra_entropy", "inter_entropy", "inception_score")} == \
+        {k: v for k, v in entropy_scores(classifier(seen[1])).items() if k != "num_videos"}
+    frames, _ = real_test_clips(dataset, 6)
+    pool = frames.flatten(0, 1).flatten(1)
+    clip_of = []
+    for video in seen[1]:
+        matches = [torch.nonzero((pool == frame.flatten()).all(dim=1)).flatten() for frame in video]
+        assert all(len(m) for m in matches)  # every frame is a real test frame
+        clip_of.append({int(m[0]) // 6 for m in matches})
+    assert any(len(clips) > 1 for clips in clip_of)  # frames of several clips in one video
+    shuffled_frames(dataset, classifier, protocol)
+    assert torch.equal(seen[-1], seen[1])  # the protocol's seed fixes the draw
+
+
 def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     from videovae.cli import main
     from videovae.engine.trainer import TrainConfig, Trainer

@@ -262,6 +262,22 @@ def bound(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: Eva
     return {"mode": "real test videos", "real_clips": int(pick.unique().numel()), **entropy_scores(classifier(frames[pick]))}
 
 
+def shuffled_frames(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol) -> dict[str, Any]:
+    """A control row: real test frames in random order, i.e. what a perfect static model would produce.
+
+    As many videos as the bound's, each of ``length`` frames drawn independently and uniformly
+    from all frames of the bound's (class-balanced) real test clips, like the static model of
+    Sec. 5.3, whose 15 consecutive independent samples form a video. Every frame is real, only
+    the temporal coherence is gone, so the row shows what Eqs. 10-12 give for that alone under
+    this classifier (in particular whether Inter-E, Eq. 12, rewards incoherent videos)."""
+    frames, labels = real_test_clips(dataset, protocol.length)
+    pick = balanced_test_indices(labels, classifier.joint, protocol)
+    pool = frames[pick].flatten(0, 1)
+    generator = torch.Generator().manual_seed(protocol.seed)
+    order = torch.randint(len(pool), (len(pick), protocol.length), generator=generator)
+    return {"mode": "real test frames in random order (a perfect static model)", **entropy_scores(classifier(pool[order]))}
+
+
 @torch.no_grad()
 def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
                           chunk: int = 64) -> dict[str, Any]:
