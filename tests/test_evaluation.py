@@ -234,10 +234,13 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     out = tmp_path / "eval"
     code = main(["evaluate", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(out),
                  "--videos-per-class", "1", "--prediction-clips", "2", "--best-of", "1", "--classifier-steps", "2",
-                 "--first-frame", "--reconstruction"])
+                 "--first-frame", "--reconstruction", "--shuffled-frames"])
     assert code == 0
     report = json.loads((out / "evaluation.json").read_text())
-    assert list(report["rows"]) == ["Bound", "checkpoint.pt", "checkpoint.pt (iv)", "checkpoint.pt (reconstruction)"]
+    assert list(report["rows"]) == ["Bound", "Shuffled real frames", "checkpoint.pt", "checkpoint.pt (iv)",
+                                    "checkpoint.pt (reconstruction)"]
+    assert report["rows"]["Shuffled real frames"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
+    assert report["step"] == 2 and report["train_config"] == config.to_dict() and report["adjustments"] == []
     assert report["rows"]["checkpoint.pt (reconstruction)"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
     assert report["rows"]["checkpoint.pt (iv)"]["mode"] == "first frame given (iv)" and report["rows"]["checkpoint.pt"]["steps"] == 2
     test_classes = {(int(t), int(r)) for _, t, r in SyntheticChairs(num_objects=4, size=32, length=4).label_rows("test").tolist()}

@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also score continuing the first frames of real test clips (mode iv), as a second row")
     p.add_argument("--reconstruction", action="store_true",
                    help="also score the posterior reconstructions of the real test clips (what the codec keeps)")
+    p.add_argument("--shuffled-frames", action="store_true",
+                   help="add a control row: real test frames in random order (a perfect static model)")
 
     p = sub.add_parser("demo", help="train the default model on the built-in chairs and write samples")
     p.add_argument("--out", default="videovae-demo", help="output folder (default ./videovae-demo)")
@@ -253,7 +255,7 @@ def cmd_evaluate(args) -> int:
     from .api import clip_length, load
     from .core.config import ModelConfig
     from .engine.evaluation import (EvalProtocol, bound, evaluation_attributes, load_or_train_classifier,
-                                    score_model, write_report)
+                                    score_model, shuffled_frames, write_report)
     from .engine.trainer import load_dataset
 
     loaded = load(args.checkpoint)
@@ -270,10 +272,15 @@ def cmd_evaluate(args) -> int:
              if k in ("frame_size", "channels", "encoder", "encoder_options", "latent_dim", "state_dim", "hidden_dim")}
     classifier = load_or_train_classifier(dataset, protocol, folder, name=stored["name"],
                                           model_config=ModelConfig.from_dict(codec))
-    rows = [("Bound", bound(dataset, classifier, protocol)),
-            *score_model(Path(args.checkpoint).name, loaded, dataset, classifier, protocol, first_frame=args.first_frame,
-                        reconstruction=args.reconstruction)]
-    print(write_report(args.out, "evaluation.md", "evaluation.json", rows, protocol, checkpoint=str(args.checkpoint)))
+    rows = [("Bound", bound(dataset, classifier, protocol))]
+    if args.shuffled_frames:
+        rows.append(("Shuffled real frames", shuffled_frames(dataset, classifier, protocol)))
+    rows += score_model(Path(args.checkpoint).name, loaded, dataset, classifier, protocol, first_frame=args.first_frame,
+                        reconstruction=args.reconstruction)
+    # what was scored: the step, the training settings and any change of them on resume
+    print(write_report(args.out, "evaluation.md", "evaluation.json", rows, protocol, checkpoint=str(args.checkpoint),
+                       step=loaded.step, train_config=loaded.payload.get("train_config"),
+                       adjustments=loaded.payload.get("adjustments", [])))
     return 0
 
 
