@@ -37,9 +37,9 @@ from videovae.cli import key_value
 from videovae.core.config import ModelConfig
 from videovae.core.errors import VideoVAEError
 from videovae.engine.checkpoint import load_checkpoint, versions
-from videovae.engine.evaluation import (EvalProtocol, bound, evaluation_attributes, load_or_train_classifier,
-                                        mean_over_seeds, per_class_labels, score_model, shuffled_frames,
-                                        write_report)
+from videovae.engine.evaluation import (EvalProtocol, adjustment_notes, bound, evaluation_attributes,
+                                        load_or_train_classifier, mean_over_seeds, per_class_labels, score_model,
+                                        shuffled_frames, write_report)
 from videovae.engine.generation import generate_videos
 from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, load_dataset
 from videovae.io.video import save_grid_png
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
     if adjustments:  # models whose --lr or --grad-clip changed part-way (on resume), and from which step
         extra["adjustments"] = adjustments
     table = write_report(
-        out, "table.md", "results.json", rows, protocol, **extra, training_seeds=seeds,
+        out, "table.md", "results.json", rows, protocol, notes=adjustment_notes(adjustments), **extra, training_seeds=seeds,
         command="python examples/compare_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv),
         dataset=dataset.describe(), train_seconds=timings, this_run_seconds=round(time.monotonic() - started, 1),
         threads=torch.get_num_threads(), cpu=_cpu_name(), versions=versions(),

@@ -224,6 +224,21 @@ def test_shuffled_frames_row_draws_real_test_frames_independently():
     assert torch.equal(seen[-1], seen[1])  # the protocol's seed fixes the draw
 
 
+def test_reports_list_the_settings_changed_on_resume_under_the_table(tmp_path):
+    from videovae.engine.evaluation import adjustment_notes, write_report
+
+    changes = {"videovae": [{"step": 5000, "field": "grad_clip", "from": 0.0, "to": 1000.0},
+                            {"step": 6000, "field": "lr", "from": 0.002, "to": 0.001}], "static": []}
+    notes = adjustment_notes(changes)
+    assert notes == ["videovae: grad_clip 0.0 → 1000.0 from step 5000; lr 0.002 → 0.001 from step 6000"]
+    rows = [("Bound", {"mode": "real test videos", "intra_entropy": 1.0, "inter_entropy": 0.5, "inception_score": 1.5,
+                       "num_videos": 2})]
+    table = write_report(tmp_path, "t.md", "t.json", rows, EvalProtocol(), notes=notes, adjustments=changes)
+    assert table.endswith("\nChanged on resume: " + notes[0] + "\n") and (tmp_path / "t.md").read_text() == table
+    assert json.loads((tmp_path / "t.json").read_text())["adjustments"] == changes
+    assert "Changed on resume" not in write_report(tmp_path, "u.md", "u.json", rows, EvalProtocol())
+
+
 def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     from videovae.cli import main
     from videovae.engine.trainer import TrainConfig, Trainer

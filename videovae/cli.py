@@ -254,8 +254,8 @@ def cmd_infer_attributes(args) -> int:
 def cmd_evaluate(args) -> int:
     from .api import clip_length, load
     from .core.config import ModelConfig
-    from .engine.evaluation import (EvalProtocol, bound, evaluation_attributes, load_or_train_classifier,
-                                    score_model, shuffled_frames, write_report)
+    from .engine.evaluation import (EvalProtocol, adjustment_notes, bound, evaluation_attributes,
+                                    load_or_train_classifier, score_model, shuffled_frames, write_report)
     from .engine.trainer import load_dataset
 
     loaded = load(args.checkpoint)
@@ -278,9 +278,10 @@ def cmd_evaluate(args) -> int:
     rows += score_model(Path(args.checkpoint).name, loaded, dataset, classifier, protocol, first_frame=args.first_frame,
                         reconstruction=args.reconstruction)
     # what was scored: the step, the training settings and any change of them on resume
+    adjustments = loaded.payload.get("adjustments", [])
     print(write_report(args.out, "evaluation.md", "evaluation.json", rows, protocol, checkpoint=str(args.checkpoint),
-                       step=loaded.step, train_config=loaded.payload.get("train_config"),
-                       adjustments=loaded.payload.get("adjustments", [])))
+                       notes=adjustment_notes({Path(args.checkpoint).name: adjustments}), step=loaded.step,
+                       train_config=loaded.payload.get("train_config"), adjustments=adjustments))
     return 0
 
 

@@ -373,13 +373,23 @@ def score_model(name: str, loaded, dataset: VideoDataset, classifier: Evaluation
     return rows
 
 
+def adjustment_notes(adjustments: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """One line per model whose optimiser settings changed on resume (a checkpoint's ``adjustments``),
+    e.g. ``videovae: grad_clip 0.0 → 1000.0 from step 5000``."""
+    return [f"{name}: " + "; ".join(f"{a['field']} {a['from']} → {a['to']} from step {a['step']}" for a in changes)
+            for name, changes in adjustments.items() if changes]
+
+
 def write_report(out: str | Path, table_name: str, json_name: str, rows: list[tuple[str, Mapping[str, Any]]],
-                 protocol: EvalProtocol, **extra: Any) -> str:
+                 protocol: EvalProtocol, notes: Sequence[str] = (), **extra: Any) -> str:
     """Write the Markdown table and a JSON report (``extra``, the protocol and the rows) into ``out``,
-    each atomically (a temporary file renamed over the old one); returns the table."""
+    each atomically (a temporary file renamed over the old one); returns the table. ``notes`` are
+    lines added under the table's protocol line (e.g. :func:`adjustment_notes`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = markdown_table(rows, protocol)
+    if notes:
+        table += "\nChanged on resume: " + " | ".join(notes) + "\n"
     report = {**extra, "protocol": protocol.to_dict(), "rows": dict(rows)}
     for name, text in ((table_name, table), (json_name, json.dumps(report, indent=2))):
         tmp = out / f".{name}.tmp"
