@@ -187,9 +187,10 @@ def main(argv=None) -> int:
         scored_by_seed = []
         for seed in seeds:
             loaded = train_or_load(name, args, out, seed)
-            timings[model_folder(out, name, seed).name] = round(training_seconds(loaded.payload.get("history") or []), 1)
+            folder = model_folder(out, name, seed).name
+            timings[folder] = round(training_seconds(loaded.payload.get("history") or []), 1)
             if loaded.payload.get("adjustments"):
-                adjustments[model_folder(out, name, seed).name] = loaded.payload["adjustments"]
+                adjustments[folder] = loaded.payload["adjustments"]
             scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in args.first_frame_models,
                                  reconstruction=args.reconstructions)
             scored_by_seed.append(scored)

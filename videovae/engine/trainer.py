@@ -410,11 +410,11 @@ class Trainer:
         return row
 
     def _diverged(self, what: str) -> None:
-        kept = (f"{self.checkpoint_path} keeps step {self.saved_step}" if self.saved_step is not None
-                else "no checkpoint was written")
-        hint = ("resume it with --grad-clip or a lower --lr" if self.saved_step is not None
-                else "start again with --grad-clip or a lower --lr")
-        raise TrainingError(f"training diverged: {what}; {kept} ({hint})")
+        if self.saved_step is None:
+            kept = "no checkpoint was written (start again with --grad-clip or a lower --lr)"
+        else:
+            kept = f"{self.checkpoint_path} keeps step {self.saved_step} (resume it with --grad-clip or a lower --lr)"
+        raise TrainingError(f"training diverged: {what}; {kept}")
 
     # -- outputs --------------------------------------------------------------------
     def save(self) -> None:

@@ -1,5 +1,5 @@
-"""The same replay with the gradient clipped at norm CLIP (grad_clip defines a run, so the CLI does not
-allow changing it on resume; this sets it after loading). Records the norm after clipping.
+"""The same replay with the gradient clipped at norm CLIP, set after loading (written before `--resume`
+could change grad_clip; `videovae train --resume --grad-clip` does that now). Records the norm after clipping.
 Usage: OMP_NUM_THREADS=1 PYTHONPATH=<repo> python replay_clip.py RUN 6100 1000"""
 import json, sys, torch, attrs
 from videovae.engine.trainer import Trainer, TrainConfig
