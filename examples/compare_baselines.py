@@ -208,7 +208,8 @@ def main(argv=None) -> int:
     if adjustments:  # models whose --lr or --grad-clip changed part-way (on resume), and from which step
         extra["adjustments"] = adjustments
     table = write_report(
-        out, "table.md", "results.json", rows, protocol, notes=adjustment_notes(adjustments), **extra, training_seeds=seeds,
+        out, "table.md", "results.json", rows, protocol, changed_on_resume=adjustment_notes(adjustments), **extra,
+        training_seeds=seeds,
         command="python examples/compare_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv),
         dataset=dataset.describe(), train_seconds=timings, this_run_seconds=round(time.monotonic() - started, 1),
         threads=torch.get_num_threads(), cpu=_cpu_name(), versions=versions(),

@@ -233,7 +233,7 @@ def test_reports_list_the_settings_changed_on_resume_under_the_table(tmp_path):
     assert notes == ["videovae: grad_clip 0.0 → 1000.0 from step 5000; lr 0.002 → 0.001 from step 6000"]
     rows = [("Bound", {"mode": "real test videos", "intra_entropy": 1.0, "inter_entropy": 0.5, "inception_score": 1.5,
                        "num_videos": 2})]
-    table = write_report(tmp_path, "t.md", "t.json", rows, EvalProtocol(), notes=notes, adjustments=changes)
+    table = write_report(tmp_path, "t.md", "t.json", rows, EvalProtocol(), changed_on_resume=notes, adjustments=changes)
     assert table.endswith("\nChanged on resume: " + notes[0] + "\n") and (tmp_path / "t.md").read_text() == table
     assert json.loads((tmp_path / "t.json").read_text())["adjustments"] == changes
     assert "Changed on resume" not in write_report(tmp_path, "u.md", "u.json", rows, EvalProtocol())

@@ -280,7 +280,7 @@ def cmd_evaluate(args) -> int:
     # what was scored: the step, the training settings and any change of them on resume
     adjustments = loaded.payload.get("adjustments", [])
     print(write_report(args.out, "evaluation.md", "evaluation.json", rows, protocol, checkpoint=str(args.checkpoint),
-                       notes=adjustment_notes({Path(args.checkpoint).name: adjustments}), step=loaded.step,
+                       changed_on_resume=adjustment_notes({Path(args.checkpoint).name: adjustments}), step=loaded.step,
                        train_config=loaded.payload.get("train_config"), adjustments=adjustments))
     return 0
 

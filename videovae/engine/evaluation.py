@@ -381,15 +381,15 @@ def adjustment_notes(adjustments: Mapping[str, Sequence[Mapping[str, Any]]]) -> 
 
 
 def write_report(out: str | Path, table_name: str, json_name: str, rows: list[tuple[str, Mapping[str, Any]]],
-                 protocol: EvalProtocol, notes: Sequence[str] = (), **extra: Any) -> str:
+                 protocol: EvalProtocol, changed_on_resume: Sequence[str] = (), **extra: Any) -> str:
     """Write the Markdown table and a JSON report (``extra``, the protocol and the rows) into ``out``,
-    each atomically (a temporary file renamed over the old one); returns the table. ``notes`` are
-    lines added under the table's protocol line (e.g. :func:`adjustment_notes`)."""
+    each atomically (a temporary file renamed over the old one); returns the table. ``changed_on_resume``
+    (from :func:`adjustment_notes`) goes under the protocol line as ``Changed on resume: …``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = markdown_table(rows, protocol)
-    if notes:
-        table += "\nChanged on resume: " + " | ".join(notes) + "\n"
+    if changed_on_resume:
+        table += "\nChanged on resume: " + " | ".join(changed_on_resume) + "\n"
     report = {**extra, "protocol": protocol.to_dict(), "rows": dict(rows)}
     for name, text in ((table_name, table), (json_name, json.dumps(report, indent=2))):
         tmp = out / f".{name}.tmp"
