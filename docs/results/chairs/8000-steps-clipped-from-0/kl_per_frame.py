@@ -12,7 +12,8 @@ for path in sys.argv[3:]:
     data = load_dataset(stored["name"], stored.get("root"), dict(stored.get("options", {}))).split(split)
     frames, labels = (torch.stack(parts) for parts in zip(*(data[i] for i in range(64))))
     with torch.no_grad():
-        out = loaded.model.eval()(frames[:64], labels[:64], generator=torch.Generator().manual_seed(0))
-    rows[f"{split} {path}"] = [round(v, 2) for v in out.kl.mean(0).tolist()]
-    print(split, path, rows[f"{split} {path}"])
+        out = loaded.model.eval()(frames, labels, generator=torch.Generator().manual_seed(0))
+    key = f"{split} {path}"
+    rows[key] = [round(v, 2) for v in out.kl.mean(0).tolist()]
+    print(key, rows[key])
 json.dump(rows, open(sys.argv[1], "w"), indent=1)
