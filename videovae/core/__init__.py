@@ -6,6 +6,7 @@ from .config import ModelConfig
 from .distributions import DiagonalGaussian
 from .errors import (
     AttributeValueError,
+    CapabilityError,
     CheckpointError,
     ConfigError,
     DataError,
@@ -15,11 +16,13 @@ from .errors import (
 )
 from .interfaces import (
     BuildContext,
+    Capabilities,
     FrameDecoder,
     FrameEncoder,
     LatentStructure,
     Metric,
     Sampler,
+    StepContext,
     TemporalPrior,
     VideoDataset,
 )

@@ -39,6 +39,10 @@ class TrainingError(VideoVAEError):
     """Training cannot go on (the loss or the weights stopped being finite); what was saved is kept."""
 
 
+class CapabilityError(VideoVAEError, ValueError):
+    """A model was asked for something it does not declare (e.g. continuing a first frame)."""
+
+
 def unknown_name_message(kind: str, name: str, choices, hint: str = "") -> str:
     """One line: the kind, the name, the closest match and what is registered."""
     import difflib

@@ -8,22 +8,26 @@ A VideoVAE (Fig. 2) is one part of each kind:
 * :class:`TemporalPrior`: the LSTM f_h (Eq. 2) and the learned prior ψ_p (Eq. 5).
 * :class:`Sampler`: what the LSTM receives at each step (Eq. 8 for conditional sampling).
 
-:class:`Metric` scores generated videos, :class:`VideoDataset` supplies clips with
+:class:`VideoModel` is what every whole model implements (the composed VideoVAE, a
+baseline, a user's own model): the engine trains, generates with and evaluates any
+model through it alone. :class:`Metric` scores generated videos, :class:`VideoDataset` supplies clips with
 attribute labels. Plugins register implementations by name (``videovae.registry``).
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import attrs
 import torch
 from torch import Tensor, nn
 
 from .attributes import AttributeSet
+from .batch import VideoBatch
+from .config import ModelConfig
 from .distributions import DiagonalGaussian
-from .errors import InputShapeError
+from .errors import CapabilityError, InputShapeError
 
 
 @attrs.frozen
@@ -166,3 +170,93 @@ class VideoDataset(abc.ABC):
 
     def describe(self) -> str:
         return type(self).__name__
+
+
+# -- whole models -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Capabilities:
+    """What a whole model can do; the engine refuses, in one line, what a model does not declare."""
+
+    #: continues given first frames (mode iv of Sec. 5, future prediction)
+    first_frame: bool = True
+    #: generates from attributes alone, with no frame given (modes i-iii)
+    attributes_only: bool = True
+    #: has a posterior q(z|x), so it can reconstruct real clips (:meth:`VideoModel.reconstruct`)
+    posterior: bool = False
+
+
+@attrs.frozen(eq=False)
+class StepContext:
+    """What the trainer hands a model for one step.
+
+    ``optimize(name, loss)`` runs the update of the optimizer ``name`` (one of
+    :meth:`VideoModel.configure_optimizers`): zero its gradients, back-propagate ``loss``, average the
+    gradients over processes, clip and record their norm, and step. A model may call it several times
+    in one step (a GAN: the discriminator, then the generator).
+    ``noise(*shape)`` is standard normal noise ``[B, *shape]`` that depends only on (seed, step, clip),
+    so a resumed or distributed run draws exactly the noise of an uninterrupted single-process one.
+    """
+
+    step: int
+    kl_weight: float
+    noise: Callable[..., Tensor]
+    optimize: Callable[[str, Tensor], None]
+
+
+class VideoModel(nn.Module, abc.ABC):
+    """The protocol of a whole video model, as the engine sees it.
+
+    A model is built from a :class:`ModelConfig` and the data set's :class:`AttributeSet` by a
+    factory registered under kind ``model``; its weights are its ``state_dict``. Training calls
+    :meth:`configure_optimizers` once and :meth:`training_step` per batch; validation calls
+    :meth:`losses` without gradients; generation calls :meth:`generate` within the declared
+    :attr:`capabilities`.
+    """
+
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    config: ModelConfig
+    attributes: AttributeSet
+
+    def configure_optimizers(self, lr: float) -> dict[str, torch.optim.Optimizer]:
+        """Named optimizers over this model's parameters; the default is one Adam (A.4) named ``model``."""
+        return {"model": torch.optim.Adam(self.parameters(), lr=lr)}
+
+    @abc.abstractmethod
+    def losses(self, batch: VideoBatch, context: StepContext) -> dict[str, Tensor]:
+        """Named scalar losses of ``batch``; ``"loss"`` is the one a single-optimizer model minimises and the
+        one validation reports first."""
+
+    def training_step(self, batch: VideoBatch, context: StepContext) -> dict[str, Tensor]:
+        """One update on ``batch``; returns the named losses to log. The default minimises
+        ``losses(...)["loss"]`` with the optimizer ``model``; models with several optimizers override it."""
+        losses = self.losses(batch, context)
+        context.optimize("model", losses["loss"])
+        return losses
+
+    @abc.abstractmethod
+    def generate(self, labels: Tensor, first_frame: Tensor | None = None,
+                 generator: torch.Generator | None = None) -> Tensor:
+        """Videos ``[B, T, C, H, W]`` in [0, 1] steered by fully specified labels ``[B, T, A]``, continuing
+        ``first_frame [B, C, H, W]`` when given (see :attr:`capabilities`)."""
+
+    def reconstruct(self, frames: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Reconstructions ``[B, T, C, H, W]`` of real clips through the model's posterior."""
+        raise CapabilityError(f"{type(self).__name__} has no posterior to reconstruct clips with")
+
+    def attribute_codes(self, labels: Tensor) -> Tensor:
+        """The codes the model conditions on for labels ``[..., A]`` (empty when it uses none)."""
+        return self.attributes.encode(labels)
+
+    def check_capabilities(self, *, first_frame: bool) -> None:
+        """Raise a one-line :class:`CapabilityError` unless this model can generate in the asked mode."""
+        name = self.config.architecture
+        if first_frame and not self.capabilities.first_frame:
+            raise CapabilityError(f"model {name!r} cannot continue a first frame (it generates from attributes only)")
+        if not first_frame and not self.capabilities.attributes_only:
+            raise CapabilityError(f"model {name!r} generates only from a first frame; pass one")
+
+    def describe(self) -> dict[str, Any]:
+        return {"architecture": self.config.architecture, "attributes": list(self.attributes.names),
+                "parameters": sum(p.numel() for p in self.parameters())}
