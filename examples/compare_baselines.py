@@ -232,7 +232,7 @@ def training_seconds(history) -> float:
 
 def sample_row(loaded, dataset, protocol: EvalProtocol, classifier) -> torch.Tensor:
     """One sample per model for the same control (the first joint class, or the first test clip)."""
-    if getattr(loaded.model, "requires_first_frame", False):
+    if not loaded.model.capabilities.attributes_only:
         frames, labels = dataset.split("test")[0]
         video, _ = generate_videos(loaded.model, num=1, length=protocol.length, labels=labels[None, :protocol.length],
                                    first_frames=frames[None, 0], seed=protocol.seed)

@@ -5,7 +5,7 @@ import torch
 
 from conftest import random_labels
 from videovae import build_model
-from videovae.core.errors import AttributeValueError
+from videovae.core.errors import AttributeValueError, CapabilityError
 from videovae.plugins.presets import TINY_SIZES
 
 
@@ -34,7 +34,7 @@ def test_deep_rotator_action_changes_the_rollout(rotator, chair_attributes):
     a = rotator.generate(labels, first_frame=first)
     b = rotator.generate(other, first_frame=first)
     assert torch.equal(a[:, 0], b[:, 0]) and not torch.equal(a[:, 1:], b[:, 1:])
-    with pytest.raises(AttributeValueError, match="only from a first frame"):
+    with pytest.raises(CapabilityError, match="only from a first frame"):
         rotator.generate(labels)
 
 

@@ -123,7 +123,7 @@ def test_a_hook_that_raises_is_recorded(monkeypatch):
 
 
 def test_a_factory_returning_the_wrong_type_is_named(monkeypatch):
-    registry = Registry(("encoder", "decoder", "latent", "prior", "sampler", "preset"))
+    registry = Registry(("encoder", "decoder", "latent", "prior", "sampler", "model", "preset"))
     real = get_registry()
     for kind in registry.kinds:
         registry.tables[kind] = dict(real.tables[kind])

@@ -9,9 +9,10 @@ import torch
 from videovae import load
 from videovae.core.batch import VideoBatch
 from videovae.core.errors import CheckpointError, ConfigError, DataError, TrainingError
-from videovae.core.model import loss_terms
+from videovae.plugins.models.vae_loss import loss_terms
 from videovae.engine.checkpoint import read_checkpoint
-from videovae.engine.trainer import TrainConfig, Trainer, sample_noise
+from videovae.engine.optimization import sample_noise
+from videovae.engine.trainer import TrainConfig, Trainer
 
 TINY_RUN = dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, length=6), batch_size=4,
                 log_every=1, checkpoint_every=0, lr=1e-3)
@@ -148,7 +149,7 @@ def test_resume_may_change_lr_and_grad_clip_and_records_the_change(tmp_path):
     config = TrainConfig.from_dict({**TINY_RUN, "steps": 3})
     Trainer(config, tmp_path / "same", resume=True, progress=False, adjust={"lr": 1e-3}).run()  # unchanged
     halved = Trainer(config, tmp_path / "halved", resume=True, progress=False, adjust={"lr": 5e-4})
-    assert halved.optimizer.param_groups[0]["lr"] == 5e-4  # not the stored optimiser state's 1e-3
+    assert halved.optimizers["model"].param_groups[0]["lr"] == 5e-4  # not the stored optimiser state's 1e-3
     halved.run()
     Trainer(config, tmp_path / "clipped", resume=True, progress=False, adjust={"grad_clip": 1e-6}).run()
     base, same, half, clipped = (weights(tmp_path / n / "checkpoint.pt") for n in ("base", "same", "halved", "clipped"))

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import attrs
 import torch
 
-from .core.model import VideoModel
+from .core.interfaces import VideoModel
 from .engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from .engine.generation import generate_videos
 from .engine.trainer import TrainConfig, Trainer, TrainResult

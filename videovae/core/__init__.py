@@ -25,13 +25,12 @@ from .interfaces import (
     StepContext,
     TemporalPrior,
     VideoDataset,
+    VideoModel,
 )
-from .model import LossTerms, ModelOutput, VideoModel
 
 __all__ = [
     "AttributeSet", "AttributeSpec", "parse_schedule", "VideoBatch", "ModelConfig", "DiagonalGaussian",
-    "AttributeValueError", "CheckpointError", "ConfigError", "DataError", "InputShapeError",
-    "UnknownNameError", "VideoVAEError", "BuildContext", "FrameDecoder", "FrameEncoder",
-    "LatentStructure", "Metric", "Sampler", "TemporalPrior", "VideoDataset", "LossTerms",
-    "ModelOutput", "VideoModel",
+    "AttributeValueError", "CapabilityError", "CheckpointError", "ConfigError", "DataError", "InputShapeError",
+    "UnknownNameError", "VideoVAEError", "BuildContext", "Capabilities", "FrameDecoder", "FrameEncoder",
+    "LatentStructure", "Metric", "Sampler", "StepContext", "TemporalPrior", "VideoDataset", "VideoModel",
 ]

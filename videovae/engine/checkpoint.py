@@ -22,7 +22,7 @@ from .. import __version__
 from ..core.attributes import AttributeSet
 from ..core.config import ModelConfig
 from ..core.errors import CheckpointError, VideoVAEError
-from ..core.model import VideoModel
+from ..core.interfaces import VideoModel
 from ..registry.factory import build_from_config
 
 FORMAT = "videovae-checkpoint"

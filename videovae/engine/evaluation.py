@@ -294,8 +294,8 @@ def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationCl
     device = next(model.parameters()).device
     with eval_mode(model):
         videos = torch.cat([
-            model(frames[part].to(device), labels[part].to(device),
-                  generator=generator if device.type == "cpu" else None).reconstruction.clamp(0.0, 1.0).cpu()
+            model.reconstruct(frames[part].to(device), labels[part].to(device),
+                              generator=generator if device.type == "cpu" else None).cpu()
             for part in pick.split(chunk)
         ])
     return {"mode": "posterior reconstruction of real test videos", **entropy_scores(classifier(videos))}
@@ -323,7 +323,7 @@ def evaluate_model(model, dataset: VideoDataset, classifier: EvaluationClassifie
     joint = classifier.joint
     result: dict[str, Any] = {}
     frames, labels = real_test_clips(dataset, protocol.length)
-    if first_frame or getattr(model, "requires_first_frame", False):  # continue real test frames
+    if first_frame or not model.capabilities.attributes_only:  # continue real test frames
         result["mode"] = "first frame given (iv)"
         pick = balanced_test_indices(labels, joint, protocol)
         videos, _ = generate_videos(model, num=len(pick), length=protocol.length, labels=labels[pick],
@@ -360,14 +360,14 @@ def score_model(name: str, loaded, dataset: VideoDataset, classifier: Evaluation
     """The table rows of one loaded checkpoint: its own mode, plus ``"<name> (iv)"`` (continuing real
     first frames) when ``first_frame`` is asked for a model that also generates from attributes, and
     ``"<name> (reconstruction)"`` (:func:`reconstruction_scores`) when ``reconstruction`` is asked
-    for such a model (a model that only continues first frames has no separate posterior path)."""
+    for a model with a posterior (``capabilities.posterior``)."""
     rows = [(name, {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table),
                     "steps": loaded.step})]
-    generates_from_attributes = not getattr(loaded.model, "requires_first_frame", False)
+    generates_from_attributes = loaded.model.capabilities.attributes_only
     if first_frame and generates_from_attributes:
         rows.append((f"{name} (iv)", {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table,
                                                        first_frame=True), "steps": loaded.step}))
-    if reconstruction and generates_from_attributes:
+    if reconstruction and loaded.model.capabilities.posterior:
         rows.append((f"{name} (reconstruction)",
                      {**reconstruction_scores(loaded.model, dataset, classifier, protocol), "steps": loaded.step}))
     return rows

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ..core.attributes import AttributeSet
 from ..core.errors import AttributeValueError, InputShapeError
-from ..core.model import VideoModel
+from ..core.interfaces import VideoModel
 from .modes import eval_mode
 
 
@@ -90,8 +90,10 @@ def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Ma
     Pass ``assignments`` (user strings) or ready ``labels`` (NaN = free). ``first_frames``
     ``[num, C, H, W]`` continue given frames (the first output reconstructs them); with
     ``attribute_net`` (an :class:`~videovae.plugins.inference.AttributeInferenceNet` for the
-    model's attributes) the attributes left free are inferred from those first frames.
+    model's attributes) the attributes left free are inferred from those first frames. A mode the model
+    does not declare (:attr:`~videovae.core.VideoModel.capabilities`) is a one-line :class:`CapabilityError`.
     """
+    model.check_capabilities(first_frame=first_frames is not None)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     if labels is None:
         labels = control_tensor(model.attributes, assignments or {}, num, length)

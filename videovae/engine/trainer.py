@@ -2,8 +2,9 @@
 
 One process or many (``torchrun``): each process takes its share of every global
 batch through a :class:`torch.utils.data.DistributedSampler`, gradients are
-averaged by :class:`torch.nn.parallel.DistributedDataParallel`, and only rank 0
-logs, writes samples and saves checkpoints.
+averaged over the processes in each update (:mod:`videovae.engine.optimization`), and only rank 0
+logs, writes samples and saves checkpoints. Each step is the model's own
+:meth:`~videovae.core.VideoModel.training_step` with its named optimizers.
 
 Everything random is reproducible: the data order depends only on (seed, epoch),
 the ε of each video's reparameterised samples only on (seed, step, clip index),
@@ -17,6 +18,7 @@ each change with the step it took effect, and nothing else that defines the run 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -29,7 +31,7 @@ from torch.utils.data import DistributedSampler
 from ..core.batch import VideoBatch
 from ..core.config import make_config, positive_int
 from ..core.errors import CheckpointError, ConfigError, DataError, TrainingError
-from ..core.model import loss_terms
+from ..core.interfaces import StepContext
 from ..io.video import save_grid_png
 from ..registry import get_registry
 from ..registry.factory import build_model, resolve_config
@@ -37,6 +39,7 @@ from . import distributed
 from .attribute_inference import NET_FILE, LabelledView, reuse_stage_one, run_stage_one, stage_one_from_payload
 from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
 from .generation import generate_videos
+from .optimization import Optimizers, clip_noise, synchronize_model
 from .plots import save_loss_curve
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -148,15 +151,6 @@ def load_dataset(name: str, root: str | None, options: dict):
     return entry.factory(root, **options)
 
 
-def sample_noise(indices: list[int], step: int, seed: int, length: int, dim: int) -> torch.Tensor:
-    """ε ``[B, T, D]`` for the clips ``indices`` at ``step``: a function of (seed, step, clip) only."""
-    noise = torch.empty(len(indices), length, dim)
-    for row, index in enumerate(indices):
-        generator = torch.Generator().manual_seed(((seed * 1_000_003 + step) * 1_000_033 + index) % (2**63))
-        noise[row] = torch.randn(length, dim, generator=generator)
-    return noise
-
-
 class Trainer:
     """Trains one model on one data set, writing into ``out_dir``:
 
@@ -232,18 +226,14 @@ class Trainer:
                 f"{tuple(self.model.config.frame_shape)}; set the model's frame_size/channels or the data set's size"
             )
         self.model.to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        #: the model's named optimizers (Adam, A.4, for the VAEs) and the update its steps call
+        self.optimizers = Optimizers(self.model, cfg.lr, grad_clip=cfg.grad_clip, process=self.process)
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoint on disk
         self.history: list[dict[str, Any]] = []
-        self._grad_norm_max: torch.Tensor | None = None  # largest gradient norm since the last history row
         if payload is not None:
             self._restore(payload)
-        self.engine = self.model
-        if self.process.distributed:
-            self.engine = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
-            )
+        synchronize_model(self.model, self.process)
 
     # -- set-up helpers -------------------------------------------------------------
     @staticmethod
@@ -312,9 +302,8 @@ class Trainer:
 
     def _restore(self, payload: dict) -> None:
         try:
-            self.optimizer.load_state_dict(payload["optimizer_state"])
-            for group in self.optimizer.param_groups:  # the stored state carries the old learning rate
-                group["lr"] = self.config.lr
+            self.optimizers.load_state_dict(payload["optimizer_state"])
+            self.optimizers.set_lr(self.config.lr)  # the stored states carry the old learning rate
             self.step = int(payload["step"])
             self.saved_step = self.step
             self.history = list(payload.get("history", []))
@@ -355,24 +344,17 @@ class Trainer:
             while self.step < cfg.steps:
                 indices = self.batch_indices(self.step)
                 batch = VideoBatch.collate([self.train_split[i] for i in indices]).to(self.device)
-                noise = sample_noise(indices, self.step, cfg.seed, batch.length, self.model.config.latent_dim)
+                context = StepContext(self.step, self.kl_weight(self.step),
+                                      clip_noise(indices, self.step, cfg.seed, self.device), self.optimizers.optimize)
                 self.model.train()
-                output = self.engine(batch.frames, batch.labels, noise=noise.to(self.device))
-                terms = loss_terms(output, batch.frames, self.kl_weight(self.step))
-                self.optimizer.zero_grad(set_to_none=True)
-                terms.total.backward()
-                # the norm before clipping; max_norm=inf scales by exactly 1 (reported, not clipped)
-                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or float("inf"))
-                norm = norm.detach()
-                self._grad_norm_max = norm if self._grad_norm_max is None else torch.maximum(self._grad_norm_max, norm)
-                self.optimizer.step()
+                losses = self.model.training_step(batch, context)
                 self.step += 1
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    row = self._log_row(terms, time.monotonic() - started)
-                    bar.set_postfix(loss=f"{row['loss']:.1f}", kl=f"{row['kl']:.1f}")
+                    row = self._log_row(losses, time.monotonic() - started)
+                    bar.set_postfix({key: f"{row[key]:.1f}" for key in ("loss", "kl") if key in row})
                     if writer is not None:
-                        for key in ("loss", "reconstruction", "kl", "grad_norm"):
+                        for key in [key for key in row if key not in ("step", "seconds")]:
                             writer.add_scalar(f"train/{key}", row[key], self.step)
                 if main and cfg.sample_every and self.step % cfg.sample_every == 0:
                     self.write_samples(writer)
@@ -392,20 +374,24 @@ class Trainer:
                 writer.close()
         return TrainResult(self.step, self.history, self.checkpoint_path, stopped, time.monotonic() - started)
 
-    def _log_row(self, terms, elapsed: float) -> dict[str, Any]:
-        """One history row: the losses of this step (mean over processes) and ``grad_norm``, the largest
-        gradient norm (before clipping) of the steps since the previous row. Stops on a non-finite loss."""
-        values = torch.stack([terms.total, terms.reconstruction, terms.kl]).detach()
+    def _log_row(self, losses: dict[str, Any], elapsed: float) -> dict[str, Any]:
+        """One history row: every named loss of this step (mean over processes) and ``grad_norm``, the largest
+        gradient norm (before clipping) of the steps since the previous row (with several optimizers also
+        ``grad_norm/<name>`` for each). Stops on a non-finite loss."""
+        values = torch.stack([torch.as_tensor(value, device=self.device).detach() for value in losses.values()])
         if self.process.distributed:
             torch.distributed.all_reduce(values)
             values /= self.process.world_size
-        # after DDP's all-reduce every process holds the same gradients, hence the same norm
-        grad_norm = self._grad_norm_max.item() if self._grad_norm_max is not None else float("nan")
-        self._grad_norm_max = None
-        row = {"step": self.step, "loss": values[0].item(), "reconstruction": values[1].item(),
-               "kl": values[2].item(), "grad_norm": grad_norm, "seconds": round(elapsed, 3)}
-        if not torch.isfinite(values).all():
-            self._diverged(f"the loss is {row['loss']} at step {self.step}")
+        named = dict(zip(losses, values.tolist()))
+        row = {"step": self.step, **named}
+        norms = self.optimizers.take_norms()
+        row["grad_norm"] = max(norms.values()) if norms else float("nan")
+        if len(norms) > 1:
+            row.update({f"grad_norm/{name}": norm for name, norm in norms.items()})
+        row["seconds"] = round(elapsed, 3)
+        for name, value in named.items():
+            if not math.isfinite(value):
+                self._diverged(f"the {name} is {value} at step {self.step}")
         self.history.append(row)
         return row
 
@@ -429,7 +415,7 @@ class Trainer:
                 self.checkpoint_path,
                 self.model,
                 step=self.step,
-                optimizer_state=self.optimizer.state_dict(),
+                optimizer_state=self.optimizers.state_dict(),
                 train_config=self.config.to_dict(),
                 dataset={"name": self.config.dataset, "options": dict(self.config.dataset_options),
                          "root": self.config.data_root, "description": self.dataset.describe()},
@@ -451,7 +437,7 @@ class Trainer:
         """A grid of samples with free attributes (rows) into ``samples/`` and TensorBoard."""
         length = int(self.train_split[0][0].shape[0])
         first_frames = labels = None
-        if getattr(self.model, "requires_first_frame", False):  # e.g. the Deep Rotator baseline
+        if not self.model.capabilities.attributes_only:  # e.g. the Deep Rotator baseline
             items = [self.train_split[i % len(self.train_split)] for i in range(self.config.num_samples)]
             first_frames = torch.stack([frames[0] for frames, _ in items])
             labels = torch.stack([item_labels for _, item_labels in items])

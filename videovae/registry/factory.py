@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-import torch
 
 from ..core.attributes import AttributeSet
 from ..core.config import PART_KINDS, ModelConfig
 from ..core.errors import ConfigError
-from ..core.interfaces import BuildContext, FrameDecoder, FrameEncoder, LatentStructure, Sampler, TemporalPrior
-from ..core.model import VideoModel
+from ..core.interfaces import (BuildContext, FrameDecoder, FrameEncoder, LatentStructure, Sampler, TemporalPrior,
+                               VideoModel)
 from .manager import get_registry
 
 _INTERFACES = {
@@ -29,7 +28,8 @@ def resolve_config(preset: str | None = None, **overrides: Any) -> ModelConfig:
     return base.evolve(**overrides) if overrides else base
 
 
-def _build_part(kind: str, config: ModelConfig, context: BuildContext):
+def build_part(kind: str, config: ModelConfig, context: BuildContext):
+    """One registered part named by ``config`` (for whole-model plugins that are made of parts)."""
     name = getattr(config, kind)
     entry = get_registry().get(kind, name)
     part = entry.factory(context, getattr(config, f"{kind}_options"))
@@ -40,36 +40,18 @@ def _build_part(kind: str, config: ModelConfig, context: BuildContext):
     return part
 
 
-def build_part(kind: str, config: ModelConfig, context: BuildContext):
-    """One registered part named by ``config`` (used by whole-model plugins too)."""
-    return _build_part(kind, config, context)
-
-
 def build_from_config(config: ModelConfig, attributes: AttributeSet | None = None) -> VideoModel:
-    """Compose one registered part of each kind into a :class:`VideoModel`, or build a whole
-    registered model when ``config.architecture`` names one."""
+    """The whole model registered (kind ``model``) under ``config.architecture``, e.g. ``"composed"``
+    (VideoVAE made of the parts the config names) or ``"deep-rotator"``."""
     attributes = attributes if attributes is not None else AttributeSet()
-    if config.architecture != "composed":
-        entry = get_registry().get("model", config.architecture)
-        model = entry.factory(config, attributes)
-        missing = [m for m in ("forward", "generate", "attribute_codes") if not hasattr(model, m)]
-        if not isinstance(model, torch.nn.Module) or missing:
-            raise ConfigError(
-                f"model {config.architecture!r} from plugin {entry.plugin} built a {type(model).__name__}, "
-                "expected an nn.Module with forward, generate and attribute_codes like VideoModel"
-            )
-        return model
-    context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, attributes)
-    encoder = _build_part("encoder", config, context)
-    context = attrs.evolve(context, feature_dim=encoder.feature_dim, attribute_dim=attributes.code_dim)
-    latent = _build_part("latent", config, context)
-    if not latent.uses_attributes:
-        context = attrs.evolve(context, attribute_dim=0)
-    sampler = _build_part("sampler", config, context)
-    context = attrs.evolve(context, lstm_input_dim=sampler.input_dim(config.latent_dim))
-    prior = _build_part("prior", config, context)
-    decoder = _build_part("decoder", config, context)
-    return VideoModel(config, attributes, encoder, decoder, latent, prior, sampler)
+    entry = get_registry().get("model", config.architecture)
+    model = entry.factory(config, attributes)
+    if not isinstance(model, VideoModel):
+        raise ConfigError(
+            f"model {config.architecture!r} from plugin {entry.plugin} built a {type(model).__name__}, "
+            "expected a videovae.VideoModel (the whole-model protocol of videovae.core.interfaces)"
+        )
+    return model
 
 
 def build_model(preset: str | None = None, *, attributes: AttributeSet | None = None, **overrides: Any) -> VideoModel:
@@ -94,4 +76,4 @@ def build_model(preset: str | None = None, *, attributes: AttributeSet | None = 
     return build_from_config(resolve_config(preset, **overrides), attributes)
 
 
-__all__ = ["build_model", "build_from_config", "resolve_config", "PART_KINDS"]
+__all__ = ["build_model", "build_from_config", "build_part", "resolve_config", "PART_KINDS"]

@@ -40,6 +40,7 @@ BUILTIN_PLUGINS = (
     "videovae.plugins.metrics.entropy",
     "videovae.plugins.metrics.prediction",
     "videovae.plugins.presets",
+    "videovae.plugins.models.composed",
     "videovae.plugins.baselines.deep_rotator",
 )
 

@@ -5,7 +5,8 @@ chairs" (Sec. 5.3): a deterministic encoder maps the first frame to a code, an
 LSTM applies the action (the attribute codes, e.g. rotate ``ccw``/``cw``) step by
 step, z^(t) = z^(t-1) + W·h^(t), and the decoder renders every code. It is
 trained by rolling out from the first frame with the pixel-wise L1 loss, so it
-has no KL term and generates only from a first frame.
+has no KL term (its ``kl`` loss is 0), no posterior to reconstruct with, and generates only
+from a first frame (:attr:`DeepRotator.capabilities`).
 
 Option ``actions``: the attributes the LSTM receives. By default all of the data
 set's attributes (the same holistic attributes VideoVAE gets); Yang et al.'s model
@@ -22,14 +23,15 @@ import torch
 from torch import Tensor, nn
 
 from ...core.attributes import AttributeSet
+from ...core.batch import VideoBatch
 from ...core.config import ModelConfig, make_options, name_tuple
 from ...core.distributions import DiagonalGaussian
 from ...core.errors import AttributeValueError, ConfigError, InputShapeError
-from ...core.interfaces import BuildContext
-from ...core.model import ModelOutput
+from ...core.interfaces import BuildContext, Capabilities, StepContext, VideoModel
 from ...registry import hookimpl
 from ...registry.factory import build_part
 from ..layers import PhiTau
+from ..models.vae_loss import ModelOutput, loss_terms
 from ..presets import PAPER
 
 
@@ -44,8 +46,8 @@ class DeepRotatorOptions:
     actions: tuple[str, ...] | None = attrs.field(default=None, converter=name_tuple, validator=_distinct_names)
 
 
-class DeepRotator(nn.Module):
-    requires_first_frame = True
+class DeepRotator(VideoModel):
+    capabilities = Capabilities(first_frame=True, attributes_only=False, posterior=False)
 
     def __init__(self, config: ModelConfig, attributes: AttributeSet):
         super().__init__()
@@ -86,11 +88,14 @@ class DeepRotator(nn.Module):
         point = DiagonalGaussian(z, torch.zeros_like(z))
         return ModelOutput(reconstruction, z.new_zeros(batch, length), z, point, point)
 
+    def losses(self, batch: VideoBatch, context: StepContext) -> dict[str, Tensor]:
+        """The pixel-wise L1 loss of the rollout from each clip's first frame (``kl`` is 0)."""
+        return loss_terms(self(batch.frames, batch.labels), batch.frames, context.kl_weight).as_dict()
+
     @torch.no_grad()
     def generate(self, labels: Tensor, first_frame: Tensor | None = None,
                  generator: torch.Generator | None = None) -> Tensor:
-        if first_frame is None:
-            raise AttributeValueError("deep-rotator generates only from a first frame; pass one")
+        self.check_capabilities(first_frame=first_frame is not None)
         if torch.isnan(labels[..., self.action_columns]).any():
             raise AttributeValueError(f"the actions ({', '.join(self.actions)}) must be set for generation; resolve free attributes first")
         z = self.rollout(first_frame, self.attribute_codes(labels))

@@ -9,12 +9,12 @@ payload = read_checkpoint(out + "/checkpoint.pt")
 cfg = TrainConfig.from_dict({**payload["train_config"], "steps": upto, "checkpoint_every": 0, "threads": 1})
 t = Trainer(cfg, out, resume=True, progress=False)
 norms = []
-orig = t.optimizer.step
+orig = t.optimizers["model"].step
 def step(*a, **k):
     n = torch.nn.utils.get_total_norm([p.grad for p in t.model.parameters() if p.grad is not None]) if hasattr(torch.nn.utils, "get_total_norm") else torch.norm(torch.stack([p.grad.norm() for p in t.model.parameters() if p.grad is not None]))
     norms.append((t.step + 1, float(n)))
     return orig(*a, **k)
-t.optimizer.step = step
+t.optimizers["model"].step = step
 t.save = lambda: None
 t.run()
 json.dump(norms, open(out + "/norms.json", "w"))

@@ -10,12 +10,12 @@ cfg = TrainConfig.from_dict({**payload["train_config"], "steps": upto, "checkpoi
 t = Trainer(cfg, out, resume=True, progress=False)
 t.config = attrs.evolve(t.config, grad_clip=clip)
 norms = []
-orig = t.optimizer.step
+orig = t.optimizers["model"].step
 def step(*a, **k):
     n = torch.nn.utils.get_total_norm([p.grad for p in t.model.parameters() if p.grad is not None])
     norms.append((t.step + 1, float(n)))
     return orig(*a, **k)
-t.optimizer.step = step
+t.optimizers["model"].step = step
 t.save = lambda: None
 t.run()
 json.dump({"norms_after_clip": norms, "history": t.history[-120:]}, open(out + "/clipped.json", "w"))

@@ -1,4 +1,4 @@
-"""The composed video model: the recurrence of Fig. 2 over registered parts.
+"""The composed VideoVAE: the recurrence of Fig. 2 over registered parts (kind ``model``, name ``composed``).
 
 Training (posterior path, Sec. 3.2-3.3 and Eq. 9): all B×T frames go through the
 encoder in one call; ψ_q and ψ_a (Eq. 4) are computed for all frames at once;
@@ -9,6 +9,10 @@ prior ψ_p (Eq. 5), a reparameterised sample z^(t) (Eq. 7) and the LSTM update
 Generation (prior path, Sec. 4.2): z^(t) is drawn from the prior, decoded, and the
 decoded frame is encoded again to give the next LSTM input. With a first frame,
 the first output is that frame's reconstruction through the posterior.
+
+:func:`build_composed` builds one part of each kind by the names in the :class:`ModelConfig`
+(``encoder``, ``decoder``, ``latent``, ``prior``, ``sampler``), so any registered part, a
+third-party one included, can be swapped in by name.
 """
 
 from __future__ import annotations
@@ -17,48 +21,24 @@ from typing import Any
 
 import attrs
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .attributes import AttributeSet
-from .config import ModelConfig
-from .distributions import DiagonalGaussian
-from .errors import AttributeValueError, InputShapeError
-from .interfaces import FrameDecoder, FrameEncoder, LatentStructure, Sampler, TemporalPrior
-
-
-@attrs.frozen(eq=False)
-class ModelOutput:
-    """What one training pass produced; tensors are ``[B, T, ...]``."""
-
-    reconstruction: Tensor  # µ_x, [B, T, C, H, W]
-    kl: Tensor  # KL(q_dy ‖ p) per frame, [B, T]
-    z: Tensor  # samples, [B, T, D]
-    posterior: DiagonalGaussian  # ψ_dy, [B, T, D]
-    prior: DiagonalGaussian  # ψ_p, [B, T, D]
+from ...core.attributes import AttributeSet
+from ...core.batch import VideoBatch
+from ...core.config import ModelConfig
+from ...core.distributions import DiagonalGaussian
+from ...core.errors import AttributeValueError, InputShapeError
+from ...core.interfaces import (BuildContext, Capabilities, FrameDecoder, FrameEncoder, LatentStructure, Sampler,
+                                StepContext, TemporalPrior, VideoModel)
+from ...registry import hookimpl
+from ...registry.factory import build_part
+from .vae_loss import LossTerms, ModelOutput, loss_terms
 
 
-@attrs.frozen(eq=False)
-class LossTerms:
-    """Negative Eq. 9 per frame: pixel-wise L1 reconstruction plus β·KL."""
-
-    total: Tensor
-    reconstruction: Tensor
-    kl: Tensor
-
-    def as_floats(self) -> dict[str, float]:
-        return {"loss": float(self.total), "reconstruction": float(self.reconstruction), "kl": float(self.kl)}
-
-
-def loss_terms(output: ModelOutput, frames: Tensor, kl_weight: float = 1.0) -> LossTerms:
-    """−Eq. 9 per frame: the pixel-wise L1 reconstruction term (the log-likelihood of
-    Eq. 9 under a Laplace output with unit scale) plus β times the per-step KL."""
-    reconstruction = (output.reconstruction - frames).abs().flatten(2).sum(-1).mean()
-    kl = output.kl.mean()
-    return LossTerms(reconstruction + kl_weight * kl, reconstruction, kl)
-
-
-class VideoModel(nn.Module):
+class ComposedVAE(VideoModel):
     """One encoder, decoder, latent structure, temporal prior and sampler, run as Fig. 2."""
+
+    capabilities = Capabilities(first_frame=True, attributes_only=True, posterior=True)
 
     def __init__(
         self,
@@ -131,6 +111,17 @@ class VideoModel(nn.Module):
         """−Eq. 9 averaged over frames: Σ_pixels |x − µ_x| + β·KL(q_dy ‖ p)."""
         return loss_terms(self(frames, labels, noise=noise, generator=generator), frames, kl_weight)
 
+    def losses(self, batch: VideoBatch, context: StepContext) -> dict[str, Tensor]:
+        """−Eq. 9 per frame with β = ``context.kl_weight`` and the step's per-clip ε (Eq. 7):
+        ``{"loss", "reconstruction", "kl"}``."""
+        noise = context.noise(batch.length, self.config.latent_dim)
+        return self.loss(batch.frames, batch.labels, context.kl_weight, noise=noise).as_dict()
+
+    def reconstruct(self, frames: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """µ_x of the posterior pass (z^(t) drawn from ψ_dy, Eq. 4 and 7; decoded by Eq. 6), clamped to [0, 1]
+        as generated frames are."""
+        return self(frames, labels, generator=generator).reconstruction.clamp(0.0, 1.0)
+
     # -- generation path -----------------------------------------------------------
     @torch.no_grad()
     def generate(self, labels: Tensor, first_frame: Tensor | None = None,
@@ -178,3 +169,27 @@ class VideoModel(nn.Module):
             "attributes": list(self.attributes.names),
             "parameters": sum(p.numel() for p in self.parameters()),
         }
+
+
+def build_composed(config: ModelConfig, attributes: AttributeSet, model_class: type[ComposedVAE] = ComposedVAE) -> ComposedVAE:
+    """One registered part of each kind, named by ``config``, sized through a shared :class:`BuildContext`."""
+    context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, attributes)
+    encoder = build_part("encoder", config, context)
+    context = attrs.evolve(context, feature_dim=encoder.feature_dim, attribute_dim=attributes.code_dim)
+    latent = build_part("latent", config, context)
+    if not latent.uses_attributes:
+        context = attrs.evolve(context, attribute_dim=0)
+    sampler = build_part("sampler", config, context)
+    context = attrs.evolve(context, lstm_input_dim=sampler.input_dim(config.latent_dim))
+    prior = build_part("prior", config, context)
+    decoder = build_part("decoder", config, context)
+    return model_class(config, attributes, encoder, decoder, latent, prior, sampler)
+
+
+@hookimpl
+def register_components(register):
+    register("model", "composed", build_composed,
+             "VideoVAE (Fig. 2): the encoder, decoder, latent, prior and sampler named in the configuration")
+
+
+__all__ = ["ComposedVAE", "LossTerms", "ModelOutput", "build_composed", "loss_terms"]

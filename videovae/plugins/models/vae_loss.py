@@ -1,0 +1,46 @@
+"""The objective of Eq. 9: what one posterior pass produced and the per-frame negative ELBO."""
+
+from __future__ import annotations
+
+import attrs
+from torch import Tensor
+
+from ...core.distributions import DiagonalGaussian
+
+
+@attrs.frozen(eq=False)
+class ModelOutput:
+    """What one training pass produced; tensors are ``[B, T, ...]``."""
+
+    reconstruction: Tensor  # µ_x, [B, T, C, H, W]
+    kl: Tensor  # KL(q_dy ‖ p) per frame, [B, T]
+    z: Tensor  # samples, [B, T, D]
+    posterior: DiagonalGaussian  # ψ_dy, [B, T, D]
+    prior: DiagonalGaussian  # ψ_p, [B, T, D]
+
+
+@attrs.frozen(eq=False)
+class LossTerms:
+    """Negative Eq. 9 per frame: pixel-wise L1 reconstruction plus β·KL."""
+
+    total: Tensor
+    reconstruction: Tensor
+    kl: Tensor
+
+    def as_dict(self) -> dict[str, Tensor]:
+        """The named losses a :class:`~videovae.core.VideoModel` step returns (``loss`` first)."""
+        return {"loss": self.total, "reconstruction": self.reconstruction, "kl": self.kl}
+
+    def as_floats(self) -> dict[str, float]:
+        return {name: float(value) for name, value in self.as_dict().items()}
+
+
+def loss_terms(output: ModelOutput, frames: Tensor, kl_weight: float = 1.0) -> LossTerms:
+    """−Eq. 9 per frame: the pixel-wise L1 reconstruction term (the log-likelihood of
+    Eq. 9 under a Laplace output with unit scale) plus β times the per-step KL."""
+    reconstruction = (output.reconstruction - frames).abs().flatten(2).sum(-1).mean()
+    kl = output.kl.mean()
+    return LossTerms(reconstruction + kl_weight * kl, reconstruction, kl)
+
+
+__all__ = ["LossTerms", "ModelOutput", "loss_terms"]
