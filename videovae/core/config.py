@@ -47,8 +47,8 @@ class ModelConfig:
     64×64×3 frames, 512-d distributions, a 512-unit LSTM.
     """
 
-    #: "composed" = a VideoModel of the five parts below; any other name is a registered
-    #: whole model (kind "model", e.g. a baseline) that may use some of the parts
+    #: the registered whole model (kind "model") that builds this config: "composed" = VideoVAE
+    #: made of the five parts below; others (e.g. a baseline) may use some of the parts
     architecture: str = attrs.field(default="composed", validator=_part_name)
     encoder: str = attrs.field(default="paper-conv", validator=_part_name)
     decoder: str = attrs.field(default="paper-deconv", validator=_part_name)
