@@ -69,7 +69,7 @@ from ...core.config import ModelConfig
 from ...core.errors import ConfigError, InputShapeError
 from ...core.interfaces import BuildContext, FrameEncoder
 from ...registry.factory import build_part
-from ..layers import PhiTau
+from ...plugins.layers import PhiTau
 
 #: default sizes of the heads and LSTMs: small, as the paper calls the classifiers
 DEFAULT_HIDDEN_DIM = 256
