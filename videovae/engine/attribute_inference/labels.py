@@ -13,7 +13,8 @@ import torch
 from torch import Tensor
 
 from ...core.attributes import AttributeSet
-from ...core.errors import ConfigError, DataError
+from ...core.errors import DataError
+from ...core.validators import check, unit_fraction
 from ...io.atomic import atomic_path
 
 LABELS_FILE = "inferred_labels.csv"
@@ -42,8 +43,7 @@ def labelled_subset(label_rows: Tensor, fraction: float, seed: int, attributes: 
     rows = torch.as_tensor(label_rows, dtype=torch.float32)
     if rows.ndim != 2:
         raise DataError(f"label rows must have shape [N, A], got {tuple(rows.shape)}")
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction <= 1.0:
-        raise ConfigError(f"labelled fraction must be a number in (0, 1], got {fraction!r}")
+    check(unit_fraction, "labelled fraction", fraction)
     n = len(rows)
     if n == 0:
         return torch.empty(0, dtype=torch.long)

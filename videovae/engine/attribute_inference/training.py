@@ -13,6 +13,7 @@ from torch import Tensor
 from ...core.config import ModelConfig
 from ...core.errors import ConfigError, DataError
 from ...core.interfaces import BuildContext
+from ...core.validators import check, non_negative_int, positive_int
 from ...registry.factory import build_part
 from .accuracy import confident_labels
 from .augment import random_shift, reversal_tables, reverse_clips
@@ -95,10 +96,8 @@ def train_attribute_net(dataset, labelled_indices, steps: int, batch_size: int =
     labelled = [int(i) for i in torch.as_tensor(labelled_indices).flatten().tolist()]
     if not labelled:
         raise DataError("attribute inference needs at least one labelled clip; raise the labelled fraction")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"attribute inference steps must be a positive integer, got {steps!r}")
-    if isinstance(pretrain_steps, bool) or not isinstance(pretrain_steps, int) or pretrain_steps < 0:
-        raise ConfigError(f"attribute inference pretraining steps must be a non-negative integer, got {pretrain_steps!r}")
+    check(positive_int, "attribute inference steps", steps)
+    check(non_negative_int, "attribute inference pretraining steps", pretrain_steps)
     config = _default_config(dataset, model_config)
     attributes = dataset.attributes
     tables = reversal_tables(dataset) if reverse or reverse is None else None
