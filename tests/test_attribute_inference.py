@@ -11,8 +11,9 @@ from videovae.core import AttributeSet, AttributeSpec
 from videovae.core.errors import ConfigError, DataError, UnknownNameError
 from videovae.core.interfaces import VideoDataset
 from videovae.engine import attribute_inference as ai
+from videovae.engine.attribute_inference import training
 from videovae.engine.trainer import TrainConfig, Trainer, load_dataset
-from videovae.plugins.inference import attribute_loss, build_attribute_net
+from videovae.engine.attribute_inference.net import attribute_loss, build_attribute_net
 from videovae.registry.factory import resolve_config
 
 TINY = resolve_config("tiny")
@@ -371,7 +372,7 @@ def test_self_training_uses_pseudo_labels_and_keeps_the_true_ones(monkeypatch):
     data = load_dataset("synthetic-chairs", None, CHAIRS)
     truth = data.label_rows("train")
     net, _ = ai.train_attribute_net(data, [0, 1, 2], steps=3, batch_size=3, model_config=TINY)
-    monkeypatch.setattr(ai, "confident_labels", lambda *a, **k: torch.full_like(truth, 1.0))
+    monkeypatch.setattr(training, "confident_labels", lambda *a, **k: torch.full_like(truth, 1.0))
     seen = []
     original = ai.attribute_loss
 
@@ -379,7 +380,7 @@ def test_self_training_uses_pseudo_labels_and_keeps_the_true_ones(monkeypatch):
         seen.append(labels.clone())
         return original(outputs, labels, attributes)
 
-    monkeypatch.setattr(ai, "attribute_loss", spy)
+    monkeypatch.setattr(training, "attribute_loss", spy)
     new, history, counts = ai.self_train(net, data, [0, 1, 2], truth, steps=4, batch_size=12, lr=1e-3, seed=0, device="cpu")
     assert counts == {"chair": 9, "tilt": 9, "rotation": 9} and len(history) == 1 and new is not net
     rows = torch.cat([labels[:, 0] for labels in seen])
@@ -392,7 +393,7 @@ def test_self_training_uses_pseudo_labels_and_keeps_the_true_ones(monkeypatch):
 
 
 def test_motion_frames_are_mid_grey_where_nothing_changes():
-    from videovae.plugins.inference.attribute_net import motion_frames
+    from videovae.engine.attribute_inference.net import motion_frames
 
     frames = torch.full((2, 3, 3, 4, 4), 0.3)
     frames[0, 2, :, 1, 1] = 0.5  # one pixel brightens at frame 3
@@ -404,7 +405,7 @@ def test_motion_frames_are_mid_grey_where_nothing_changes():
 
 
 def test_motion_attributes_read_frame_differences_through_their_own_encoder():
-    from videovae.plugins.inference.attribute_net import build_attribute_net, motion_frames
+    from videovae.engine.attribute_inference.net import build_attribute_net, motion_frames
 
     data = load_dataset("synthetic-chairs", None, CHAIRS)
     net = build_attribute_net(TINY, data.attributes, motion_attributes=("rotation",)).eval()

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from videovae.core.errors import ConfigError, DataError
-from videovae.plugins.datasets import chair_cad, common
+from videovae.plugins.datasets import chair_cad
 from videovae.plugins.datasets.chair_cad import ChairCAD
 from videovae.plugins.datasets.flickr import FlickrScenes
 from videovae.plugins.datasets.folder import FolderClips

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageSequence
 
 from videovae.io import video as vio
+from videovae.io.atomic import atomic_path
 from videovae.io import (
     VideoWriterUnavailable,
     available_formats,
@@ -277,7 +278,7 @@ def test_bad_fps(tmp_path, fps):
 
 
 def test_temp_name_keeps_suffix(tmp_path):
-    with vio._atomic_target(tmp_path / "x.mp4") as tmp:
+    with atomic_path(tmp_path / "x.mp4") as tmp:
         assert tmp.suffix == ".mp4" and tmp.parent == tmp_path
         tmp.write_bytes(b"ok")
     assert (tmp_path / "x.mp4").read_bytes() == b"ok"

@@ -8,11 +8,7 @@ from typing import Any, Mapping
 import attrs
 
 from .errors import ConfigError
-
-
-def positive_int(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{attribute.name} must be a positive integer, got {value!r}")
+from .validators import positive_int  # noqa: F401 (importable from here as before)
 
 
 def _part_name(instance, attribute, value):

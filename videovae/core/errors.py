@@ -56,3 +56,9 @@ def unknown_name_message(kind: str, name: str, choices, hint: str = "") -> str:
     if hint:
         parts.append(hint)
     return "; ".join(parts)
+
+
+def one_line(text) -> str:
+    """``text`` with all whitespace runs (newlines included) collapsed to one space: how a
+    third-party error's message is quoted in one of ours."""
+    return " ".join(str(text).split())

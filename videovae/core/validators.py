@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from types import SimpleNamespace
+from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
 
@@ -45,7 +46,7 @@ def positive_float(instance, attribute, value):
 
 def unit_fraction(instance, attribute, value):
     """A number in (0, 1]."""
-    if not 0.0 < value <= 1.0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
         raise ConfigError(f"{attribute.name} must be a number in (0, 1], got {value!r}")
 
 
@@ -74,3 +75,10 @@ def to_float(value):
         return float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"expected a number, got {value!r}") from None
+
+
+def check(validator: Callable, name: str, value: Any) -> Any:
+    """Apply one of these validators to a plain argument (not an attrs field): the message names
+    ``name``, e.g. ``check(positive_int, "attribute inference steps", steps)``; returns ``value``."""
+    validator(None, SimpleNamespace(name=name), value)
+    return value

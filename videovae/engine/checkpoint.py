@@ -8,10 +8,8 @@ checkpoint and never destroys the previous one.
 
 from __future__ import annotations
 
-import os
 import platform
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from ..core.attributes import AttributeSet
 from ..core.config import ModelConfig
 from ..core.errors import CheckpointError, VideoVAEError
 from ..core.interfaces import VideoModel
+from ..io.atomic import atomic_path
 from ..registry.factory import build_from_config
 
 FORMAT = "videovae-checkpoint"
@@ -33,30 +32,11 @@ def versions() -> dict[str, str]:
     return {"videovae": __version__, "torch": str(torch.__version__), "python": platform.python_version()}
 
 
-def default_file_mode() -> int:
-    """The permissions a plain ``open()`` would give a new file (mkstemp's are 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def atomic_torch_save(payload: dict[str, Any], path: str | Path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """``torch.save`` onto ``path`` atomically (:func:`videovae.io.atomic.atomic_path`)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(payload, handle)
+    return Path(path)
 
 
 def save_checkpoint(path: str | Path, model: VideoModel, **extra: Any) -> Path:

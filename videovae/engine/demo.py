@@ -16,12 +16,12 @@ Writes into the output folder:
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import torch
 
+from ..io.atomic import atomic_write_text
 from ..io.video import save_gif, save_grid_png
 from .checkpoint import versions
 from .generation import generate_videos
@@ -132,9 +132,7 @@ def run_demo(out_dir: str | Path, *, minutes: float | None = None, device: str =
         "threads": torch.get_num_threads(),
         "versions": versions(),
     }
-    tmp = out / ".demo.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, out / "demo.json")
+    atomic_write_text(out / "demo.json", json.dumps(summary, indent=2))
     log(json.dumps(checks, indent=2))
     for name in ("first_frame.png", "attributes_only.png", "loss_curve.png", "checkpoint.pt", "demo.json"):
         log(f"wrote {out / name}")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -35,6 +34,7 @@ from ..core.attributes import AttributeSet, AttributeSpec
 from ..core.config import make_config, positive_int
 from ..core.errors import ConfigError, DataError
 from ..core.interfaces import VideoDataset
+from ..io.atomic import atomic_write_text
 from ..registry import get_registry
 from .generation import generate_videos
 from .modes import eval_mode
@@ -392,9 +392,7 @@ def write_report(out: str | Path, table_name: str, json_name: str, rows: list[tu
         table += "\nChanged on resume: " + " | ".join(changed_on_resume) + "\n"
     report = {**extra, "protocol": protocol.to_dict(), "rows": dict(rows)}
     for name, text in ((table_name, table), (json_name, json.dumps(report, indent=2))):
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, out / name)
+        atomic_write_text(out / name, text)
     return table
 
 

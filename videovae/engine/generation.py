@@ -89,7 +89,7 @@ def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Ma
 
     Pass ``assignments`` (user strings) or ready ``labels`` (NaN = free). ``first_frames``
     ``[num, C, H, W]`` continue given frames (the first output reconstructs them); with
-    ``attribute_net`` (an :class:`~videovae.plugins.inference.AttributeInferenceNet` for the
+    ``attribute_net`` (an :class:`~videovae.engine.attribute_inference.net.AttributeInferenceNet` for the
     model's attributes) the attributes left free are inferred from those first frames. A mode the model
     does not declare (:attr:`~videovae.core.VideoModel.capabilities`) is a one-line :class:`CapabilityError`.
     """

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from PIL import Image, ImageDraw
 
-from .checkpoint import default_file_mode
+from ..io.atomic import atomic_write
 
 _COLOURS = {"loss": (31, 119, 180), "reconstruction": (44, 160, 44), "kl": (214, 39, 40)}
 
@@ -55,15 +53,4 @@ def save_loss_curve(history: Sequence[dict], path: str | Path, keys=("loss", "re
                 draw.line(points, fill=colour, width=2)
             draw.line([width - right + 10, top + 10 + 18 * n, width - right + 30, top + 10 + 18 * n], fill=colour, width=3)
             draw.text((width - right + 36, top + 4 + 18 * n), key, fill="black")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        image.save(tmp, format="PNG")
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))

@@ -1,4 +1,4 @@
-"""Reading conditioning frames from image files."""
+"""Reading a conditioning frame from an image file (through the one image reader, :mod:`videovae.io.images`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from ..core.errors import DataError, InputShapeError
+from .images import open_image
 
 
 def read_frame(path: str | Path, frame_shape: tuple[int, int, int]) -> torch.Tensor:
@@ -17,12 +17,8 @@ def read_frame(path: str | Path, frame_shape: tuple[int, int, int]) -> torch.Ten
     channels, height, width = frame_shape
     if not path.is_file():
         raise DataError(f"frame image not found: {path}")
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGB" if channels == 3 else "L")
-            array = np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"{path} is not a readable image ({exc})") from None
+    array = open_image(path, lambda image: np.asarray(image.convert("RGB" if channels == 3 else "L"), dtype=np.uint8),
+                       lambda exc: DataError(f"{path} is not a readable image ({exc})"))
     if array.shape[:2] != (height, width):
         raise InputShapeError(
             f"{path} is {array.shape[1]}x{array.shape[0]} pixels; the model expects {width}x{height} frames"

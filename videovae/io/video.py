@@ -3,23 +3,20 @@
 Videos are float arrays (``torch.Tensor`` or ``numpy.ndarray``) of shape
 ``[T, C, H, W]`` with values in ``[0, 1]`` and ``C`` in ``{1, 3}``; a batch is
 ``[B, T, C, H, W]``. Every writer is atomic: it encodes into a hidden
-temporary file next to the target and ``os.replace``-s it into place, so a
+temporary file next to the target and moves it into place (:mod:`videovae.io.atomic`), so a
 failed write never leaves a partial file or clobbers an existing one.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..core.errors import VideoVAEError
+from .atomic import atomic_path
 
 __all__ = [
     "VideoWriterUnavailable",
@@ -108,21 +105,6 @@ def _check_fps(fps: float) -> float:
     return fps
 
 
-@contextlib.contextmanager
-def _atomic_target(path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; move it onto ``path`` only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 def save_gif(video, path, fps: float = 8.0) -> Path:
     """Save a video ``[T,C,H,W]`` or a batch ``[B,T,C,H,W]`` as one looping animated GIF.
 
@@ -133,7 +115,7 @@ def save_gif(video, path, fps: float = 8.0) -> Path:
     fps = _check_fps(fps)
     frames = _tile_side_by_side(_uint8_batch(video))
     images = [Image.fromarray(f) for f in frames]
-    with _atomic_target(path) as tmp:
+    with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=max(1, round(1000.0 / fps)), loop=0)
     return Path(path)
@@ -169,7 +151,7 @@ def save_grid_png(videos, path, gap: int = 2, row_labels: list[str] | None = Non
             # centre via the bbox (no `anchor=`: bitmap fallback fonts reject it)
             _, top, _, bottom = draw.textbbox((0, 0), str(label), font=font)
             draw.text((max(gap, 4), i * (h + gap) + (h - bottom - top) // 2), str(label), fill=(0, 0, 0), font=font)
-    with _atomic_target(path) as tmp:
+    with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
     return Path(path)
 
@@ -194,7 +176,7 @@ def save_mp4(video, path, fps: float = 8.0) -> Path:
     frames = _tile_side_by_side(_uint8_batch(video))
     _, h, w, _ = frames.shape
     frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    with _atomic_target(path) as tmp:
+    with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as container:
             stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
             stream.width, stream.height = frames.shape[2], frames.shape[1]

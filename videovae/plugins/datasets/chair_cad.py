@@ -39,22 +39,13 @@ import numpy as np
 from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import make_options
 from ...core.errors import ConfigError, DataError
+from ...core.validators import boolean, integer, positive_int
 from ...registry import hookimpl
-from .common import (
-    ClipStore,
-    ItemBuilder,
-    boolean,
-    cache_dir,
-    StoredSplits,
-    integer,
-    load_cached,
-    positive_int,
-    read_alpha_mask,
-    require_dir,
-    resize_frames,
-    save_cached,
-    skipped_note,
-)
+from ...io.images import read_alpha_mask
+from .cache import cache_dir, load_cached, save_cached
+from .clips import ClipStore, ItemBuilder
+from .frames import resize_frames
+from .splits import StoredSplits, require_dir, skipped_note
 
 OWNER = "chair-cad"
 NUM_AZIMUTHS, NUM_ELEVATIONS = 31, 2

@@ -28,24 +28,14 @@ import torch
 from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import make_options, name_tuple
 from ...core.errors import ConfigError, DataError
+from ...core.validators import boolean, fraction, integer, optional_positive_int, positive_int
 from ...registry import hookimpl
-from .common import (
-    ClipStore,
-    ItemBuilder,
-    boolean,
-    StoredSplits,
-    fraction,
-    integer,
-    natural_sorted,
-    optional_positive_int,
-    positive_int,
-    read_image,
-    require_dir,
-    resize_frames,
-    seeded_split,
-    skipped_note,
-    split_strip,
-)
+from ...io.images import read_image
+from .clips import ClipStore, ItemBuilder
+from .frames import resize_frames, split_strip
+from .names import natural_sorted
+from .sampling import seeded_split
+from .splits import StoredSplits, require_dir, skipped_note
 
 OWNER = "yfcc-flickr"
 LAYOUT = "<root>/<category>/**/*.jpg, each a vertical strip of square frames (VGAN format: 128 x 4096 px)"

@@ -40,34 +40,16 @@ import numpy as np
 from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import make_options, name_tuple
 from ...core.errors import ConfigError, DataError
+from ...core.validators import boolean, choice, fraction, integer, positive_int
 from ...registry import hookimpl
-from .common import (
-    IMAGE_EXTENSIONS,
-    TEST_CLIP_MODES,
-    VIDEO_EXTENSIONS,
-    ClipStore,
-    ItemBuilder,
-    boolean,
-    center_crop_square,
-    StoredSplits,
-    choice,
-    fraction,
-    integer,
-    natural_key,
-    natural_sorted,
-    positive_int,
-    read_image,
-    read_labels_csv,
-    read_video,
-    require_dir,
-    resize_frames,
-    sample_starts,
-    seeded_split,
-    skipped_note,
-    split_strip,
-    stable_rng,
-    window_starts,
-)
+from ...io.images import IMAGE_EXTENSIONS, read_image
+from ...io.video_files import VIDEO_EXTENSIONS, read_video
+from .clips import ClipStore, ItemBuilder
+from .frames import center_crop_square, resize_frames, split_strip
+from .labels_csv import read_labels_csv
+from .names import natural_key, natural_sorted
+from .sampling import sample_starts, seeded_split, stable_rng, window_starts
+from .splits import TEST_CLIP_MODES, StoredSplits, require_dir, skipped_note
 
 OWNER = "folder"
 LAYOUT = "a folder of clips (image strips, folders of frames or video files) with a labels.csv (clip, <attribute>, ...)"

@@ -24,8 +24,6 @@ The rendered views are cached on disk (``$VIDEOVAE_CACHE`` or
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import attrs
@@ -33,10 +31,13 @@ import numpy as np
 import torch
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options, positive_int
+from ...core.config import make_options
 from ...core.errors import DataError
 from ...core.interfaces import VideoDataset
+from ...core.validators import integer, positive_int
+from ...io.atomic import atomic_path
 from ...registry import hookimpl
+from .cache import cache_dir
 from .chair_render import ELEVATIONS_DEG, NUM_AZIMUTHS, render_chair_set
 
 START_VIEW = 15  # "starting from the 16th frame"
@@ -44,14 +45,10 @@ SEQUENCE_LENGTH = 16
 ROTATIONS = ("ccw", "cw")
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("VIDEOVAE_CACHE", Path.home() / ".cache" / "videovae"))
-
-
 @attrs.frozen
 class SyntheticChairsOptions:
     num_objects: int = attrs.field(default=100, validator=positive_int)
-    seed: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+    seed: int = attrs.field(default=0, validator=integer)
     size: int = attrs.field(default=64, validator=positive_int)
     length: int = attrs.field(default=SEQUENCE_LENGTH, validator=positive_int)
     starts: int = attrs.field(default=1, validator=positive_int)
@@ -82,11 +79,8 @@ def load_views(options: SyntheticChairsOptions, root: Path | None = None) -> np.
             pass  # a corrupt cache file is rendered again below
     views = render_chair_set(options.num_objects, options.seed, options.size)
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=root, suffix=".npy.tmp")
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.save(handle, views, allow_pickle=False)
-        os.replace(tmp, path)
     except OSError:
         pass  # caching is an optimisation; an unwritable cache only costs time
     return views

@@ -32,27 +32,15 @@ import numpy as np
 from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import make_options
 from ...core.errors import DataError
+from ...core.validators import boolean, choice, integer, positive_int
 from ...registry import hookimpl
-from .common import (
-    TEST_CLIP_MODES,
-    ClipStore,
-    ItemBuilder,
-    boolean,
-    StoredSplits,
-    choice,
-    integer,
-    natural_sorted,
-    positive_int,
-    read_image,
-    read_labels_csv,
-    require_dir,
-    resize_frames,
-    sample_starts,
-    skipped_note,
-    split_strip,
-    stable_rng,
-    window_starts,
-)
+from ...io.images import read_image
+from .clips import ClipStore, ItemBuilder
+from .frames import resize_frames, split_strip
+from .labels_csv import read_labels_csv
+from .names import natural_sorted
+from .sampling import sample_starts, stable_rng, window_starts
+from .splits import TEST_CLIP_MODES, StoredSplits, require_dir, skipped_note
 
 OWNER = "weizmann"
 COLUMNS = ("clip", "action", "performer", "mirror_of", "frames")

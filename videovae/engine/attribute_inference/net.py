@@ -68,8 +68,9 @@ from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import ModelConfig
 from ...core.errors import ConfigError, InputShapeError
 from ...core.interfaces import BuildContext, FrameEncoder
+from ...core.validators import check, choice, positive_int
 from ...registry.factory import build_part
-from ..layers import PhiTau
+from ...plugins.layers import PhiTau
 
 #: default sizes of the heads and LSTMs: small, as the paper calls the classifiers
 DEFAULT_HIDDEN_DIM = 256
@@ -80,9 +81,7 @@ POOLINGS = ("mean", "last")
 
 
 def check_pooling(pooling: str) -> str:
-    if pooling not in POOLINGS:
-        raise ConfigError(f"attribute net pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-    return pooling
+    return check(choice(*POOLINGS), "attribute net pooling", pooling)
 
 
 def motion_frames(frames: Tensor) -> Tensor:
@@ -246,8 +245,7 @@ def build_attribute_net(model_config: ModelConfig | Mapping[str, Any], attribute
     hidden_dim = hidden_dim if hidden_dim is not None else min(DEFAULT_HIDDEN_DIM, model_config.hidden_dim)
     state_dim = state_dim if state_dim is not None else min(DEFAULT_STATE_DIM, model_config.state_dim)
     for name, value in (("hidden_dim", hidden_dim), ("state_dim", state_dim)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"attribute net {name} must be a positive integer, got {value!r}")
+        check(positive_int, f"attribute net {name}", value)
     check_pooling(pooling)
     encoder = _build_encoder(model_config, attributes)
     motion_encoder = _build_encoder(model_config, attributes) if motion_attributes else None
