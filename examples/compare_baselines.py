@@ -26,7 +26,6 @@ variants of one preset share a table:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -37,10 +36,9 @@ from videovae.cli import key_value
 from videovae.core.config import ModelConfig
 from videovae.core.errors import VideoVAEError
 from videovae.engine.checkpoint import load_checkpoint, versions
-from videovae.engine.evaluation import (EvalProtocol, adjustment_notes, bound, evaluation_attributes,
-                                        load_or_train_classifier, mean_over_seeds, per_class_labels, score_model,
-                                        shuffled_frames, write_report)
+from videovae.engine.evaluation import EvalOptions, EvalProtocol, Run, evaluate, per_class_labels
 from videovae.engine.generation import generate_videos
+from videovae.engine.resume import resume_config
 from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, load_dataset
 from videovae.io.video import save_grid_png
 from videovae.plugins.presets import DEMO_SIZES, TINY_SIZES
@@ -145,19 +143,19 @@ def train_or_load(name: str, args, out: Path, seed: int):
     checkpoint = folder / CHECKPOINT_NAME
     if checkpoint.exists():
         loaded = load_checkpoint(checkpoint)
-        stored = TrainConfig.from_dict(loaded.payload["train_config"]).to_dict()
+        stored = loaded.checkpoint
+        if stored.train_config is None:
+            raise VideoVAEError(f"{checkpoint} does not record its training settings; use another --out")
         wanted = config.to_dict()
         unused = {k for k in wanted if k.startswith("inference_")} if wanted["labelled_fraction"] >= 1.0 else set()
         resuming = loaded.step < args.steps
-        free = (*TrainConfig.RESUMABLE, *unused, *(TrainConfig.ADJUSTABLE if resuming else ()))
-        differ = [k for k in wanted if k not in free and stored.get(k) != wanted[k]]
-        if differ:
-            raise VideoVAEError(f"{checkpoint} was trained with other settings ({', '.join(f'{k}={stored.get(k)!r}' for k in differ)}"
-                                f" instead of {', '.join(f'{k}={wanted[k]!r}' for k in differ)}); use another --out")
+        # --lr and --grad-clip apply from the stored step on when resuming; otherwise they must match
+        adjust = {k: wanted[k] for k in TrainConfig.ADJUSTABLE} if resuming else {}
+        resume_config(TrainConfig.from_dict(stored.train_config), config, adjust, stored.step, stored.adjustments,
+                      where=str(checkpoint), ignore=unused)
         if not resuming:
             return loaded
-        # --lr and --grad-clip apply from the stored step on; the checkpoint records the change
-        Trainer(config, folder, resume=True, adjust={k: wanted[k] for k in TrainConfig.ADJUSTABLE}).run()
+        Trainer(config, folder, resume=True, adjust=adjust).run()
     else:
         Trainer(config, folder).run()
     return load_checkpoint(checkpoint)
@@ -171,51 +169,30 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     dataset = load_dataset(args.dataset, args.data_root, dict(args.dataset_option))
     length = args.length or int(dataset.split("test")[0][0].shape[0])
-    protocol = EvalProtocol(length=length, videos_per_class=args.videos_per_class,
-                            prediction_clips=args.prediction_clips, best_of=args.best_of,
-                            classifier_steps=args.classifier_steps,
-                            eval_attributes=evaluation_attributes(dataset), seed=args.seed)
     c, h, _ = dataset.frame_shape
-    encoder_config = ModelConfig().evolve(**{**SIZES[args.sizes], "frame_size": h, "channels": c})
-    classifier = load_or_train_classifier(dataset, protocol, out, name=args.dataset, model_config=encoder_config)
-    rows = [("Bound", bound(dataset, classifier, protocol))]
-    if args.shuffled_frames:
-        rows.append(("Shuffled real frames", shuffled_frames(dataset, classifier, protocol)))
+    options = EvalOptions(length=length, videos_per_class=args.videos_per_class, prediction_clips=args.prediction_clips,
+                          best_of=args.best_of, classifier_steps=args.classifier_steps, seed=args.seed,
+                          first_frame=frozenset(args.first_frame_models), reconstruction=args.reconstructions,
+                          shuffled_frames=args.shuffled_frames, classifier_dir=str(out),
+                          classifier_config=ModelConfig().evolve(**{**SIZES[args.sizes], "frame_size": h, "channels": c}),
+                          table_name="table.md", json_name="results.json")
     seeds = list(range(args.seed, args.seed + args.seeds))
-    figure, names, timings, per_seed, adjustments = [], [], {}, {}, {}
+    runs, timings = [], {}
     for name in args.models:
-        scored_by_seed = []
         for seed in seeds:
             loaded = train_or_load(name, args, out, seed)
             folder = model_folder(out, name, seed).name
-            timings[folder] = round(training_seconds(loaded.payload.get("history") or []), 1)
-            if loaded.payload.get("adjustments"):
-                adjustments[folder] = loaded.payload["adjustments"]
-            scored = score_model(name, loaded, dataset, classifier, protocol, first_frame=name in args.first_frame_models,
-                                 reconstruction=args.reconstructions)
-            scored_by_seed.append(scored)
-            if seed == seeds[0]:
-                figure.append(sample_row(loaded, dataset, protocol, classifier))
-                names.append(name)
-            for label, result in scored:
-                print(f"{label} (training seed {seed}): {json.dumps(result)}", flush=True)
-        for i, (label, _) in enumerate(scored_by_seed[0]):
-            results = [scored[i][1] for scored in scored_by_seed]
-            rows.append((label, results[0] if len(seeds) == 1 else mean_over_seeds(results)))
-            if len(seeds) > 1:
-                per_seed[label] = dict(zip(map(str, seeds), results))
-    extra = {"per_seed": per_seed} if per_seed else {}
-    if adjustments:  # models whose --lr or --grad-clip changed part-way (on resume), and from which step
-        extra["adjustments"] = adjustments
-    table = write_report(
-        out, "table.md", "results.json", rows, protocol, changed_on_resume=adjustment_notes(adjustments), **extra,
-        training_seeds=seeds,
-        command="python examples/compare_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        dataset=dataset.describe(), train_seconds=timings, this_run_seconds=round(time.monotonic() - started, 1),
-        threads=torch.get_num_threads(), cpu=_cpu_name(), versions=versions(),
-    )
-    save_grid_png(torch.stack(figure), out / "samples.png", row_labels=names)
-    print(table)
+            timings[folder] = round(training_seconds(loaded.checkpoint.history), 1)
+            runs.append(Run(name, loaded, name=folder, seed=seed))
+    report = evaluate(
+        runs, out=out, options=options, dataset=dataset, log=lambda line: print(line, flush=True), extra=lambda _: dict(
+            training_seeds=seeds,
+            command="python examples/compare_baselines.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            dataset=dataset.describe(), train_seconds=timings, this_run_seconds=round(time.monotonic() - started, 1),
+            threads=torch.get_num_threads(), cpu=_cpu_name(), versions=versions()))
+    figure = [sample_row(report.loaded[name][0], dataset, report.protocol, report.classifier) for name in args.models]
+    save_grid_png(torch.stack(figure), out / "samples.png", row_labels=list(args.models))
+    print(report.table)
     return 0
 
 

@@ -128,3 +128,32 @@ def test_mp4_without_pyav_is_refused_before_anything_is_written(trained, tmp_pat
     code = main(["generate", "--checkpoint", str(trained / "checkpoint.pt"), "--out", str(out), "--formats", "gif,mp4"])
     assert code == 2 and "MP4 output needs PyAV: run `pip install av`" in error_line(capsys)
     assert not out.exists()
+
+
+def test_evaluate_scores_several_checkpoints_in_one_table(trained, tmp_path, capsys):
+    import torch
+
+    from videovae.engine.checkpoint import read_checkpoint
+
+    second = tmp_path / "second"
+    assert main(TRAIN + ["--out", str(second), "--steps", "1"]) == 0
+    first = trained / "checkpoint.pt"
+    out = tmp_path / "eval"
+    flags = ["--out", str(out), "--videos-per-class", "1", "--prediction-clips", "2", "--best-of", "1",
+             "--classifier-steps", "2", "--classifier-dir", str(tmp_path / "classifiers")]
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(first), "--checkpoint", str(second / "checkpoint.pt"), *flags]) == 0
+    report = json.loads((out / "evaluation.json").read_text())
+    assert list(report["rows"]) == ["Bound", str(first), str(second / "checkpoint.pt")]  # same file names: paths
+    assert report["steps"] == {str(first): 2, str(second / "checkpoint.pt"): 1}
+    assert len(list((tmp_path / "classifiers").iterdir())) == 1  # one classifier for both
+    assert f"| {second / 'checkpoint.pt'} |" in capsys.readouterr().out
+    # a checkpoint of another data set is refused in one line, before anything is written
+    payload = read_checkpoint(first)
+    payload["dataset"]["name"] = "weizmann"
+    torch.save(payload, tmp_path / "weizmann.pt")
+    assert main(["evaluate", "--checkpoint", str(first), "--checkpoint", str(tmp_path / "weizmann.pt"),
+                 "--out", str(tmp_path / "refused")]) == 2
+    assert "weizmann.pt was trained on weizmann" in error_line(capsys) and not (tmp_path / "refused").exists()
+    assert main(["evaluate", "--checkpoint", str(first), "--checkpoint", str(first), "--out", str(out)]) == 2
+    assert "--checkpoint names the same file twice" in error_line(capsys)

@@ -280,8 +280,8 @@ def test_compare_baselines_resumes_with_a_new_grad_clip_but_never_reuses_a_model
         compare.train_or_load("static", args, tmp_path, 0)
     args.steps = 22  # more steps: resumed, clipped from step 20 on, and the change is recorded
     resumed = compare.train_or_load("static", args, tmp_path, 0)
-    assert resumed.step == 22 and resumed.payload["train_config"]["grad_clip"] == 1000.0
-    assert resumed.payload["adjustments"] == [{"step": 20, "field": "grad_clip", "from": 0.0, "to": 1000.0}]
+    assert resumed.step == 22 and resumed.checkpoint.train_config["grad_clip"] == 1000.0
+    assert resumed.checkpoint.adjustments == [{"step": 20, "field": "grad_clip", "from": 0.0, "to": 1000.0}]
 
 
 @pytest.mark.parametrize("flags, message", [(["--models", " , "], "--models needs at least one preset name"),
@@ -298,3 +298,93 @@ def test_compare_baselines_refuses_bad_lists_before_writing(tmp_path, flags, mes
                             env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 2 and message in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+class FixedClassifier:
+    """A stand-in evaluation classifier: video i gets the fixed probabilities ``ROWS[i % 2]``, whatever it shows."""
+
+    ROWS = ([0.7, 0.1, 0.1, 0.1], [0.1, 0.7, 0.1, 0.1])
+
+    def __init__(self, joint):
+        self.joint, self.calls = joint, []
+
+    def __call__(self, videos):
+        self.calls.append(len(videos))
+        return torch.tensor([self.ROWS[i % 2] for i in range(len(videos))], dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    from videovae.engine.trainer import TrainConfig, Trainer
+
+    root = tmp_path_factory.mktemp("runs")
+    for name, steps, seed in (("a", 1, 0), ("b", 2, 0), ("c", 1, 1)):
+        config = TrainConfig.from_dict(dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, length=4),
+                                            batch_size=4, steps=steps, checkpoint_every=0, seed=seed))
+        Trainer(config, root / name, progress=False, log=lambda line: None).run()
+    return root / "a" / "checkpoint.pt", root / "b" / "checkpoint.pt", root / "c" / "checkpoint.pt"
+
+
+def test_evaluate_scores_every_checkpoint_with_one_classifier_against_hand_computed_numbers(two_runs, tmp_path,
+                                                                                           monkeypatch):
+    from videovae.engine.evaluation import EvalOptions, Run, evaluate, flow
+
+    made = []
+
+    def one_classifier(dataset, protocol, folder, name, model_config):
+        made.append((name, protocol.length))
+        return FixedClassifier(JointLabels(dataset.attributes, protocol.eval_attributes))
+
+    monkeypatch.setattr(flow, "load_or_train_classifier", one_classifier)
+    options = EvalOptions(videos_per_class=2, prediction_clips=2, best_of=1, table_name="t.md", json_name="t.json")
+    report = evaluate([Run("a", two_runs[0]), Run("b", two_runs[1])], out=tmp_path, options=options,
+                      extra=lambda loaded: {"steps": [c.step for c in loaded]})
+    assert made == [("synthetic-chairs", 4)]  # one classifier for both checkpoints, protocol length = clip length
+    assert report.classifier.calls[1:] == [8, 8]  # 4 joint classes x 2 videos per class, per model
+    # by hand: 8 videos alternating p = (.7, .1, .1, .1) and (.1, .7, .1, .1). Intra-E (Eq. 11) sums H[p] over the 8;
+    # Inter-E (Eq. 12) is the entropy of the assigned labels, 4 x class 0 and 4 x class 1: ln 2; the I-score
+    # (Eq. 10) is exp of the mean KL(p || m) to the mean row m = (.4, .4, .1, .1) (the .1/.1 terms are 0)
+    h = -(0.7 * math.log(0.7) + 3 * 0.1 * math.log(0.1))
+    inter = math.log(2)
+    kl = 0.7 * math.log(0.7 / 0.4) + 0.1 * math.log(0.1 / 0.4)
+    written = json.loads((tmp_path / "t.json").read_text())
+    assert list(written["rows"]) == ["Bound", "a", "b"] and written["steps"] == [1, 2]
+    for name in ("a", "b"):
+        row = written["rows"][name]
+        assert row["mode"] == "attributes only (i)" and row["num_videos"] == 8
+        assert row["intra_entropy"] == pytest.approx(8 * h) and row["inter_entropy"] == pytest.approx(inter)
+        assert row["inception_score"] == pytest.approx(math.exp(kl))
+    assert written["rows"]["a"]["steps"] == 1 and written["rows"]["b"]["steps"] == 2
+    assert (tmp_path / "t.md").read_text() == report.table and f"| a | attributes only (i) | {8 * h:.2f} (8) |" in report.table
+
+
+def test_evaluate_averages_the_runs_of_one_label_over_their_training_seeds(two_runs, tmp_path):
+    from videovae.engine.evaluation import EvalOptions, Run, evaluate
+
+    joint = JointLabels(SyntheticChairs(num_objects=4, size=32, length=4).attributes, ("tilt", "rotation"))
+    options = EvalOptions(videos_per_class=2, prediction_clips=2, best_of=1, shuffled_frames=True)
+    with pytest.raises(ConfigError, match="disagree on 'steps'"):  # 1 and 2 steps: not one model's seeds
+        evaluate([Run("model", two_runs[0]), Run("model", two_runs[1])], out=tmp_path, options=options,
+                 classifier=FixedClassifier(joint))
+    report = evaluate([Run("model", two_runs[0], seed=0), Run("model", two_runs[2], seed=1)], out=tmp_path,
+                      options=options, classifier=FixedClassifier(joint))
+    written = json.loads((tmp_path / "evaluation.json").read_text())
+    assert list(written["rows"]) == ["Bound", "Shuffled real frames", "model"]
+    row, seeds = written["rows"]["model"], written["per_seed"]["model"]
+    assert row["seeds"] == 2 and list(seeds) == ["0", "1"] and row["intra_entropy_std"] == 0.0
+    psnr = [seeds["0"]["psnr"], seeds["1"]["psnr"]]
+    assert row["psnr"] == pytest.approx(sum(psnr) / 2) and row["psnr_std"] == pytest.approx(abs(psnr[0] - psnr[1]) / 2 ** 0.5)
+    assert "| model (2 seeds) |" in report.table and [len(v) for v in report.loaded.values()] == [2]
+
+
+def test_evaluate_refuses_checkpoints_of_different_data_sets_in_one_line(two_runs, tmp_path):
+    from videovae.core.errors import ConfigError
+    from videovae.engine.checkpoint import read_checkpoint
+    from videovae.engine.evaluation import evaluate
+
+    payload = read_checkpoint(two_runs[1])
+    payload["dataset"] = {**payload["dataset"], "options": {**payload["dataset"]["options"], "num_objects": 5}}
+    torch.save(payload, tmp_path / "other.pt")
+    with pytest.raises(ConfigError, match=r"other.pt was trained on synthetic-chairs .*num_objects': 5.*one data set together$"):
+        evaluate([two_runs[0], tmp_path / "other.pt"], out=tmp_path / "eval")
+    assert not (tmp_path / "eval").exists()

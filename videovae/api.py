@@ -37,7 +37,7 @@ def load(path: str | Path) -> LoadedCheckpoint:
 
 def clip_length(loaded: LoadedCheckpoint) -> int:
     """The clip length a checkpoint was trained on (16 when unknown)."""
-    return int(loaded.payload.get("clip_length", 16))
+    return loaded.clip_length
 
 
 def generate(model: VideoModel | LoadedCheckpoint, *, num: int = 8, length: int | None = None,
@@ -55,10 +55,10 @@ def generate(model: VideoModel | LoadedCheckpoint, *, num: int = 8, length: int 
     attribute_net = None
     if isinstance(model, LoadedCheckpoint):
         label_table = model.label_table
-        if first_frames is not None and model.payload.get("attribute_net") is not None:
+        if first_frames is not None and model.checkpoint.attribute_net is not None:
             from .engine.attribute_inference import net_from_payload
 
-            attribute_net = net_from_payload(model.payload["attribute_net"], "the checkpoint's attribute_net")
+            attribute_net = net_from_payload(model.checkpoint.attribute_net, "the checkpoint's attribute_net")
         length = length if length is not None else clip_length(model)
         model = model.model
     length = length if length is not None else 16

@@ -100,11 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("evaluate", help="score a checkpoint with the paper's metrics (Intra-E, Inter-E, I-score, PSNR, SSIM)")
-    p.add_argument("--checkpoint", required=True)
+    p = sub.add_parser("evaluate", help="score checkpoints with the paper's metrics (Intra-E, Inter-E, I-score, PSNR, SSIM)")
+    p.add_argument("--checkpoint", required=True, action="append",
+                   help="a checkpoint to score; repeat it for one row (set) per checkpoint in one table, all "
+                        "scored with one classifier (they must share a data set)")
     p.add_argument("--out", required=True, help="output folder for evaluation.json and evaluation.md")
     p.add_argument("--data-root", help="data set root (default: the one stored in the checkpoint)")
-    p.add_argument("--classifier-dir", help="where the evaluation classifier is cached (default: beside the checkpoint)")
+    p.add_argument("--classifier-dir", help="where the evaluation classifier is cached (default: beside the first checkpoint)")
     for flag, default in [("--videos-per-class", 20), ("--prediction-clips", 32), ("--best-of", 5),
                           ("--classifier-steps", 600), ("--seed", 0)]:
         p.add_argument(flag, type=int, default=default)
@@ -150,6 +152,7 @@ def cmd_plugins(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from .engine.resume import resume_flags
     from .engine.trainer import TrainConfig, Trainer
 
     given = {
@@ -169,12 +172,8 @@ def cmd_train(args) -> int:
     if args.dataset_options:
         given["dataset_options"] = dict(args.dataset_options)
     adjust = {}
-    if args.resume:
-        fixed = sorted(set(given) - set(TrainConfig.RESUMABLE) - set(TrainConfig.ADJUSTABLE))
-        if fixed:
-            raise ConfigError(f"--resume continues the stored run; these cannot change: {', '.join(fixed)} "
-                              f"(only {', '.join(TrainConfig.ADJUSTABLE)} can, and the change is recorded)")
-        adjust = {k: given[k] for k in TrainConfig.ADJUSTABLE if k in given}
+    if args.resume:  # the trainer takes the stored settings with these changes (engine.resume)
+        adjust = {k: given[k] for k in resume_flags(given, TrainConfig)}
     config = TrainConfig.from_dict(given)
     trainer = Trainer(config, args.out, resume=args.resume, progress=not args.no_progress, adjust=adjust)
     for change in trainer.adjustments:
@@ -251,37 +250,34 @@ def cmd_infer_attributes(args) -> int:
     return 0
 
 
-def cmd_evaluate(args) -> int:
-    from .api import clip_length, load
-    from .core.config import ModelConfig
-    from .engine.evaluation import (EvalProtocol, adjustment_notes, bound, evaluation_attributes,
-                                    load_or_train_classifier, score_model, shuffled_frames, write_report)
-    from .engine.trainer import load_dataset
+def checkpoint_labels(paths: Sequence[str]) -> list[str]:
+    """Row labels of several checkpoints: the file names, or, where two share one, the paths as given."""
+    names = [Path(p).name for p in paths]
+    return names if len(set(names)) == len(names) else [str(p) for p in paths]
 
-    loaded = load(args.checkpoint)
-    stored = loaded.payload.get("dataset") or {}
-    if "name" not in stored:
-        raise ConfigError(f"{args.checkpoint} does not record its data set; it was not written by `videovae train`")
-    dataset = load_dataset(stored["name"], args.data_root or stored.get("root"), dict(stored.get("options", {})))
-    protocol = EvalProtocol(length=args.length or clip_length(loaded), videos_per_class=args.videos_per_class,
-                            prediction_clips=args.prediction_clips, best_of=args.best_of,
-                            classifier_steps=args.classifier_steps, eval_attributes=evaluation_attributes(dataset),
-                            seed=args.seed)
-    folder = Path(args.classifier_dir) if args.classifier_dir else Path(args.checkpoint).resolve().parent
-    codec = {k: v for k, v in loaded.model.config.to_dict().items()
-             if k in ("frame_size", "channels", "encoder", "encoder_options", "latent_dim", "state_dim", "hidden_dim")}
-    classifier = load_or_train_classifier(dataset, protocol, folder, name=stored["name"],
-                                          model_config=ModelConfig.from_dict(codec))
-    rows = [("Bound", bound(dataset, classifier, protocol))]
-    if args.shuffled_frames:
-        rows.append(("Shuffled real frames", shuffled_frames(dataset, classifier, protocol)))
-    rows += score_model(Path(args.checkpoint).name, loaded, dataset, classifier, protocol, first_frame=args.first_frame,
-                        reconstruction=args.reconstruction)
-    # what was scored: the step, the training settings and any change of them on resume
-    adjustments = loaded.payload.get("adjustments", [])
-    print(write_report(args.out, "evaluation.md", "evaluation.json", rows, protocol, checkpoint=str(args.checkpoint),
-                       changed_on_resume=adjustment_notes({Path(args.checkpoint).name: adjustments}), step=loaded.step,
-                       train_config=loaded.payload.get("train_config"), adjustments=adjustments))
+
+def cmd_evaluate(args) -> int:
+    from .engine.evaluation import EvalOptions, Run, evaluate
+
+    if len(set(args.checkpoint)) != len(args.checkpoint):
+        raise ConfigError("--checkpoint names the same file twice")
+    options = EvalOptions(data_root=args.data_root, length=args.length, videos_per_class=args.videos_per_class,
+                          prediction_clips=args.prediction_clips, best_of=args.best_of,
+                          classifier_steps=args.classifier_steps, seed=args.seed, first_frame=args.first_frame,
+                          reconstruction=args.reconstruction, shuffled_frames=args.shuffled_frames,
+                          classifier_dir=args.classifier_dir)
+    runs = [Run(label, path) for label, path in zip(checkpoint_labels(args.checkpoint), args.checkpoint)]
+
+    def scored(loaded) -> dict:
+        """What was scored: the step, the training settings and (one checkpoint) any change of them on resume."""
+        if len(runs) == 1:
+            return {"checkpoint": args.checkpoint[0], "step": loaded[0].step,
+                    "train_config": loaded[0].checkpoint.train_config, "adjustments": loaded[0].checkpoint.adjustments}
+        return {"checkpoints": {r.label: str(r.checkpoint) for r in runs},
+                "steps": {r.label: c.step for r, c in zip(runs, loaded)},
+                "train_configs": {r.label: c.checkpoint.train_config for r, c in zip(runs, loaded)}}
+
+    print(evaluate(runs, out=args.out, options=options, extra=scored).table)
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import attrs
 import torch
@@ -26,6 +26,7 @@ from ..registry.factory import build_from_config
 
 FORMAT = "videovae-checkpoint"
 FORMAT_VERSION = 1
+_REQUIRED = object()
 
 
 def versions() -> dict[str, str]:
@@ -79,16 +80,104 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
-def model_from_checkpoint(payload: dict[str, Any]) -> VideoModel:
+@attrs.frozen
+class DatasetInfo:
+    """The data set a run trained on: registry name, options, root folder and its description."""
+
+    name: str
+    options: dict[str, Any] = attrs.field(factory=dict)
+    root: str | None = None
+    description: Any = None
+
+
+def _checked(value: Any, where: str, name: str, kinds: tuple[type, ...], default: Any = _REQUIRED) -> Any:
+    """``value`` (the stored field ``name``) if it is one of ``kinds``; ``default`` when it is absent (``None``);
+    a one-line :class:`CheckpointError` naming ``where`` and the field otherwise."""
+    if value is None:
+        if default is _REQUIRED:
+            raise CheckpointError(f"{where} lacks the checkpoint field {name!r}")
+        return default() if callable(default) else default
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise CheckpointError(f"{where}: checkpoint field {name!r} should be {expected}, got {type(value).__name__}")
+    return value
+
+
+@attrs.frozen(eq=False)
+class Checkpoint:
+    """A checkpoint's data, each field checked for its type by :meth:`from_payload`.
+
+    ``train_config`` is the stored :class:`~videovae.engine.trainer.TrainConfig` as a dict (read it with
+    ``TrainConfig.from_dict``); ``adjustments`` are the ``{"step", "field", "from", "to"}`` rows of settings
+    changed on resume; ``attribute_net`` is the stage-1 net's payload of a semi-supervised run.
+    """
+
+    where: str  # the file it came from, for messages
+    model_config: dict[str, Any]
+    attributes: list
+    model_state: dict[str, Any]
+    step: int = 0
+    train_config: dict[str, Any] | None = None
+    dataset: DatasetInfo | None = None
+    label_table: torch.Tensor | None = None
+    clip_length: int | None = None
+    adjustments: list[dict[str, Any]] = attrs.field(factory=list)
+    history: list[dict[str, Any]] = attrs.field(factory=list)
+    attribute_net: dict[str, Any] | None = None
+    optimizer_state: dict[str, Any] | None = None
+    rng: dict[str, Any] | None = None
+    versions: dict[str, str] = attrs.field(factory=dict)
+    payload: dict[str, Any] = attrs.field(factory=dict, repr=False)  # everything as stored
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any], where: str | Path = "checkpoint") -> "Checkpoint":
+        """The checked fields of ``payload`` (as :func:`read_checkpoint` returns it)."""
+        where = str(where)
+
+        def get(name, kinds, default=_REQUIRED, data=payload, prefix=""):
+            return _checked(data.get(name), where, prefix + name, kinds, default)
+
+        info = None
+        dataset = get("dataset", (dict,), None)
+        if dataset is not None:
+            info = DatasetInfo(name=get("name", (str,), data=dataset, prefix="dataset."),
+                               options=dict(get("options", (dict,), dict, data=dataset, prefix="dataset.")),
+                               root=get("root", (str,), None, data=dataset, prefix="dataset."),
+                               description=dataset.get("description"))
+        return cls(
+            where=where,
+            model_config=get("model_config", (dict,)),
+            attributes=get("attributes", (list, tuple)),
+            model_state=get("model_state", (dict,)),
+            step=int(get("step", (int,), 0)),
+            train_config=get("train_config", (dict,), None),
+            dataset=info,
+            label_table=get("label_table", (torch.Tensor,), None),
+            clip_length=get("clip_length", (int,), None),
+            adjustments=list(get("adjustments", (list,), list)),
+            history=list(get("history", (list,), list)),
+            attribute_net=get("attribute_net", (dict,), None),
+            optimizer_state=get("optimizer_state", (dict,), None),
+            rng=get("rng", (dict,), None),
+            versions=dict(get("versions", (dict,), dict)),
+            payload=dict(payload),
+        )
+
+
+def open_checkpoint(path: str | Path) -> Checkpoint:
+    """:func:`read_checkpoint` and :meth:`Checkpoint.from_payload`: the checked data of the file at ``path``."""
+    return Checkpoint.from_payload(read_checkpoint(path), path)
+
+
+def model_from_checkpoint(checkpoint: Checkpoint | Mapping[str, Any]) -> VideoModel:
     """Rebuild the model from its stored configuration (by registry names) and load its weights."""
-    try:
-        config = ModelConfig.from_dict(payload["model_config"])
-        attributes = AttributeSet.from_list(payload["attributes"])
-    except KeyError as exc:
-        raise CheckpointError(f"checkpoint lacks the field {exc.args[0]!r}") from None
+    if not isinstance(checkpoint, Checkpoint):
+        checkpoint = Checkpoint.from_payload(checkpoint)
+    config = ModelConfig.from_dict(checkpoint.model_config)
+    attributes = AttributeSet.from_list(checkpoint.attributes)
     model = build_from_config(config, attributes)
     try:
-        model.load_state_dict(payload["model_state"])
+        model.load_state_dict(checkpoint.model_state)
     except (RuntimeError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"checkpoint weights do not fit the model they describe: {first[:200]}") from None
@@ -97,26 +186,38 @@ def model_from_checkpoint(payload: dict[str, Any]) -> VideoModel:
 
 @attrs.frozen(eq=False)
 class LoadedCheckpoint:
+    """A rebuilt model (eval mode) and its checked checkpoint data."""
+
     model: VideoModel
-    payload: dict[str, Any]
+    checkpoint: Checkpoint
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The raw stored data (prefer :attr:`checkpoint`'s typed fields)."""
+        return self.checkpoint.payload
 
     @property
     def step(self) -> int:
-        return int(self.payload.get("step", 0))
+        return self.checkpoint.step
 
     @property
     def label_table(self) -> torch.Tensor | None:
-        return self.payload.get("label_table")
+        return self.checkpoint.label_table
+
+    @property
+    def clip_length(self) -> int:
+        """The clip length the model was trained on (16 when unknown)."""
+        return self.checkpoint.clip_length if self.checkpoint.clip_length is not None else 16
 
 
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     """Read a checkpoint and rebuild its model in eval mode."""
-    payload = read_checkpoint(path)
+    checkpoint = open_checkpoint(path)
     try:
-        model = model_from_checkpoint(payload)
+        model = model_from_checkpoint(checkpoint)
     except CheckpointError:
         raise
     except VideoVAEError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     model.eval()
-    return LoadedCheckpoint(model, payload)
+    return LoadedCheckpoint(model, checkpoint)

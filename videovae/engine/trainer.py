@@ -37,10 +37,11 @@ from ..registry import get_registry
 from ..registry.factory import build_model, resolve_config
 from . import distributed
 from .attribute_inference import NET_FILE, LabelledView, reuse_stage_one, run_stage_one, stage_one_from_payload
-from .checkpoint import model_from_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, model_from_checkpoint, open_checkpoint, save_checkpoint
 from .generation import generate_videos
 from .optimization import Optimizers, clip_noise, synchronize_model
 from .plots import save_loss_curve
+from .resume import resume_config
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -173,14 +174,14 @@ class Trainer:
         self.progress = progress
         self.log = log
         self.checkpoint_path = self.out_dir / CHECKPOINT_NAME
-        payload = None
+        stored: Checkpoint | None = None
         #: optimiser settings changed on resume: ``{"step", "field", "from", "to"}`` rows, oldest first
         self.adjustments: list[dict[str, Any]] = []
         if adjust and not resume:
             raise ConfigError("adjust changes the settings of a resumed run; a new run takes them from its config")
         if resume:
-            payload = read_checkpoint(self.checkpoint_path)
-            self.config, self.adjustments = self._resumed_config(payload, config, adjust or {})
+            stored = open_checkpoint(self.checkpoint_path)
+            self.config, self.adjustments = self._resumed_config(stored, config, adjust or {})
         elif self.checkpoint_path.exists():
             raise ConfigError(
                 f"{self.checkpoint_path} already exists; resume it with --resume or choose another output folder"
@@ -200,7 +201,7 @@ class Trainer:
         self.label_table = self.dataset.label_rows("train")
         self.stage_one = None
         if cfg.labelled_fraction < 1.0:  # Sec. 4.1 stage 1; stage 2 trains on the inferred labels
-            self.stage_one = self._stage_one(payload)
+            self.stage_one = self._stage_one(stored)
             self.train_split = LabelledView(self.train_split, self.stage_one.label_rows)
             self.label_table = self.stage_one.label_rows.clone()
         global_batch = cfg.batch_size * self.process.world_size
@@ -216,8 +217,8 @@ class Trainer:
         self.steps_per_epoch = len(self.sampler) // cfg.batch_size
         self._epoch_indices: tuple[int, list[int]] | None = None
 
-        if payload is not None:
-            self.model = model_from_checkpoint(payload)
+        if stored is not None:
+            self.model = model_from_checkpoint(stored)
         else:
             self.model = build_model(cfg.preset, attributes=self.dataset.attributes, **cfg.model)
         if tuple(self.model.config.frame_shape) != tuple(self.dataset.frame_shape):
@@ -231,28 +232,17 @@ class Trainer:
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoint on disk
         self.history: list[dict[str, Any]] = []
-        if payload is not None:
-            self._restore(payload)
+        if stored is not None:
+            self._restore(stored)
         synchronize_model(self.model, self.process)
 
     # -- set-up helpers -------------------------------------------------------------
-    @staticmethod
-    def _resumed_config(payload: dict, requested: TrainConfig, adjust: dict[str, Any]) -> tuple[TrainConfig, list]:
+    def _resumed_config(self, stored: Checkpoint, requested: TrainConfig, adjust: dict[str, Any]) -> tuple[TrainConfig, list]:
         """The stored config with ``requested``'s RESUMABLE fields and the ``adjust``ed ADJUSTABLE ones,
-        and the list of adjustments so far (the stored ones plus those that change a value now)."""
-        unknown = sorted(set(adjust) - set(TrainConfig.ADJUSTABLE))
-        if unknown:
-            raise ConfigError(f"only {', '.join(TrainConfig.ADJUSTABLE)} can be adjusted on resume, not {', '.join(unknown)}")
-        stored = TrainConfig.from_dict(payload["train_config"])
-        changes = {name: getattr(requested, name) for name in TrainConfig.RESUMABLE}
-        config = attrs.evolve(stored, **changes, **adjust)  # the validators check the adjusted values
-        adjustments = list(payload.get("adjustments", []))
-        step = int(payload.get("step", 0))
-        for name in TrainConfig.ADJUSTABLE:
-            before, after = getattr(stored, name), getattr(config, name)
-            if before != after:
-                adjustments.append({"step": step, "field": name, "from": before, "to": after})
-        return config, adjustments
+        and the list of adjustments so far (:func:`~videovae.engine.resume.resume_config`)."""
+        if stored.train_config is None:
+            raise CheckpointError(f"{self.checkpoint_path} lacks the checkpoint field 'train_config'; it cannot be resumed")
+        return resume_config(TrainConfig.from_dict(stored.train_config), requested, adjust, stored.step, stored.adjustments)
 
     def _stage_one_settings(self) -> dict:
         cfg = self.config
@@ -261,7 +251,7 @@ class Trainer:
             "inference_lr", "inference_pretrain_steps", "inference_self_training_steps", "batch_size", "seed")}
         return json.loads(json.dumps(settings, sort_keys=True, default=str))
 
-    def _stage_one(self, payload: dict | None):
+    def _stage_one(self, stored: Checkpoint | None):
         """Stage 1 (Sec. 4.1): train φ_att on the labelled clips and infer the rest, or read it back.
 
         A resumed run takes stage 1 from its checkpoint (or ``attribute_net.pt``); a new run reuses an
@@ -271,9 +261,9 @@ class Trainer:
         settings = self._stage_one_settings()
         path = self.out_dir / NET_FILE
         count = len(self.train_split)
-        if payload is not None:
-            if payload.get("attribute_net") is not None:
-                return stage_one_from_payload(payload["attribute_net"], count, f"{self.checkpoint_path} (attribute_net)")
+        if stored is not None:
+            if stored.attribute_net is not None:
+                return stage_one_from_payload(stored.attribute_net, count, f"{self.checkpoint_path} (attribute_net)")
             reused = reuse_stage_one(path, settings, count)
             if reused is None:
                 raise CheckpointError(f"{self.checkpoint_path} was trained with labelled_fraction={cfg.labelled_fraction} "
@@ -300,14 +290,16 @@ class Trainer:
                 raise CheckpointError(f"{path} (stage 1 of rank 0) cannot be read")
         return stage
 
-    def _restore(self, payload: dict) -> None:
+    def _restore(self, stored: Checkpoint) -> None:
         try:
-            self.optimizers.load_state_dict(payload["optimizer_state"])
+            if stored.optimizer_state is None or stored.rng is None:
+                raise KeyError("optimizer_state" if stored.optimizer_state is None else "rng")
+            self.optimizers.load_state_dict(stored.optimizer_state)
             self.optimizers.set_lr(self.config.lr)  # the stored states carry the old learning rate
-            self.step = int(payload["step"])
+            self.step = stored.step
             self.saved_step = self.step
-            self.history = list(payload.get("history", []))
-            torch.set_rng_state(payload["rng"]["torch"])
+            self.history = list(stored.history)
+            torch.set_rng_state(stored.rng["torch"])
         except (KeyError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{self.checkpoint_path} cannot be resumed: {exc}") from None
 

@@ -1,0 +1,159 @@
+"""The one evaluation entry point: bound → classifier → every checkpoint's rows → report.
+
+``videovae evaluate`` and ``examples/compare_baselines.py`` both call :func:`evaluate`; one
+classifier is shared by all checkpoints of one call (they must share a data set), so their
+rows are comparable (Sec. 5.2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import attrs
+
+from ...core.config import ModelConfig, positive_int
+from ...core.errors import ConfigError
+from ...core.interfaces import VideoDataset
+from ..checkpoint import LoadedCheckpoint, load_checkpoint
+from .classifier import EvaluationClassifier, load_or_train_classifier
+from .protocol import EvalProtocol, evaluation_attributes
+from .report import adjustment_notes, write_report
+from .scores import bound, mean_over_seeds, score_model, shuffled_frames
+
+#: the fields of a model config that the evaluation classifier copies from a checkpoint's model
+CODEC_FIELDS = ("frame_size", "channels", "encoder", "encoder_options", "latent_dim", "state_dim", "hidden_dim")
+
+
+@attrs.frozen
+class EvalOptions:
+    """How :func:`evaluate` scores: the protocol's counts, the optional rows, where the classifier lives."""
+
+    data_root: str | None = None  # default: the root stored in the checkpoints
+    length: int | None = attrs.field(default=None, validator=attrs.validators.optional(positive_int))
+    videos_per_class: int = attrs.field(default=20, validator=positive_int)
+    prediction_clips: int = attrs.field(default=32, validator=positive_int)
+    best_of: int = attrs.field(default=5, validator=positive_int)
+    classifier_steps: int = attrs.field(default=600, validator=positive_int)
+    seed: int = 0
+    first_frame: bool | frozenset = False  # a mode-iv row for every model (True) or for these row labels
+    reconstruction: bool = False  # a posterior-reconstruction row per VAE model
+    shuffled_frames: bool = False  # the control row of real test frames in random order
+    classifier_dir: str | None = None  # default: beside the first checkpoint
+    classifier_config: ModelConfig | None = None  # default: the first checkpoint's encoder
+    table_name: str = "evaluation.md"
+    json_name: str = "evaluation.json"
+
+    def first_frame_for(self, label: str) -> bool:
+        return self.first_frame if isinstance(self.first_frame, bool) else label in self.first_frame
+
+
+@attrs.frozen
+class Run:
+    """One checkpoint to score: its row ``label`` (runs sharing a label are one model's training seeds,
+    shown as mean ± std), its ``name`` in the report's ``adjustments`` (default: the label) and its
+    training ``seed`` (the key of its row in ``per_seed``)."""
+
+    label: str
+    checkpoint: Any  # a path or a LoadedCheckpoint
+    name: str | None = None
+    seed: int | None = None
+
+
+@attrs.frozen(eq=False)
+class EvalReport:
+    rows: list
+    protocol: EvalProtocol
+    table: str
+    classifier: EvaluationClassifier
+    loaded: dict  # label -> [LoadedCheckpoint, ...] in the order of the runs
+
+
+def _shared_dataset(loaded: Sequence[LoadedCheckpoint], options: EvalOptions) -> VideoDataset:
+    """The data set every checkpoint was trained on (``options.data_root`` overrides the stored root);
+    a one-line :class:`ConfigError` when one was not written by ``videovae train`` or they differ."""
+    keys = []
+    for checkpoint in loaded:
+        info = checkpoint.checkpoint.dataset
+        if info is None:
+            raise ConfigError(f"{checkpoint.checkpoint.where} does not record its data set; it was not written by "
+                              "`videovae train`")
+        keys.append((info.name, info.options))
+    for checkpoint, key in zip(loaded[1:], keys[1:]):
+        if key != keys[0]:
+            raise ConfigError(f"{checkpoint.checkpoint.where} was trained on {key[0]} {key[1]}, "
+                              f"{loaded[0].checkpoint.where} on {keys[0][0]} {keys[0][1]}; "
+                              "evaluate checkpoints of one data set together")
+    from ..trainer import load_dataset
+
+    info = loaded[0].checkpoint.dataset
+    return load_dataset(info.name, options.data_root or info.root, dict(info.options))
+
+
+def _shared_classifier(dataset: VideoDataset, protocol: EvalProtocol, options: EvalOptions,
+                       first: LoadedCheckpoint) -> EvaluationClassifier:
+    """The data set's cached classifier in ``options.classifier_dir`` (default: beside the first checkpoint),
+    copying ``options.classifier_config``'s encoder (default: the first checkpoint's)."""
+    folder = options.classifier_dir or Path(first.checkpoint.where).resolve().parent
+    config = options.classifier_config
+    if config is None:
+        config = ModelConfig.from_dict({k: v for k, v in first.model.config.to_dict().items() if k in CODEC_FIELDS})
+    name = first.checkpoint.dataset.name if first.checkpoint.dataset else "dataset"
+    return load_or_train_classifier(dataset, protocol, folder, name=name, model_config=config)
+
+
+def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: EvalOptions = EvalOptions(),
+             dataset: VideoDataset | None = None, classifier: EvaluationClassifier | None = None,
+             extra: Mapping[str, Any] | Callable[[list], Mapping[str, Any]] | None = None,
+             log: Callable[[str], None] | None = None) -> EvalReport:
+    """Score every checkpoint of ``runs`` with one protocol and one classifier and write the report.
+
+    ``dataset`` defaults to the one stored in the checkpoints (``options.data_root`` overrides its
+    root); ``classifier`` to the data set's cached evaluation classifier (trained on first use).
+    The report (``options.table_name`` and ``options.json_name`` in ``out``) holds the bound, the
+    optional shuffled-frames control and each model's rows; its JSON also the caller's ``extra`` (a dict,
+    or a function of the loaded checkpoints, in the order of ``runs``, returning one). ``log`` gets
+    each checkpoint's rows as they are scored.
+    """
+    runs = [r if isinstance(r, Run) else Run(Path(r).name, r) for r in runs]  # a bare path: its file name labels it
+    if not runs:
+        raise ConfigError("evaluate needs at least one checkpoint")
+    loaded = [r.checkpoint if isinstance(r.checkpoint, LoadedCheckpoint) else load_checkpoint(r.checkpoint)
+              for r in runs]
+    dataset = dataset if dataset is not None else _shared_dataset(loaded, options)
+    protocol = EvalProtocol(length=options.length or loaded[0].clip_length, videos_per_class=options.videos_per_class,
+                            prediction_clips=options.prediction_clips, best_of=options.best_of,
+                            classifier_steps=options.classifier_steps, eval_attributes=evaluation_attributes(dataset),
+                            seed=options.seed)
+    classifier = classifier if classifier is not None else _shared_classifier(dataset, protocol, options, loaded[0])
+    rows = [("Bound", bound(dataset, classifier, protocol))]
+    if options.shuffled_frames:
+        rows.append(("Shuffled real frames", shuffled_frames(dataset, classifier, protocol)))
+    by_label: dict[str, list] = {}
+    for run, checkpoint in zip(runs, loaded):
+        by_label.setdefault(run.label, []).append((run, checkpoint))
+    per_seed, adjustments = {}, {}
+    for label, members in by_label.items():
+        scored_by_seed = []
+        for index, (run, checkpoint) in enumerate(members):
+            seed = str(run.seed if run.seed is not None else index)
+            if any(seed == earlier for earlier, _ in scored_by_seed):
+                raise ConfigError(f"row {label!r} has two checkpoints of training seed {seed}; give them other labels")
+            if checkpoint.checkpoint.adjustments:
+                adjustments[run.name or label] = checkpoint.checkpoint.adjustments
+            scored = score_model(label, checkpoint, dataset, classifier, protocol,
+                                 first_frame=options.first_frame_for(label), reconstruction=options.reconstruction)
+            scored_by_seed.append((seed, scored))
+            for row_label, result in scored if log is not None else ():
+                log(f"{row_label} (training seed {seed}): {json.dumps(result)}")
+        for i, (row_label, _) in enumerate(scored_by_seed[0][1]):  # a label's runs are its training seeds
+            results = {seed: scored[i][1] for seed, scored in scored_by_seed}
+            rows.append((row_label, mean_over_seeds(list(results.values())) if len(results) > 1 else scored_by_seed[0][1][i][1]))
+            if len(results) > 1:
+                per_seed[row_label] = results
+    report_extra = {**({"per_seed": per_seed} if per_seed else {}), **({"adjustments": adjustments} if adjustments else {}),
+                    **((extra(loaded) if callable(extra) else extra) or {})}
+    table = write_report(out, options.table_name, options.json_name, rows, protocol,
+                         changed_on_resume=adjustment_notes(adjustments), **report_extra)
+    return EvalReport(rows, protocol, table, classifier, {label: [c for _, c in m] for label, m in by_label.items()})

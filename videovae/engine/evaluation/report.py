@@ -1,0 +1,57 @@
+"""The evaluation report: a Markdown table like Tables 1 and 2 plus a JSON file, both written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ...io.atomic import atomic_write_text
+from .protocol import EvalProtocol
+
+
+def adjustment_notes(adjustments: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """One line per model whose optimiser settings changed on resume (a checkpoint's ``adjustments``),
+    e.g. ``videovae: grad_clip 0.0 → 1000.0 from step 5000``."""
+    return [f"{name}: " + "; ".join(f"{a['field']} {a['from']} → {a['to']} from step {a['step']}" for a in changes)
+            for name, changes in adjustments.items() if changes]
+
+
+def write_report(out: str | Path, table_name: str, json_name: str, rows: list[tuple[str, Mapping[str, Any]]],
+                 protocol: EvalProtocol, changed_on_resume: Sequence[str] = (), **extra: Any) -> str:
+    """Write the Markdown table and a JSON report (``extra``, the protocol and the rows) into ``out``,
+    each atomically (a temporary file renamed over the old one); returns the table. ``changed_on_resume``
+    (from :func:`adjustment_notes`) goes under the protocol line as ``Changed on resume: …``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown_table(rows, protocol)
+    if changed_on_resume:
+        table += "\nChanged on resume: " + " | ".join(changed_on_resume) + "\n"
+    report = {**extra, "protocol": protocol.to_dict(), "rows": dict(rows)}
+    for name, text in ((table_name, table), (json_name, json.dumps(report, indent=2))):
+        atomic_write_text(out / name, text)
+    return table
+
+
+def _cell(row: Mapping[str, Any], key: str, digits: int) -> str:
+    if key not in row:
+        return "–"
+    text = f"{row[key]:.{digits}f}"
+    return text + f" ± {row[key + '_std']:.{digits}f}" if f"{key}_std" in row else text
+
+
+def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol) -> str:
+    """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM. A row averaged
+    over training seeds (:func:`mean_over_seeds`) shows mean ± standard deviation."""
+    lines = [
+        "| | mode | Intra-E ↓ (N videos) | Inter-E ↑ | I-score ↑ | PSNR ↑ | SSIM ↑ |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows:
+        name = f"{name} ({r['seeds']} seeds)" if r.get("seeds", 1) > 1 else name
+        lines.append(f"| {name} | {r.get('mode', '')} | {_cell(r, 'intra_entropy', 2)} ({r['num_videos']}) | "
+                     f"{_cell(r, 'inter_entropy', 3)} | {_cell(r, 'inception_score', 2)} | {_cell(r, 'psnr', 2)} | "
+                     f"{_cell(r, 'ssim', 3)} |")
+    lines.append("")
+    lines.append("Protocol: " + json.dumps(protocol.to_dict(), sort_keys=True))
+    return "\n".join(lines) + "\n"

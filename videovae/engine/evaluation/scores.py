@@ -1,0 +1,177 @@
+"""The scores of a table row (Sec. 5.2, Tables 1 and 2).
+
+* Generated sets hold an equal number of videos per joint class; free attributes
+  (e.g. the chair) are drawn from the training distribution.
+* Intra-E (Eq. 11, a sum over videos: reported with the number of videos), Inter-E
+  (Eq. 12) and the I-score (Eq. 10); the bound is the same numbers on real test videos.
+* Prediction from a first frame: PSNR and SSIM per frame against the real continuation,
+  best of N samples (the SVG protocol), conditioning frame excluded.
+* Optional reference rows: a model's posterior reconstructions of the bound's clips
+  (what its codec keeps), and rows averaged over several training seeds (mean ± std).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+from ...core.errors import ConfigError
+from ...core.interfaces import VideoDataset
+from ...registry import get_registry
+from ..generation import generate_videos
+from ..modes import eval_mode
+from .classifier import EvaluationClassifier
+from .protocol import EvalProtocol, balanced_test_indices, per_class_labels, real_test_clips
+
+def _metric(name: str):
+    return get_registry().get("metric", name).factory()
+
+
+def entropy_scores(probs: Tensor) -> dict[str, float]:
+    context = {"probs": probs}
+    out = {}
+    out.update(_metric("intra-entropy").compute(None, context))
+    out.update(_metric("inter-entropy").compute(None, context))
+    out.update(_metric("inception-score").compute(None, context))
+    return {"intra_entropy": out["intra_entropy"], "inter_entropy": out["inter_entropy"],
+            "inception_score": out["inception_score"], "num_videos": int(probs.shape[0])}
+
+
+def bound(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol) -> dict[str, Any]:
+    """The metrics of real test videos (the 'Bound' column of Tables 1 and 2), computed the way the
+    generated sets are: ``videos_per_class`` real clips of each joint class present in the test split
+    (a class with fewer clips repeats them), so Intra-E sums over as many videos as a model's row."""
+    frames, labels = real_test_clips(dataset, protocol.length)
+    pick = balanced_test_indices(labels, classifier.joint, protocol)
+    return {"mode": "real test videos", "real_clips": int(pick.unique().numel()), **entropy_scores(classifier(frames[pick]))}
+
+
+def shuffled_frames(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol) -> dict[str, Any]:
+    """A control row: real test frames in random order, i.e. what a perfect static model would produce.
+
+    As many videos as the bound's, each of ``length`` frames drawn independently and uniformly
+    from all frames of the bound's (class-balanced) real test clips, like the static model of
+    Sec. 5.3, whose 15 consecutive independent samples form a video. Every frame is real, only
+    the temporal coherence is gone, so the row shows what Eqs. 10-12 give for that alone under
+    this classifier (in particular whether Inter-E, Eq. 12, rewards incoherent videos)."""
+    frames, labels = real_test_clips(dataset, protocol.length)
+    pick = balanced_test_indices(labels, classifier.joint, protocol)
+    pool = frames[pick].flatten(0, 1)
+    generator = torch.Generator().manual_seed(protocol.seed)
+    order = torch.randint(len(pool), (len(pick), protocol.length), generator=generator)
+    return {"mode": "real test frames in random order (a perfect static model)", **entropy_scores(classifier(pool[order]))}
+
+
+@torch.no_grad()
+def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
+                          chunk: int = 64) -> dict[str, Any]:
+    """The metrics of a model's reconstructions of the bound's real test clips through its posterior
+    (the training path: z^(t) drawn from ψ_dy, Eq. 4 and 7, with the LSTM of Eq. 2; decoded by Eq. 6),
+    one posterior sample per clip from the protocol's seed, clamped to [0, 1] as generated frames are.
+
+    Not a generated set: it measures how recognisable the model's frames are when the latents
+    come from real frames instead of from the prior, a reference beside its generated rows (it is
+    not an upper bound: on Weizmann the +S models' generated rows score better, docs/results)."""
+    frames, labels = real_test_clips(dataset, protocol.length)
+    pick = balanced_test_indices(labels, classifier.joint, protocol)
+    generator = torch.Generator(device="cpu").manual_seed(protocol.seed)
+    device = next(model.parameters()).device
+    with eval_mode(model):
+        videos = torch.cat([
+            model.reconstruct(frames[part].to(device), labels[part].to(device),
+                              generator=generator if device.type == "cpu" else None).cpu()
+            for part in pick.split(chunk)
+        ])
+    return {"mode": "posterior reconstruction of real test videos", **entropy_scores(classifier(videos))}
+
+
+def evaluate_model(model, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
+                   label_table: Tensor | None, first_frame: bool = False) -> dict[str, Any]:
+    """Intra-E, Inter-E and I-score of generated videos, PSNR and SSIM of predictions.
+
+    The generated set is de-novo synthesis from attributes (the paper's mode i), or, with
+    ``first_frame`` or for a model that requires one (Deep Rotator), the continuation of
+    ``videos_per_class`` real test clips per joint class from their first frame and attributes
+    (mode iv, the mode of Table 2's Chair CAD rows).
+    """
+    model.eval()
+    joint = classifier.joint
+    result: dict[str, Any] = {}
+    frames, labels = real_test_clips(dataset, protocol.length)
+    if first_frame or not model.capabilities.attributes_only:  # continue real test frames
+        result["mode"] = "first frame given (iv)"
+        pick = balanced_test_indices(labels, joint, protocol)
+        videos, _ = generate_videos(model, num=len(pick), length=protocol.length, labels=labels[pick],
+                                    first_frames=frames[pick, 0], label_table=label_table, seed=protocol.seed)
+    else:
+        result["mode"] = "attributes only (i)"
+        controls = per_class_labels(joint, len(dataset.attributes), protocol.videos_per_class, protocol.length)
+        videos, _ = generate_videos(model, num=len(controls), length=protocol.length, labels=controls,
+                                    label_table=label_table, seed=protocol.seed)
+    result.update(entropy_scores(classifier(videos)))
+    result.update(prediction_scores(model, frames, labels, protocol, label_table))
+    return result
+
+
+def prediction_scores(model, frames: Tensor, labels: Tensor, protocol: EvalProtocol,
+                      label_table: Tensor | None) -> dict[str, Any]:
+    """PSNR and SSIM, best of N samples per real test clip, given its first frame and attributes."""
+    count = min(protocol.prediction_clips, len(frames))
+    frames, labels = frames[:count], labels[:count]
+    samples = torch.stack([
+        generate_videos(model, num=count, length=protocol.length, labels=labels, first_frames=frames[:, 0],
+                        label_table=label_table, seed=protocol.seed + 1000 * (s + 1))[0]
+        for s in range(protocol.best_of)
+    ])
+    skip = 0 if protocol.conditioning_frames_count else 1
+    context = {"targets": frames, "samples": samples}
+    psnr = get_registry().get("metric", "psnr").factory(skip_frames=skip).compute(None, context)
+    ssim = get_registry().get("metric", "ssim").factory(skip_frames=skip).compute(None, context)
+    return {"psnr": psnr["psnr"], "ssim": ssim["ssim"], "prediction_clips": count}
+
+
+def score_model(name: str, loaded, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
+                first_frame: bool = False, reconstruction: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """The table rows of one loaded checkpoint: its own mode, plus ``"<name> (iv)"`` (continuing real
+    first frames) when ``first_frame`` is asked for a model that also generates from attributes, and
+    ``"<name> (reconstruction)"`` (:func:`reconstruction_scores`) when ``reconstruction`` is asked
+    for a model with a posterior (``capabilities.posterior``)."""
+    rows = [(name, {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table),
+                    "steps": loaded.step})]
+    generates_from_attributes = loaded.model.capabilities.attributes_only
+    if first_frame and generates_from_attributes:
+        rows.append((f"{name} (iv)", {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table,
+                                                       first_frame=True), "steps": loaded.step}))
+    if reconstruction and loaded.model.capabilities.posterior:
+        rows.append((f"{name} (reconstruction)",
+                     {**reconstruction_scores(loaded.model, dataset, classifier, protocol), "steps": loaded.step}))
+    return rows
+
+
+#: the numbers of a table row that vary between training seeds
+SCORES = ("intra_entropy", "inter_entropy", "inception_score", "psnr", "ssim")
+
+
+def mean_over_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One table row from the rows of one model trained with several seeds (same protocol, same
+    mode): each score's mean, its sample standard deviation (n − 1) as ``<score>_std``, and
+    ``seeds`` = n; the other entries (mode, number of videos) must agree and are kept."""
+    if not results:
+        raise ConfigError("mean_over_seeds needs the rows of at least one seed")
+    row = {k: v for k, v in results[0].items() if k not in SCORES}
+    for key, value in row.items():
+        if any(r.get(key) != value for r in results[1:]):
+            raise ConfigError(f"rows of different seeds disagree on {key!r}; they are not one model's rows")
+    n = len(results)
+    for key in SCORES:
+        if key not in results[0]:
+            continue
+        values = [float(r[key]) for r in results]
+        mean = sum(values) / n
+        row[key] = mean
+        row[f"{key}_std"] = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    row["seeds"] = n
+    return row
+

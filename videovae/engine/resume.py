@@ -1,0 +1,61 @@
+"""Whether a stored run may go on with new settings, and with which.
+
+``TrainConfig.RESUMABLE`` fields (steps, logging, device…) may change freely on resume;
+``TrainConfig.ADJUSTABLE`` ones (the learning rate and the gradient clipping) may change on
+request and every change is recorded with its step (the checkpoint's ``adjustments``); all
+other fields define the run. ``videovae train --resume``, the trainer and
+``examples/compare_baselines.py`` all decide through :func:`resume_config` (the command line
+first refuses flags that can never change, :func:`resume_flags`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+import attrs
+
+from ..core.errors import ConfigError
+
+
+def resume_flags(given: Iterable[str], config_class) -> list[str]:
+    """The ADJUSTABLE names among the settings ``given`` with ``--resume``; a one-line
+    :class:`ConfigError` when any of them is neither RESUMABLE nor ADJUSTABLE."""
+    given = set(given)
+    fixed = sorted(given - set(config_class.RESUMABLE) - set(config_class.ADJUSTABLE))
+    if fixed:
+        raise ConfigError(f"--resume continues the stored run; these cannot change: {', '.join(fixed)} "
+                          f"(only {', '.join(config_class.ADJUSTABLE)} can, and the change is recorded)")
+    return [name for name in config_class.ADJUSTABLE if name in given]
+
+
+def resume_config(stored, requested, adjust: Mapping[str, Any] | None = None, step: int = 0,
+                  adjustments: Sequence[Mapping[str, Any]] = (), *, where: str | None = None,
+                  ignore: Iterable[str] = ()) -> tuple[Any, list[dict[str, Any]]]:
+    """The config a resumed run goes on with, and its adjustments so far.
+
+    ``stored`` (the run's config) with ``requested``'s RESUMABLE fields and the ``adjust``ed
+    ADJUSTABLE ones (the validators check them); ``adjustments`` (the stored rows) plus one
+    ``{"step", "field", "from", "to"}`` row per ADJUSTABLE field whose value changes at ``step``.
+    With ``where`` (the checkpoint, for the message) every other field of ``requested`` that is
+    not in ``ignore`` must equal the stored one: the run is not reused as if trained otherwise.
+    """
+    cls = type(stored)
+    adjust = dict(adjust or {})
+    unknown = sorted(set(adjust) - set(cls.ADJUSTABLE))
+    if unknown:
+        raise ConfigError(f"only {', '.join(cls.ADJUSTABLE)} can be adjusted on resume, not {', '.join(unknown)}")
+    if where is not None:
+        free = {*cls.RESUMABLE, *adjust, *ignore}
+        have, want = stored.to_dict(), requested.to_dict()
+        differ = [k for k in want if k not in free and have.get(k) != want[k]]
+        if differ:
+            raise ConfigError(f"{where} was trained with other settings ({', '.join(f'{k}={have.get(k)!r}' for k in differ)}"
+                              f" instead of {', '.join(f'{k}={want[k]!r}' for k in differ)}); use another --out")
+    changes = {name: getattr(requested, name) for name in cls.RESUMABLE}
+    config = attrs.evolve(stored, **changes, **adjust)
+    rows = [dict(row) for row in adjustments]
+    for name in cls.ADJUSTABLE:
+        before, after = getattr(stored, name), getattr(config, name)
+        if before != after:
+            rows.append({"step": step, "field": name, "from": before, "to": after})
+    return config, rows
