@@ -210,7 +210,7 @@ def load_or_train_classifier(dataset: VideoDataset, protocol: EvalProtocol, fold
 
 
 def _metric(name: str):
-    return get_registry().get("metric", name).factory()
+    return get_registry().build("metric", name)
 
 
 def entropy_scores(probs: Tensor) -> dict[str, float]:
@@ -350,8 +350,8 @@ def prediction_scores(model, frames: Tensor, labels: Tensor, protocol: EvalProto
     ])
     skip = 0 if protocol.conditioning_frames_count else 1
     context = {"targets": frames, "samples": samples}
-    psnr = get_registry().get("metric", "psnr").factory(skip_frames=skip).compute(None, context)
-    ssim = get_registry().get("metric", "ssim").factory(skip_frames=skip).compute(None, context)
+    psnr = get_registry().build("metric", "psnr", options={"skip_frames": skip}).compute(None, context)
+    ssim = get_registry().build("metric", "ssim", options={"skip_frames": skip}).compute(None, context)
     return {"psnr": psnr["psnr"], "ssim": ssim["ssim"], "prediction_clips": count}
 
 

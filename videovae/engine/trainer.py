@@ -144,8 +144,7 @@ def resolve_device(name: str) -> torch.device:
 
 def load_dataset(name: str, root: str | None, options: dict):
     """Instantiate a registered data set by name."""
-    entry = get_registry().get("dataset", name)
-    return entry.factory(root, **options)
+    return get_registry().build("dataset", name, root, options=options)
 
 
 def sample_noise(indices: list[int], step: int, seed: int, length: int, dim: int) -> torch.Tensor:

@@ -10,17 +10,9 @@ import torch
 from ..core.attributes import AttributeSet
 from ..core.config import PART_KINDS, ModelConfig
 from ..core.errors import ConfigError
-from ..core.interfaces import BuildContext, FrameDecoder, FrameEncoder, LatentStructure, Sampler, TemporalPrior
+from ..core.interfaces import BuildContext
 from ..core.model import VideoModel
 from .manager import get_registry
-
-_INTERFACES = {
-    "encoder": FrameEncoder,
-    "decoder": FrameDecoder,
-    "latent": LatentStructure,
-    "prior": TemporalPrior,
-    "sampler": Sampler,
-}
 
 
 def resolve_config(preset: str | None = None, **overrides: Any) -> ModelConfig:
@@ -30,14 +22,9 @@ def resolve_config(preset: str | None = None, **overrides: Any) -> ModelConfig:
 
 
 def _build_part(kind: str, config: ModelConfig, context: BuildContext):
-    name = getattr(config, kind)
-    entry = get_registry().get(kind, name)
-    part = entry.factory(context, getattr(config, f"{kind}_options"))
-    if not isinstance(part, _INTERFACES[kind]):
-        raise ConfigError(
-            f"{kind} {name!r} from plugin {entry.plugin} built a {type(part).__name__}, expected a {_INTERFACES[kind].__name__}"
-        )
-    return part
+    """The part of ``kind`` named by ``config``, with the options the host builds from ``config.<kind>_options``
+    (the registry checks what it builds)."""
+    return get_registry().build(kind, getattr(config, kind), context, options=getattr(config, f"{kind}_options"))
 
 
 def build_part(kind: str, config: ModelConfig, context: BuildContext):
@@ -51,7 +38,7 @@ def build_from_config(config: ModelConfig, attributes: AttributeSet | None = Non
     attributes = attributes if attributes is not None else AttributeSet()
     if config.architecture != "composed":
         entry = get_registry().get("model", config.architecture)
-        model = entry.factory(config, attributes)
+        model = entry.build(config, attributes, options=config.architecture_options)
         missing = [m for m in ("forward", "generate", "attribute_codes") if not hasattr(model, m)]
         if not isinstance(model, torch.nn.Module) or missing:
             raise ConfigError(
