@@ -286,3 +286,24 @@ def test_a_factory_returning_the_wrong_type_is_named(monkeypatch):
     monkeypatch.setattr("videovae.registry.factory.get_registry", lambda: registry)
     with pytest.raises(ConfigError, match="sampler 'wrong' from plugin someplugin built a object, expected a Sampler"):
         build_model("tiny", sampler="wrong")
+
+
+def test_videovae_plugins_lists_parts_with_their_package_and_refusals_in_one_line(monkeypatch, capsys):
+    from videovae.cli import main
+
+    def register_samplers(register):
+        register("always-mean", _always_mean, options=None, description="kept")
+        register("bad name", _always_mean, options=None)
+
+    eps = [_FakeEntryPoint("broken", error=ImportError("No module named 'nonexistent_dep'")),
+           _FakeEntryPoint("mixed", obj=_plugin(register_samplers=register_samplers))]
+    registry = _registry_with(monkeypatch, *eps)
+    monkeypatch.setattr(manager, "_registry", registry)
+    assert main(["plugins"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:3] == ["always-mean", "mixed-dist", "9.9"] for line in lines)
+    failed = lines[lines.index("plugins that failed:") + 1:]
+    assert failed == [
+        "  broken: plugin broken failed to load: ImportError: No module named 'nonexistent_dep'",
+        "  mixed: register_samplers of plugin mixed (test_registry): the name must be a non-empty string without spaces, got 'bad name'",
+    ]
