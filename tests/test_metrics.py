@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ from videovae.core.interfaces import Metric
 from videovae.plugins.metrics import entropy as entropy_plugin
 from videovae.plugins.metrics import functional as F
 from videovae.plugins.metrics import prediction as prediction_plugin
+from videovae.registry import get_registry
 
 
 def uniform(n, k):
@@ -187,10 +189,14 @@ def test_bad_video_inputs(call, message):
 
 
 def registered():
-    calls = []
-    entropy_plugin.register_components(lambda kind, name, factory, description="": calls.append((kind, name, factory, description)))
-    prediction_plugin.register_components(lambda kind, name, factory, description="": calls.append((kind, name, factory, description)))
-    return {name: (kind, factory, description) for kind, name, factory, description in calls}
+    """{name: (kind, build(**options), description)} of the metric plugins, built by the host's registry."""
+    plugins = {entropy_plugin.__name__, prediction_plugin.__name__}
+    return {e.name: (e.kind, functools.partial(_build, e), e.description)
+            for e in get_registry().entries("metric") if e.plugin in plugins}
+
+
+def _build(entry, **options):
+    return entry.build(options=options)
 
 
 def test_registration():
@@ -202,7 +208,7 @@ def test_registration():
         assert isinstance(metric, Metric) and metric.name == name
     assert table["intra-entropy"][1]().higher_is_better is False
     assert table["inter-entropy"][1](marginal="soft").marginal == "soft"
-    with pytest.raises(ConfigError, match="unknown option"):
+    with pytest.raises(ConfigError, match="metric 'psnr': FrameMetricOptions has no field.s. window"):
         table["psnr"][1](window=7)
     with pytest.raises(ConfigError, match="marginal"):
         table["inter-entropy"][1](marginal="hard")

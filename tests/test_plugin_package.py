@@ -35,7 +35,7 @@ def run_python(code: str, site, plugins: str | None = None):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO)
 
 
-def test_entry_point_plugin_registers_parts_and_a_model_builds_from_them(installed):
+def test_entry_point_plugin_registers_through_the_kind_hooks_and_a_model_builds_from_them(installed):
     code = (
         "import json, torch, videovae\n"
         "from videovae.registry import get_registry\n"
@@ -44,14 +44,21 @@ def test_entry_point_plugin_registers_parts_and_a_model_builds_from_them(install
         "m = videovae.build_model('mlp-videovae', frame_size=16)\n"
         "m2 = videovae.build_model('tiny', encoder='mlp', decoder='mlp', encoder_options={'hidden': 32}, decoder_options={'hidden': 32})\n"
         "out = m2(torch.rand(2, 3, 3, 32, 32), torch.zeros(2, 3, 0))\n"
+        "try:\n"
+        "    videovae.build_model('mlp-videovae', encoder_options={'hiden': 32})\n"
+        "except videovae.core.ConfigError as exc:\n"
+        "    error = str(exc)\n"
         "print(json.dumps({'plugin': e.plugin, 'package': e.package, 'encoder': type(m.encoder).__name__,"
-        " 'shape': list(out.reconstruction.shape), 'failures': [f.error for f in r.failures]}))\n"
+        " 'hidden': m2.encoder.net[1].out_features, 'options': e.to_dict()['options'], 'hooks': r.hooks['mlp_codec'],"
+        " 'shape': list(out.reconstruction.shape), 'failures': [f.error for f in r.failures], 'error': error}))\n"
     )
     result = run_python(code, installed)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    assert data == {"plugin": "mlp_codec", "package": "videovae-mlp-codec 0.1.0", "encoder": "MLPEncoder",
-                    "shape": [2, 3, 3, 32, 32], "failures": []}
+    assert data == {"plugin": "mlp_codec", "package": "videovae-mlp-codec 0.1.0", "encoder": "MLPEncoder", "hidden": 32,
+                    "options": ["hidden"], "hooks": ["register_decoders", "register_encoders", "register_presets"],
+                    "shape": [2, 3, 3, 32, 32], "failures": [],
+                    "error": "encoder 'mlp': MLPOptions has no field(s) hiden; known fields: hidden"}
 
 
 def test_cli_lists_the_plugin_with_its_package(installed):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-import attrs
 import torch
 
 from .core.interfaces import VideoModel
@@ -69,10 +68,10 @@ def generate(model: VideoModel | LoadedCheckpoint, *, num: int = 8, length: int 
                            attribute_net=attribute_net)
 
 
-def list_components() -> dict[str, list[dict[str, str]]]:
-    """Every registered part by kind: name, plugin, package and description."""
+def list_components() -> dict[str, list[dict]]:
+    """Every registered part by kind: name, plugin, package, description and option names."""
     registry = get_registry()
     return {
-        kind: [attrs.asdict(e, filter=lambda a, v: a.name != "factory") for e in registry.entries(kind)]
+        kind: [e.to_dict() for e in registry.entries(kind)]
         for kind in registry.kinds
     }

@@ -122,3 +122,15 @@ def require_no_options(options: Mapping[str, Any], owner: str) -> None:
     """For parts without options: any option given is an error naming the part."""
     if options:
         raise ConfigError(f"{owner} takes no options, got {', '.join(sorted(options))}")
+
+
+def given_options(cls, options, keywords: Mapping[str, Any], owner: str):
+    """A part's options: the object the host built (``options``), or one built here from keyword
+    arguments when the part is constructed directly in Python; not both."""
+    if options is None:
+        return make_options(cls, keywords, owner)
+    if keywords:
+        raise ConfigError(f"{owner}: pass an options object or keyword options, not both (got {', '.join(sorted(keywords))})")
+    if not isinstance(options, cls):
+        raise ConfigError(f"{owner}: options must be a {cls.__name__}, got {type(options).__name__}")
+    return options

@@ -148,8 +148,7 @@ def resolve_device(name: str) -> torch.device:
 
 def load_dataset(name: str, root: str | None, options: dict):
     """Instantiate a registered data set by name."""
-    entry = get_registry().get("dataset", name)
-    return entry.factory(root, **options)
+    return get_registry().build("dataset", name, root, options=options)
 
 
 class Trainer:

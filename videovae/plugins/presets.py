@@ -40,8 +40,8 @@ ABLATIONS = {
 
 @hookimpl
 def register_presets(register):
-    register("videovae", PAPER, "VideoVAE (+C+S) with the paper's A.4 sizes")
-    register("tiny", PAPER.evolve(**TINY_SIZES), "VideoVAE (+C+S) at test size: 32×32 frames, 16-d latents")
-    register("demo", PAPER.evolve(**DEMO_SIZES), "VideoVAE (+C+S) at 32×32 with 128-d latents: the demo's size")
+    register("videovae", PAPER, description="VideoVAE (+C+S) with the paper's A.4 sizes")
+    register("tiny", PAPER.evolve(**TINY_SIZES), description="VideoVAE (+C+S) at test size: 32×32 frames, 16-d latents")
+    register("demo", PAPER.evolve(**DEMO_SIZES), description="VideoVAE (+C+S) at 32×32 with 128-d latents: the demo's size")
     for name, (config, description) in ABLATIONS.items():
-        register(name, config, description)
+        register(name, config, description=description)

@@ -9,17 +9,8 @@ import attrs
 from ..core.attributes import AttributeSet
 from ..core.config import PART_KINDS, ModelConfig
 from ..core.errors import ConfigError
-from ..core.interfaces import (BuildContext, FrameDecoder, FrameEncoder, LatentStructure, Sampler, TemporalPrior,
-                               VideoModel)
+from ..core.interfaces import BuildContext, VideoModel
 from .manager import get_registry
-
-_INTERFACES = {
-    "encoder": FrameEncoder,
-    "decoder": FrameDecoder,
-    "latent": LatentStructure,
-    "prior": TemporalPrior,
-    "sampler": Sampler,
-}
 
 
 def resolve_config(preset: str | None = None, **overrides: Any) -> ModelConfig:
@@ -29,15 +20,9 @@ def resolve_config(preset: str | None = None, **overrides: Any) -> ModelConfig:
 
 
 def build_part(kind: str, config: ModelConfig, context: BuildContext):
-    """One registered part named by ``config`` (for whole-model plugins that are made of parts)."""
-    name = getattr(config, kind)
-    entry = get_registry().get(kind, name)
-    part = entry.factory(context, getattr(config, f"{kind}_options"))
-    if not isinstance(part, _INTERFACES[kind]):
-        raise ConfigError(
-            f"{kind} {name!r} from plugin {entry.plugin} built a {type(part).__name__}, expected a {_INTERFACES[kind].__name__}"
-        )
-    return part
+    """The part of ``kind`` named by ``config`` (for whole-model plugins that are made of parts), with the
+    options the host builds from ``config.<kind>_options`` (the registry checks what it builds)."""
+    return get_registry().build(kind, getattr(config, kind), context, options=getattr(config, f"{kind}_options"))
 
 
 def build_from_config(config: ModelConfig, attributes: AttributeSet | None = None) -> VideoModel:
@@ -45,7 +30,7 @@ def build_from_config(config: ModelConfig, attributes: AttributeSet | None = Non
     (VideoVAE made of the parts the config names) or ``"deep-rotator"``."""
     attributes = attributes if attributes is not None else AttributeSet()
     entry = get_registry().get("model", config.architecture)
-    model = entry.factory(config, attributes)
+    model = entry.build(config, attributes, options=config.architecture_options)
     if not isinstance(model, VideoModel):
         raise ConfigError(
             f"model {config.architecture!r} from plugin {entry.plugin} built a {type(model).__name__}, "

@@ -1,4 +1,9 @@
-"""A fully-connected frame codec registered with videovae through its hooks."""
+"""A fully-connected frame codec registered with videovae through its hooks.
+
+Each part is registered with its options class: videovae builds ``MLPOptions`` from the
+config's ``encoder_options`` / ``decoder_options`` (an unknown or mistyped option is a one-line
+error naming the part) and calls ``MLPEncoder(context, options)``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import attrs
 from torch import nn
 
 from videovae.core import BuildContext, FrameDecoder, FrameEncoder, ModelConfig
-from videovae.core.config import make_options
 from videovae.registry import hookimpl
 
 
@@ -42,14 +46,16 @@ class MLPDecoder(FrameDecoder):
 
 
 @hookimpl
-def register_components(register):
-    register("encoder", "mlp", lambda ctx, opts: MLPEncoder(ctx, make_options(MLPOptions, opts, "encoder 'mlp'")),
-             "fully-connected frame encoder (example plugin)")
-    register("decoder", "mlp", lambda ctx, opts: MLPDecoder(ctx, make_options(MLPOptions, opts, "decoder 'mlp'")),
-             "fully-connected frame decoder (example plugin)")
+def register_encoders(register):
+    register("mlp", MLPEncoder, options=MLPOptions, description="fully-connected frame encoder (example plugin)")
+
+
+@hookimpl
+def register_decoders(register):
+    register("mlp", MLPDecoder, options=MLPOptions, description="fully-connected frame decoder (example plugin)")
 
 
 @hookimpl
 def register_presets(register):
     register("mlp-videovae", ModelConfig(encoder="mlp", decoder="mlp", latent_dim=32, state_dim=64, hidden_dim=64),
-             "VideoVAE (+C+S) with the example fully-connected codec")
+             description="VideoVAE (+C+S) with the example fully-connected codec")

@@ -26,7 +26,7 @@ from .classifier import EvaluationClassifier
 from .protocol import EvalProtocol, balanced_test_indices, per_class_labels, real_test_clips
 
 def _metric(name: str):
-    return get_registry().get("metric", name).factory()
+    return get_registry().build("metric", name)
 
 
 def entropy_scores(probs: Tensor) -> dict[str, float]:
@@ -127,8 +127,8 @@ def prediction_scores(model, frames: Tensor, labels: Tensor, protocol: EvalProto
     ])
     skip = 0 if protocol.conditioning_frames_count else 1
     context = {"targets": frames, "samples": samples}
-    psnr = get_registry().get("metric", "psnr").factory(skip_frames=skip).compute(None, context)
-    ssim = get_registry().get("metric", "ssim").factory(skip_frames=skip).compute(None, context)
+    psnr = get_registry().build("metric", "psnr", options={"skip_frames": skip}).compute(None, context)
+    ssim = get_registry().build("metric", "ssim", options={"skip_frames": skip}).compute(None, context)
     return {"psnr": psnr["psnr"], "ssim": ssim["ssim"], "prediction_clips": count}
 
 

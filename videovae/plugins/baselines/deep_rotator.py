@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from ...core.attributes import AttributeSet
 from ...core.batch import VideoBatch
-from ...core.config import ModelConfig, make_options, name_tuple
+from ...core.config import ModelConfig, name_tuple
 from ...core.distributions import DiagonalGaussian
 from ...core.errors import AttributeValueError, ConfigError, InputShapeError
 from ...core.interfaces import BuildContext, Capabilities, StepContext, VideoModel
@@ -49,9 +49,8 @@ class DeepRotatorOptions:
 class DeepRotator(VideoModel):
     capabilities = Capabilities(first_frame=True, attributes_only=False, posterior=False)
 
-    def __init__(self, config: ModelConfig, attributes: AttributeSet):
+    def __init__(self, config: ModelConfig, attributes: AttributeSet, options: DeepRotatorOptions):
         super().__init__()
-        options = make_options(DeepRotatorOptions, config.architecture_options, "model 'deep-rotator'")
         self.actions = attributes.names if options.actions is None else options.actions
         self.action_columns = [attributes.index(name) for name in self.actions]  # unknown names: one-line error
         self.action_attributes = AttributeSet(tuple(attributes.spec(name) for name in self.actions))
@@ -103,11 +102,12 @@ class DeepRotator(VideoModel):
 
 
 @hookimpl
-def register_components(register):
-    register("model", "deep-rotator", DeepRotator, "Deep Rotator-style AE + action LSTM, rolled out from the first frame")
+def register_models(register):
+    register("deep-rotator", DeepRotator, options=DeepRotatorOptions,
+             description="Deep Rotator-style AE + action LSTM, rolled out from the first frame")
 
 
 @hookimpl
 def register_presets(register):
     register("deep-rotator", attrs.evolve(PAPER, architecture="deep-rotator"),
-             "Deep Rotator-style baseline with the A.4 encoder and decoder (Table 2)")
+             description="Deep Rotator-style baseline with the A.4 encoder and decoder (Table 2)")

@@ -29,7 +29,6 @@ import attrs
 import torch
 from torch import Tensor, nn
 
-from ...core.config import make_options
 from ...core.errors import ConfigError
 from ...core.interfaces import BuildContext, FrameDecoder, FrameEncoder
 from ...registry import hookimpl
@@ -174,15 +173,13 @@ class PaperConvDecoder(FrameDecoder):
         return self.deconvs(x).contiguous()
 
 
-def build_encoder(context: BuildContext, options) -> PaperConvEncoder:
-    return PaperConvEncoder(context, make_options(ConvCodecOptions, options, "encoder 'paper-conv'"))
-
-
-def build_decoder(context: BuildContext, options) -> PaperConvDecoder:
-    return PaperConvDecoder(context, make_options(ConvCodecOptions, options, "decoder 'paper-deconv'"))
+@hookimpl
+def register_encoders(register):
+    register("paper-conv", PaperConvEncoder, options=ConvCodecOptions,
+             description="A.4 convolutional frame encoder (kernels 9/7/5/3)")
 
 
 @hookimpl
-def register_components(register):
-    register("encoder", "paper-conv", build_encoder, "A.4 convolutional frame encoder (kernels 9/7/5/3)")
-    register("decoder", "paper-deconv", build_decoder, "A.4 mirrored transposed-convolution decoder")
+def register_decoders(register):
+    register("paper-deconv", PaperConvDecoder, options=ConvCodecOptions,
+             description="A.4 mirrored transposed-convolution decoder")

@@ -37,7 +37,7 @@ import attrs
 import numpy as np
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options
+from ...core.config import given_options
 from ...core.errors import ConfigError, DataError
 from ...core.validators import boolean, integer, positive_int
 from ...registry import hookimpl
@@ -147,8 +147,8 @@ class ChairCAD(StoredSplits):
     #: played backwards, a clip turns the other way
     time_reversal = {"rotation": {"ccw": "cw", "cw": "ccw"}}
 
-    def __init__(self, root: str | Path | None = None, **options):
-        o = self.options = make_options(ChairCADOptions, options, f"dataset {OWNER!r}")
+    def __init__(self, root: str | Path | None = None, options: ChairCADOptions | None = None, **keywords):
+        o = self.options = given_options(ChairCADOptions, options, keywords, f"dataset {OWNER!r}")
         self.root = require_dir(root, OWNER, LAYOUT)
         chairs_dir = find_chairs(self.root)
         folders = sorted(d.name for d in chairs_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -240,5 +240,6 @@ class ChairCAD(StoredSplits):
 
 
 @hookimpl
-def register_components(register):
-    register("dataset", OWNER, ChairCAD, "Chair CAD renders (rendered_chairs/<chair>/renders/*.png): chair, tilt, rotation")
+def register_datasets(register):
+    register(OWNER, ChairCAD, options=ChairCADOptions,
+             description="Chair CAD renders (rendered_chairs/<chair>/renders/*.png): chair, tilt, rotation")

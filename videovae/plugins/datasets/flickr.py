@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options, name_tuple
+from ...core.config import given_options, name_tuple
 from ...core.errors import ConfigError, DataError
 from ...core.validators import boolean, fraction, integer, optional_positive_int, positive_int
 from ...registry import hookimpl
@@ -90,8 +90,8 @@ class FlickrScenes(StoredSplits):
     #: the joint label of the evaluation classifier (Sec. 5.2)
     evaluation_attributes = ("scene",)
 
-    def __init__(self, root: str | Path | None = None, **options):
-        o = self.options = make_options(FlickrOptions, options, f"dataset {OWNER!r}")
+    def __init__(self, root: str | Path | None = None, options: FlickrOptions | None = None, **keywords):
+        o = self.options = given_options(FlickrOptions, options, keywords, f"dataset {OWNER!r}")
         self.root = require_dir(root, OWNER, LAYOUT)
         present = natural_sorted(d.name for d in self.root.iterdir() if d.is_dir() and not d.name.startswith("."))
         if o.categories is None:
@@ -163,5 +163,6 @@ class FlickrScenes(StoredSplits):
 
 
 @hookimpl
-def register_components(register):
-    register("dataset", OWNER, FlickrScenes, "YFCC-MIT Flickr scenes in VGAN format (<category>/**/*.jpg vertical strips): scene")
+def register_datasets(register):
+    register(OWNER, FlickrScenes, options=FlickrOptions,
+             description="YFCC-MIT Flickr scenes in VGAN format (<category>/**/*.jpg vertical strips): scene")

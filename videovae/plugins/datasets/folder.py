@@ -38,7 +38,7 @@ import attrs
 import numpy as np
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options, name_tuple
+from ...core.config import given_options, name_tuple
 from ...core.errors import ConfigError, DataError
 from ...core.validators import boolean, choice, fraction, integer, positive_int
 from ...registry import hookimpl
@@ -111,8 +111,8 @@ def index_clips(root: Path, exclude: Path | None) -> dict[str, list[Path]]:
 class FolderClips(StoredSplits):
     owner = OWNER
 
-    def __init__(self, root: str | Path | None = None, **options):
-        o = self.options = make_options(FolderOptions, options, f"dataset {OWNER!r}")
+    def __init__(self, root: str | Path | None = None, options: FolderOptions | None = None, **keywords):
+        o = self.options = given_options(FolderOptions, options, keywords, f"dataset {OWNER!r}")
         self.root = require_dir(root, OWNER, LAYOUT)
         self.frame_shape = (3, o.size, o.size)
         self.skipped: list[tuple[str, str]] = []
@@ -279,5 +279,6 @@ class FolderClips(StoredSplits):
 
 
 @hookimpl
-def register_components(register):
-    register("dataset", OWNER, FolderClips, "your own clips (image strips, frame folders or videos) with a labels.csv")
+def register_datasets(register):
+    register(OWNER, FolderClips, options=FolderOptions,
+             description="your own clips (image strips, frame folders or videos) with a labels.csv")

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options
+from ...core.config import given_options
 from ...core.errors import DataError
 from ...core.interfaces import VideoDataset
 from ...core.validators import integer, positive_int
@@ -115,8 +115,8 @@ class SyntheticChairs(VideoDataset):
     #: played backwards, a clip turns the other way
     time_reversal = {"rotation": {"ccw": "cw", "cw": "ccw"}}
 
-    def __init__(self, root: str | Path | None = None, **options):
-        self.options = make_options(SyntheticChairsOptions, options, "dataset 'synthetic-chairs'")
+    def __init__(self, root: str | Path | None = None, options: SyntheticChairsOptions | None = None, **keywords):
+        self.options = given_options(SyntheticChairsOptions, options, keywords, "dataset 'synthetic-chairs'")
         n = self.options.num_objects
         self.attributes = AttributeSet((
             AttributeSpec("chair", values=tuple(f"chair{i:03d}" for i in range(n))),
@@ -149,5 +149,6 @@ class SyntheticChairs(VideoDataset):
 
 
 @hookimpl
-def register_components(register):
-    register("dataset", "synthetic-chairs", SyntheticChairs, "built-in procedural Chair-CAD stand-in (no download)")
+def register_datasets(register):
+    register("synthetic-chairs", SyntheticChairs, options=SyntheticChairsOptions,
+             description="built-in procedural Chair-CAD stand-in (no download)")

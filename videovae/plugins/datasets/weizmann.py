@@ -30,7 +30,7 @@ import attrs
 import numpy as np
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options
+from ...core.config import given_options
 from ...core.errors import DataError
 from ...core.validators import boolean, choice, integer, positive_int
 from ...registry import hookimpl
@@ -72,8 +72,8 @@ class Weizmann(StoredSplits):
     #: the action is in the motion; the performer in the look
     motion_attributes = ("action",)
 
-    def __init__(self, root: str | Path | None = None, **options):
-        o = self.options = make_options(WeizmannOptions, options, f"dataset {OWNER!r}")
+    def __init__(self, root: str | Path | None = None, options: WeizmannOptions | None = None, **keywords):
+        o = self.options = given_options(WeizmannOptions, options, keywords, f"dataset {OWNER!r}")
         self.root = require_dir(root, OWNER, LAYOUT)
         clips_dir = self.root / "clips"
         if not clips_dir.is_dir():
@@ -169,5 +169,6 @@ class Weizmann(StoredSplits):
 
 
 @hookimpl
-def register_components(register):
-    register("dataset", OWNER, Weizmann, "Weizmann Human Action, 64x64 strips (MoCoGAN layout): action, performer")
+def register_datasets(register):
+    register(OWNER, Weizmann, options=WeizmannOptions,
+             description="Weizmann Human Action, 64x64 strips (MoCoGAN layout): action, performer")

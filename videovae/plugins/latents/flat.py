@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ...core.config import require_no_options
 from ...core.distributions import DiagonalGaussian
 from ...core.interfaces import BuildContext, LatentStructure
 from ...registry import hookimpl
@@ -35,11 +34,6 @@ class FlatLatent(LatentStructure):
         return psi_a
 
 
-def build(context: BuildContext, options) -> FlatLatent:
-    require_no_options(options, "latent 'flat'")
-    return FlatLatent(context)
-
-
 @hookimpl
-def register_components(register):
-    register("latent", "flat", build, "single approximate posterior, no attributes (−S, static VAE)")
+def register_latents(register):
+    register("flat", FlatLatent, options=None, description="single approximate posterior, no attributes (−S, static VAE)")

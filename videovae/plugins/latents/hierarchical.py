@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ...core.config import require_no_options
 from ...core.distributions import DiagonalGaussian
 from ...core.interfaces import BuildContext, LatentStructure
 from ...registry import hookimpl
@@ -39,11 +38,7 @@ class HierarchicalLatent(LatentStructure):
         return DiagonalGaussian.from_params(self.to_dy(psi_a.params(), self.from_hidden(hidden)))
 
 
-def build(context: BuildContext, options) -> HierarchicalLatent:
-    require_no_options(options, "latent 'hierarchical'")
-    return HierarchicalLatent(context)
-
-
 @hookimpl
-def register_components(register):
-    register("latent", "hierarchical", build, "structured latent space with attribute control (Eq. 4, +S)")
+def register_latents(register):
+    register("hierarchical", HierarchicalLatent, options=None,
+             description="structured latent space with attribute control (Eq. 4, +S)")

@@ -11,29 +11,26 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+import attrs
 import torch
 from torch import Tensor
 
-from ...core.errors import ConfigError
 from ...core.interfaces import Metric
+from ...core.validators import choice, optional_positive_int
 from ...registry import hookimpl
 from . import functional as F
 
 
-def check_options(options: Mapping[str, Any], allowed: tuple[str, ...], owner: str) -> None:
-    """Raise a one-line :class:`ConfigError` for options ``owner`` does not take."""
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        takes = ", ".join(allowed) if allowed else "no options"
-        raise ConfigError(f"{owner} got unknown option(s) {', '.join(unknown)}; it takes: {takes}")
+@attrs.frozen
+class ClassifierMetricOptions:
+    #: videos per classifier call (None: all at once)
+    batch_size: int | None = attrs.field(default=None, validator=optional_positive_int)
 
 
-def check_batch_size(value: Any, owner: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{owner}: batch_size must be a positive integer or None, got {value!r}")
-    return value
+@attrs.frozen
+class InterEntropyOptions(ClassifierMetricOptions):
+    #: "argmax": the entropy of the assigned labels; "soft": of the mean class probabilities
+    marginal: str = attrs.field(default="argmax", validator=choice("argmax", "soft"))
 
 
 def classify(videos: Tensor | None, context: Mapping[str, Any], batch_size: int | None, owner: str) -> Tensor:
@@ -65,8 +62,8 @@ class IntraEntropy(Metric):
     name = "intra-entropy"
     higher_is_better = False
 
-    def __init__(self, batch_size: int | None = None):
-        self.batch_size = check_batch_size(batch_size, f"metric {self.name!r}")
+    def __init__(self, options: ClassifierMetricOptions = ClassifierMetricOptions()):
+        self.batch_size = options.batch_size
 
     def compute(self, videos: Tensor, context: Mapping[str, Any]) -> dict[str, float]:
         probs = classify(videos, context, self.batch_size, f"metric {self.name!r}")
@@ -81,11 +78,9 @@ class InterEntropy(Metric):
     name = "inter-entropy"
     higher_is_better = True
 
-    def __init__(self, marginal: str = "argmax", batch_size: int | None = None):
-        if marginal not in ("argmax", "soft"):
-            raise ConfigError(f"metric {self.name!r}: marginal must be 'argmax' or 'soft', got {marginal!r}")
-        self.marginal = marginal
-        self.batch_size = check_batch_size(batch_size, f"metric {self.name!r}")
+    def __init__(self, options: InterEntropyOptions = InterEntropyOptions()):
+        self.marginal = options.marginal
+        self.batch_size = options.batch_size
 
     def compute(self, videos: Tensor, context: Mapping[str, Any]) -> dict[str, float]:
         probs = classify(videos, context, self.batch_size, f"metric {self.name!r}")
@@ -104,31 +99,19 @@ class InceptionScore(Metric):
     name = "inception-score"
     higher_is_better = True
 
-    def __init__(self, batch_size: int | None = None):
-        self.batch_size = check_batch_size(batch_size, f"metric {self.name!r}")
+    def __init__(self, options: ClassifierMetricOptions = ClassifierMetricOptions()):
+        self.batch_size = options.batch_size
 
     def compute(self, videos: Tensor, context: Mapping[str, Any]) -> dict[str, float]:
         probs = classify(videos, context, self.batch_size, f"metric {self.name!r}")
         return {"inception_score": F.inception_score(probs), "num_videos": probs.shape[0]}
 
 
-def build_intra_entropy(**options) -> IntraEntropy:
-    check_options(options, ("batch_size",), "metric 'intra-entropy'")
-    return IntraEntropy(**options)
-
-
-def build_inter_entropy(**options) -> InterEntropy:
-    check_options(options, ("marginal", "batch_size"), "metric 'inter-entropy'")
-    return InterEntropy(**options)
-
-
-def build_inception_score(**options) -> InceptionScore:
-    check_options(options, ("batch_size",), "metric 'inception-score'")
-    return InceptionScore(**options)
-
-
 @hookimpl
-def register_components(register):
-    register("metric", "intra-entropy", build_intra_entropy, "Σ_i H[ρ(a|x_i)] of a classifier over generated videos (Eq. 11, lower is better)")
-    register("metric", "inter-entropy", build_inter_entropy, "H[ρ(a)] of the labels a classifier assigns (Eq. 12, higher is better)")
-    register("metric", "inception-score", build_inception_score, "exp(E_x KL[ρ(y|x) ‖ ρ(y)]) with the data set's classifier (Eq. 10)")
+def register_metrics(register):
+    register("intra-entropy", IntraEntropy, options=ClassifierMetricOptions,
+             description="Σ_i H[ρ(a|x_i)] of a classifier over generated videos (Eq. 11, lower is better)")
+    register("inter-entropy", InterEntropy, options=InterEntropyOptions,
+             description="H[ρ(a)] of the labels a classifier assigns (Eq. 12, higher is better)")
+    register("inception-score", InceptionScore, options=ClassifierMetricOptions,
+             description="exp(E_x KL[ρ(y|x) ‖ ρ(y)]) with the data set's classifier (Eq. 10)")

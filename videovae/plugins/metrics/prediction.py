@@ -15,14 +15,28 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping
 
+import attrs
 import torch
 from torch import Tensor
 
 from ...core.errors import ConfigError
 from ...core.interfaces import Metric
+from ...core.validators import non_negative_int
 from ...registry import hookimpl
 from . import functional as F
-from .entropy import check_options
+
+
+def _data_range(instance, attribute, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"data_range must be a positive number (1.0 for frames in [0, 1]), got {value!r}")
+
+
+@attrs.frozen
+class FrameMetricOptions:
+    #: the pixel range of the frames (1.0 for frames in [0, 1])
+    data_range: float = attrs.field(default=1.0, validator=_data_range)
+    #: leading frames left out of the score (e.g. the given conditioning frame)
+    skip_frames: int = attrs.field(default=0, validator=non_negative_int)
 
 
 class FrameMetric(Metric):
@@ -32,14 +46,9 @@ class FrameMetric(Metric):
     key: str
     fn: Callable[..., Tensor]
 
-    def __init__(self, data_range: float = 1.0, skip_frames: int = 0):
-        owner = f"metric {self.name!r}"
-        if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not (math.isfinite(data_range) and data_range > 0):
-            raise ConfigError(f"{owner}: data_range must be a positive number (1.0 for frames in [0, 1]), got {data_range!r}")
-        if isinstance(skip_frames, bool) or not isinstance(skip_frames, int) or skip_frames < 0:
-            raise ConfigError(f"{owner}: skip_frames must be a non-negative integer, got {skip_frames!r}")
-        self.data_range = float(data_range)
-        self.skip_frames = skip_frames
+    def __init__(self, options: FrameMetricOptions = FrameMetricOptions()):
+        self.data_range = float(options.data_range)
+        self.skip_frames = options.skip_frames
 
     def frame_scores(self, pred: Tensor, target: Tensor) -> Tensor:
         return type(self).fn(pred, target, self.data_range)
@@ -93,17 +102,9 @@ class SSIM(FrameMetric):
     fn = staticmethod(F.ssim)
 
 
-def build_psnr(**options) -> PSNR:
-    check_options(options, ("data_range", "skip_frames"), "metric 'psnr'")
-    return PSNR(**options)
-
-
-def build_ssim(**options) -> SSIM:
-    check_options(options, ("data_range", "skip_frames"), "metric 'ssim'")
-    return SSIM(**options)
-
-
 @hookimpl
-def register_components(register):
-    register("metric", "psnr", build_psnr, "per-frame PSNR of predictions against the real continuation, best of N samples")
-    register("metric", "ssim", build_ssim, "per-frame SSIM (Gaussian 11x11, σ=1.5) against the real continuation, best of N samples")
+def register_metrics(register):
+    register("psnr", PSNR, options=FrameMetricOptions,
+             description="per-frame PSNR of predictions against the real continuation, best of N samples")
+    register("ssim", SSIM, options=FrameMetricOptions,
+             description="per-frame SSIM (Gaussian 11x11, σ=1.5) against the real continuation, best of N samples")

@@ -187,9 +187,9 @@ def build_composed(config: ModelConfig, attributes: AttributeSet, model_class: t
 
 
 @hookimpl
-def register_components(register):
-    register("model", "composed", build_composed,
-             "VideoVAE (Fig. 2): the encoder, decoder, latent, prior and sampler named in the configuration")
+def register_models(register):
+    register("composed", build_composed, options=None,
+             description="VideoVAE (Fig. 2): the encoder, decoder, latent, prior and sampler named in the configuration")
 
 
 __all__ = ["ComposedVAE", "LossTerms", "ModelOutput", "build_composed", "loss_terms"]

@@ -14,7 +14,6 @@ import attrs
 import torch
 from torch import Tensor, nn
 
-from ...core.config import make_options
 from ...core.distributions import DiagonalGaussian
 from ...core.interfaces import BuildContext, TemporalPrior
 from ...registry import hookimpl
@@ -57,10 +56,6 @@ class LSTMPrior(TemporalPrior):
         return self.cell(lstm_input, state)
 
 
-def build(context: BuildContext, options) -> LSTMPrior:
-    return LSTMPrior(context, make_options(LSTMPriorOptions, options, "prior 'lstm'"))
-
-
 @hookimpl
-def register_components(register):
-    register("prior", "lstm", build, "one-layer LSTM with the learned prior of Eq. 5")
+def register_priors(register):
+    register("lstm", LSTMPrior, options=LSTMPriorOptions, description="one-layer LSTM with the learned prior of Eq. 5")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ...core.config import require_no_options
 from ...core.distributions import DiagonalGaussian
 from ...core.interfaces import BuildContext, TemporalPrior
 from ...registry import hookimpl
@@ -36,11 +35,7 @@ class StandardNormalPrior(TemporalPrior):
         return state
 
 
-def build(context: BuildContext, options) -> StandardNormalPrior:
-    require_no_options(options, "prior 'standard-normal'")
-    return StandardNormalPrior(context)
-
-
 @hookimpl
-def register_components(register):
-    register("prior", "standard-normal", build, "fixed N(0, I) prior without temporal state (static VAE)")
+def register_priors(register):
+    register("standard-normal", StandardNormalPrior, options=None,
+             description="fixed N(0, I) prior without temporal state (static VAE)")

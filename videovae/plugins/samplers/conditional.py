@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ...core.config import require_no_options
 from ...core.distributions import DiagonalGaussian
 from ...core.interfaces import BuildContext, Sampler
 from ...registry import hookimpl
@@ -36,17 +35,15 @@ class UnconditionalSampler(Sampler):
         return psi_q.params()
 
 
-def build_conditional(context: BuildContext, options) -> ConditionalSampler:
-    require_no_options(options, "sampler 'conditional'")
+def build_conditional(context: BuildContext) -> ConditionalSampler:
     return ConditionalSampler()
 
 
-def build_unconditional(context: BuildContext, options) -> UnconditionalSampler:
-    require_no_options(options, "sampler 'unconditional'")
+def build_unconditional(context: BuildContext) -> UnconditionalSampler:
     return UnconditionalSampler()
 
 
 @hookimpl
-def register_components(register):
-    register("sampler", "conditional", build_conditional, "conditional sampling, LSTM input [ψ_q, z] (Eq. 8, +C)")
-    register("sampler", "unconditional", build_unconditional, "LSTM input ψ_q only (−C)")
+def register_samplers(register):
+    register("conditional", build_conditional, options=None, description="conditional sampling, LSTM input [ψ_q, z] (Eq. 8, +C)")
+    register("unconditional", build_unconditional, options=None, description="LSTM input ψ_q only (−C)")
