@@ -41,7 +41,8 @@ from videovae.engine.evaluation import (EvalProtocol, adjustment_notes, bound, e
                                         load_or_train_classifier, mean_over_seeds, per_class_labels, score_model,
                                         shuffled_frames, write_report)
 from videovae.engine.generation import generate_videos
-from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, load_dataset
+from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, load_dataset
+from videovae.engine.training import train
 from videovae.io.video import save_grid_png
 from videovae.plugins.presets import DEMO_SIZES, TINY_SIZES
 
@@ -157,9 +158,9 @@ def train_or_load(name: str, args, out: Path, seed: int):
         if not resuming:
             return loaded
         # --lr and --grad-clip apply from the stored step on; the checkpoint records the change
-        Trainer(config, folder, resume=True, adjust={k: wanted[k] for k in TrainConfig.ADJUSTABLE}).run()
+        train(config, folder, resume=True, adjust={k: wanted[k] for k in TrainConfig.ADJUSTABLE})
     else:
-        Trainer(config, folder).run()
+        train(config, folder)
     return load_checkpoint(checkpoint)
 
 
