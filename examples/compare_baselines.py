@@ -39,7 +39,8 @@ from videovae.engine.checkpoint import load_checkpoint, versions
 from videovae.engine.evaluation import EvalOptions, EvalProtocol, Run, evaluate, per_class_labels
 from videovae.engine.generation import generate_videos
 from videovae.engine.resume import resume_config
-from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, Trainer, load_dataset
+from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, load_dataset
+from videovae.engine.training import train
 from videovae.io.video import save_grid_png
 from videovae.plugins.presets import DEMO_SIZES, TINY_SIZES
 
@@ -155,9 +156,9 @@ def train_or_load(name: str, args, out: Path, seed: int):
                       where=str(checkpoint), ignore=unused)
         if not resuming:
             return loaded
-        Trainer(config, folder, resume=True, adjust=adjust).run()
+        train(config, folder, resume=True, adjust=adjust)
     else:
-        Trainer(config, folder).run()
+        train(config, folder)
     return load_checkpoint(checkpoint)
 
 

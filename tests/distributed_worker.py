@@ -19,13 +19,13 @@ from pathlib import Path
 import torch
 
 from videovae.engine import distributed
-from videovae.engine.trainer import TrainConfig, Trainer
+from videovae.engine.trainer import TrainConfig
+from videovae.engine.training import build_trainer
 
 
 def train(job: dict):
     config = TrainConfig.from_dict(job["config"])
-    trainer = Trainer(config, job["run_dir"], resume=bool(job.get("resume", False)), progress=False,
-                      log=lambda message: None)
+    trainer = build_trainer(config, job["run_dir"], resume=bool(job.get("resume", False)), progress=False)
     result = trainer.run()
     rank, world = trainer.process.rank, trainer.process.world_size
     out = Path(job["weights_dir"])

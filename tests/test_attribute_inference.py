@@ -1,6 +1,7 @@
 """Semi-supervised attribute inference (Sec. 3.2, 4.1): subset choice, φ_att, stage 1 in the trainer, CLI."""
 
 import csv
+import logging
 import math
 
 import pytest
@@ -12,7 +13,8 @@ from videovae.core.errors import ConfigError, DataError, UnknownNameError
 from videovae.core.interfaces import VideoDataset
 from videovae.engine import attribute_inference as ai
 from videovae.engine.attribute_inference import training
-from videovae.engine.trainer import TrainConfig, Trainer, load_dataset
+from videovae.engine.trainer import TrainConfig, load_dataset
+from videovae.engine.training import build_trainer, train
 from videovae.engine.attribute_inference.net import attribute_loss, build_attribute_net
 from videovae.registry.factory import resolve_config
 
@@ -195,7 +197,14 @@ def semi_run(tmp_path_factory):
     config = TrainConfig.from_dict(dict(preset="tiny", dataset_options=CHAIRS, batch_size=4, steps=2, log_every=1,
                                         checkpoint_every=0, lr=1e-3, labelled_fraction=0.5, inference_steps=20,
                                         inference_pretrain_steps=5, inference_self_training_steps=5))
-    result = Trainer(config, out, progress=False, log=lines.append).run()
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logging.getLogger("videovae").addHandler(handler)
+    logging.getLogger("videovae").setLevel(logging.INFO)
+    try:
+        result = train(config, out, progress=False)
+    finally:
+        logging.getLogger("videovae").removeHandler(handler)
     return out, result, lines
 
 
@@ -225,9 +234,9 @@ def test_resume_reads_stage_one_back_instead_of_training_again(semi_run, monkeyp
     def forbidden(*args, **kwargs):
         raise AssertionError("stage 1 ran again")
 
-    monkeypatch.setattr("videovae.engine.trainer.run_stage_one", forbidden)
+    monkeypatch.setattr("videovae.engine.training.run_stage_one", forbidden)
     config = TrainConfig.from_dict(dict(preset="tiny", steps=3, checkpoint_every=0))
-    trainer = Trainer(config, out, resume=True, progress=False, log=lambda line: None)
+    trainer = build_trainer(config, out, resume=True, progress=False)
     assert trainer.config.labelled_fraction == 0.5 and isinstance(trainer.train_split, ai.LabelledView)
     assert torch.equal(trainer.label_table, ai.read_attribute_net(out / "attribute_net.pt")["label_rows"])
 

@@ -40,11 +40,12 @@ def test_deep_rotator_action_changes_the_rollout(rotator, chair_attributes):
 
 def test_deep_rotator_trains_and_checkpoints(tmp_path):
     from videovae import load
-    from videovae.engine.trainer import TrainConfig, Trainer
+    from videovae.engine.trainer import TrainConfig
+    from videovae.engine.training import train
 
     config = TrainConfig(preset="deep-rotator", model=dict(TINY_SIZES), steps=2, batch_size=4, log_every=1,
                          checkpoint_every=0, dataset_options=dict(num_objects=4, size=32, length=4))
-    result = Trainer(config, tmp_path, progress=False).run()
+    result = train(config, tmp_path, progress=False)
     assert result.step == 2 and (tmp_path / "samples" / "step_000002.png").is_file()
     loaded = load(tmp_path / "checkpoint.pt")
     assert type(loaded.model).__name__ == "DeepRotator"

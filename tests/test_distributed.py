@@ -20,7 +20,8 @@ import torch
 import torch.distributed
 
 from videovae.engine.checkpoint import read_checkpoint
-from videovae.engine.trainer import TrainConfig, Trainer, load_dataset
+from videovae.engine.trainer import TrainConfig, load_dataset
+from videovae.engine.training import train
 from videovae.plugins.presets import TINY_SIZES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def files_under(folder: Path) -> list[str]:
 
 def test_two_processes_match_one_process_with_the_global_batch(first_launch, tmp_path):
     # one process (WORLD_SIZE unset), batch 4 = 2 processes x batch 2
-    single = Trainer(TrainConfig.from_dict({**RUN, "batch_size": 4}), tmp_path / "single", progress=False).run()
+    single = train(TrainConfig.from_dict({**RUN, "batch_size": 4}), tmp_path / "single", progress=False)
     single_weights = read_checkpoint(tmp_path / "single/checkpoint.pt")["model_state"]
 
     folder = first_launch / "ddp-weights-3"

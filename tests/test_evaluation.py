@@ -241,11 +241,12 @@ def test_reports_list_the_settings_changed_on_resume_under_the_table(tmp_path):
 
 def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     from videovae.cli import main
-    from videovae.engine.trainer import TrainConfig, Trainer
+    from videovae.engine.trainer import TrainConfig
+    from videovae.engine.training import train
 
     config = TrainConfig.from_dict(dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, length=4),
                                         batch_size=4, steps=2, checkpoint_every=0))
-    Trainer(config, tmp_path / "run", progress=False, log=lambda line: None).run()
+    train(config, tmp_path / "run", progress=False)
     out = tmp_path / "eval"
     code = main(["evaluate", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(out),
                  "--videos-per-class", "1", "--prediction-clips", "2", "--best-of", "1", "--classifier-steps", "2",
@@ -315,13 +316,14 @@ class FixedClassifier:
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    from videovae.engine.trainer import TrainConfig, Trainer
+    from videovae.engine.trainer import TrainConfig
+    from videovae.engine.training import train
 
     root = tmp_path_factory.mktemp("runs")
     for name, steps, seed in (("a", 1, 0), ("b", 2, 0), ("c", 1, 1)):
         config = TrainConfig.from_dict(dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, length=4),
                                             batch_size=4, steps=steps, checkpoint_every=0, seed=seed))
-        Trainer(config, root / name, progress=False, log=lambda line: None).run()
+        train(config, root / name, progress=False)
     return root / "a" / "checkpoint.pt", root / "b" / "checkpoint.pt", root / "c" / "checkpoint.pt"
 
 

@@ -16,7 +16,8 @@ from videovae.core.batch import VideoBatch
 from videovae.engine.checkpoint import atomic_torch_save, read_checkpoint, save_checkpoint
 from videovae.engine.generation import generate_videos
 from videovae.engine.optimization import Optimizers
-from videovae.engine.trainer import TrainConfig, Trainer
+from videovae.engine.trainer import TrainConfig
+from videovae.engine.training import build_trainer
 from videovae.plugins.models.composed import ComposedVAE, build_composed
 from videovae.plugins.presets import TINY_SIZES
 from videovae.registry import Entry, get_registry
@@ -207,7 +208,7 @@ def test_an_unknown_optimizer_name_and_bad_optimizers_are_one_line_errors(chair_
 
 def run(out, steps, resume=False, adjust=None, **extra):
     config = TrainConfig.from_dict({**TINY_RUN, "steps": steps, **extra})
-    trainer = Trainer(config, out, resume=resume, progress=False, adjust=adjust)
+    trainer = build_trainer(config, out, resume=resume, progress=False, adjust=adjust)
     return trainer, trainer.run()
 
 
@@ -235,8 +236,8 @@ def test_a_two_optimizer_model_trains_logs_each_norm_and_resumes_exactly(monkeyp
     assert_same_weights(weights(tmp_path / "straight/checkpoint.pt"), weights(tmp_path / "split/checkpoint.pt"))
 
     # an lr adjustment on resume applies to every optimizer
-    resumed = Trainer(TrainConfig.from_dict({**TINY_RUN, **toy, "steps": 5}), tmp_path / "split", resume=True,
-                      progress=False, adjust={"lr": 5e-3})
+    resumed = build_trainer(TrainConfig.from_dict({**TINY_RUN, **toy, "steps": 5}), tmp_path / "split", resume=True,
+                            progress=False, adjust={"lr": 5e-3})
     assert [group["lr"] for name in resumed.optimizers for group in resumed.optimizers[name].param_groups] == [5e-3, 5e-3]
 
 
@@ -254,6 +255,6 @@ def test_an_old_checkpoint_with_one_plain_optimizer_state_still_resumes(tmp_path
     payload["optimizer_state"] = {"critic": payload["optimizer_state"]}
     atomic_torch_save(payload, path)
     with pytest.raises(CheckpointError) as caught:
-        Trainer(TrainConfig.from_dict({**TINY_RUN, "steps": 5}), tmp_path / "old", resume=True, progress=False)
+        build_trainer(TrainConfig.from_dict({**TINY_RUN, "steps": 5}), tmp_path / "old", resume=True, progress=False)
     assert str(caught.value) == (f"{path} cannot be resumed: its optimizer_state holds optimizer(s) critic, "
                                  "the model has model")

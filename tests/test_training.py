@@ -2,6 +2,7 @@
 
 import copy
 import json
+import math
 
 import pytest
 import torch
@@ -12,7 +13,9 @@ from videovae.core.errors import CheckpointError, ConfigError, DataError, Traini
 from videovae.plugins.models.vae_loss import loss_terms
 from videovae.engine.checkpoint import read_checkpoint
 from videovae.engine.optimization import sample_noise
+from videovae.engine.data import StepBatchSampler, load_dataset, training_loader, validation_indices
 from videovae.engine.trainer import TrainConfig, Trainer
+from videovae.engine.training import build_trainer, train
 
 TINY_RUN = dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, length=6), batch_size=4,
                 log_every=1, checkpoint_every=0, lr=1e-3)
@@ -20,7 +23,7 @@ TINY_RUN = dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, leng
 
 def run(out, steps, resume=False, **extra):
     config = TrainConfig.from_dict({**TINY_RUN, "steps": steps, **extra})
-    return Trainer(config, out, resume=resume, progress=False).run()
+    return train(config, out, resume=resume, progress=False)
 
 
 def weights(path):
@@ -41,16 +44,125 @@ def test_training_writes_checkpoint_history_samples_and_curve(tmp_path):
     assert [json.loads(line)["step"] for line in (tmp_path / "history.jsonl").read_text().splitlines()] == [1, 2, 3]
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
-    straight = run(tmp_path / "straight", 6)
-    run(tmp_path / "split", 3)
-    resumed = run(tmp_path / "split", 6, resume=True)
+def without_seconds(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, workers):
+    # the uninterrupted run loads in this process; the split one with `workers` loader processes
+    straight = run(tmp_path / "straight", 6, val_every=2, val_clips=3)
+    run(tmp_path / "split", 3, val_every=2, val_clips=3, workers=workers)
+    resumed = run(tmp_path / "split", 6, resume=True, val_every=2, val_clips=3, workers=workers)
     assert resumed.step == 6
     a, b = weights(tmp_path / "straight/checkpoint.pt"), weights(tmp_path / "split/checkpoint.pt")
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    assert [r["loss"] for r in straight.history] == [r["loss"] for r in resumed.history]
+    assert without_seconds(straight.history) == without_seconds(resumed.history)
+    assert [r["step"] for r in resumed.history if "val_loss" in r] == [2, 4, 6]
+
+
+def test_validation_rows_hold_the_held_out_loss_recomputed_by_hand(tmp_path):
+    result = run(tmp_path / "val", 4, val_every=2, val_clips=3)
+    rows = [json.loads(line) for line in (tmp_path / "val/history.jsonl").read_text().splitlines()]
+    assert rows == result.history and [r["step"] for r in rows] == [1, 2, 2, 3, 4, 4]
+    val = [r for r in rows if "val_loss" in r]
+    assert [sorted(r) for r in val] == [["seconds", "step", "val_clips", "val_kl", "val_loss", "val_reconstruction"]] * 2
+    assert all(math.isfinite(r[k]) for r in val for k in ("val_loss", "val_reconstruction", "val_kl"))
+    assert val[0]["val_loss"] != val[1]["val_loss"] and val[1]["val_clips"] == 3
+    assert result.last_losses == rows[-2] and "loss" in rows[-2]  # the last training row
+    # by hand: the saved model (eval mode) on the same 3 test clips, ε of step -1, h(0) from seed 0, β = kl_weight
+    model = load(tmp_path / "val/checkpoint.pt").model
+    test = load_dataset("synthetic-chairs", None, TINY_RUN["dataset_options"]).split("test")
+    picks = validation_indices(len(test), 3)
+    assert len(test) > 3 and len(set(picks)) == 3
+    batch = VideoBatch.collate([test[i] for i in picks])
+    noise = sample_noise(picks, -1, 0, batch.length, model.config.latent_dim)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        terms = loss_terms(model(batch.frames, batch.labels, noise=noise), batch.frames, 1.0)
+    assert val[1]["val_loss"] == pytest.approx(terms.total.item(), rel=1e-5)
+    assert val[1]["val_reconstruction"] == pytest.approx(terms.reconstruction.item(), rel=1e-5)
+    assert val[1]["val_kl"] == pytest.approx(terms.kl.item(), rel=1e-5)
+    # validation neither moves the random state nor the weights: the same training as with it off
+    run(tmp_path / "off", 4, val_every=0)
+    a, b = weights(tmp_path / "val/checkpoint.pt"), weights(tmp_path / "off/checkpoint.pt")
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_callbacks_see_each_row_and_checkpoint(tmp_path):
+    from videovae.engine.trainer import TrainCallback
+
+    class Recorder(TrainCallback):
+        def __init__(self):
+            self.seen = []
+
+        def on_log(self, row):
+            self.seen.append(("log", row["step"]))
+
+        def on_validation(self, row):
+            self.seen.append(("val", row["step"]))
+
+        def on_checkpoint(self, step):
+            self.seen.append(("checkpoint", step))
+
+    recorder = Recorder()
+    config = TrainConfig.from_dict({**TINY_RUN, "steps": 2, "log_every": 2, "val_every": 1, "val_clips": 2,
+                                    "checkpoint_every": 1})
+    train(config, tmp_path, progress=False, callbacks=[recorder])
+    assert recorder.seen == [("val", 1), ("checkpoint", 1), ("log", 2), ("val", 2), ("checkpoint", 2), ("checkpoint", 2)]
+
+
+def old_batch_indices(size, batch_size, seed, world_size, rank, step):
+    """The clips of ``step`` as the trainer chose them before the DataLoader (a DistributedSampler per epoch)."""
+    from torch.utils.data import DistributedSampler
+
+    sampler = DistributedSampler(range(size), num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
+                                 drop_last=True)
+    steps_per_epoch = len(sampler) // batch_size
+    epoch, position = divmod(step, steps_per_epoch)
+    sampler.set_epoch(epoch)
+    return list(sampler)[position * batch_size:(position + 1) * batch_size]
+
+
+def by_hand_batch_indices(size, batch_size, seed, world_size, rank, step):
+    """The same from first principles: randperm(seed + epoch), cut to whole shares, every world_size-th."""
+    share = size // world_size
+    steps_per_epoch = share // batch_size
+    epoch, position = divmod(step, steps_per_epoch)
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(seed + epoch)).tolist()
+    mine = order[:share * world_size][rank::world_size]
+    return mine[position * batch_size:(position + 1) * batch_size]
+
+
+@pytest.mark.parametrize("size, batch_size, seed, steps, world_size, rank", [
+    (12, 4, 0, 7, 1, 0), (13, 2, 3, 11, 2, 1), (20, 3, 5, 9, 3, 2), (9, 2, 7, 10, 2, 0)])
+def test_the_step_sampler_gives_the_clips_of_the_old_per_epoch_sampler(size, batch_size, seed, steps, world_size, rank):
+    sampler = StepBatchSampler(size, batch_size, seed=seed, stop=steps, world_size=world_size, rank=rank)
+    got = list(sampler)
+    assert len(got) == len(sampler) == steps
+    for step, indices in enumerate(got):
+        assert indices == old_batch_indices(size, batch_size, seed, world_size, rank, step)
+        assert indices == by_hand_batch_indices(size, batch_size, seed, world_size, rank, step)
+    # started part-way (a resumed run), it continues with the same clips
+    assert list(StepBatchSampler(size, batch_size, seed=seed, start=4, stop=steps, world_size=world_size,
+                                 rank=rank)) == got[4:]
+
+
+def test_loader_workers_give_the_same_batches_and_indices():
+    split = load_dataset("synthetic-chairs", None, TINY_RUN["dataset_options"]).split("train")
+
+    def batches(workers):
+        sampler = StepBatchSampler(len(split), 4, seed=1, start=2, stop=9)
+        return list(training_loader(split, sampler, workers=workers, seed=1))
+
+    inline, background = batches(0), batches(2)
+    assert [indices for _, indices in inline] == [indices for _, indices in background]
+    assert len(inline) == 7 and [i for _, i in inline][0] == StepBatchSampler(len(split), 4, seed=1, stop=3).indices(2)
+    for (a, ia), (b, _) in zip(inline, background):
+        assert torch.equal(a.frames, b.frames) and torch.equal(a.labels, b.labels)
+        assert torch.equal(a.frames, torch.stack([split[i][0] for i in ia]))
 
 
 def test_checkpoint_round_trip_rebuilds_the_same_model(tmp_path):
@@ -106,7 +218,7 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 
 def test_history_reports_the_gradient_norm_before_clipping(tmp_path):
     config = TrainConfig.from_dict({**TINY_RUN, "steps": 3, "grad_clip": 1e-6})
-    trainer = Trainer(config, tmp_path / "a", progress=False)
+    trainer = build_trainer(config, tmp_path / "a", progress=False)
     # the simple path: the first step's loss and gradient computed by hand on a copy of the initial model
     reference = copy.deepcopy(trainer.model).train()
     indices = trainer.batch_indices(0)
@@ -130,7 +242,7 @@ def test_a_diverged_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, log_e
     run(tmp_path, 2)
     before = (tmp_path / "checkpoint.pt").read_bytes()
     config = TrainConfig.from_dict({**TINY_RUN, "steps": 5, "checkpoint_every": 1, "log_every": log_every})
-    trainer = Trainer(config, tmp_path, resume=True, progress=False)
+    trainer = build_trainer(config, tmp_path, resume=True, progress=False)
     with torch.no_grad():
         next(trainer.model.parameters()).fill_(float("nan"))
     with pytest.raises(TrainingError) as caught:
@@ -147,11 +259,11 @@ def test_resume_may_change_lr_and_grad_clip_and_records_the_change(tmp_path):
     for name in ("same", "halved", "clipped"):
         shutil.copytree(tmp_path / "base", tmp_path / name)
     config = TrainConfig.from_dict({**TINY_RUN, "steps": 3})
-    Trainer(config, tmp_path / "same", resume=True, progress=False, adjust={"lr": 1e-3}).run()  # unchanged
-    halved = Trainer(config, tmp_path / "halved", resume=True, progress=False, adjust={"lr": 5e-4})
+    train(config, tmp_path / "same", resume=True, progress=False, adjust={"lr": 1e-3})  # unchanged
+    halved = build_trainer(config, tmp_path / "halved", resume=True, progress=False, adjust={"lr": 5e-4})
     assert halved.optimizers["model"].param_groups[0]["lr"] == 5e-4  # not the stored optimiser state's 1e-3
     halved.run()
-    Trainer(config, tmp_path / "clipped", resume=True, progress=False, adjust={"grad_clip": 1e-6}).run()
+    train(config, tmp_path / "clipped", resume=True, progress=False, adjust={"grad_clip": 1e-6})
     base, same, half, clipped = (weights(tmp_path / n / "checkpoint.pt") for n in ("base", "same", "halved", "clipped"))
     # same gradient and Adam moments from the checkpoint, so Adam's step is exactly proportional to the lr
     for key in base:
@@ -164,8 +276,8 @@ def test_resume_may_change_lr_and_grad_clip_and_records_the_change(tmp_path):
     assert stored["adjustments"] == [{"step": 2, "field": "lr", "from": 1e-3, "to": 5e-4}]
     # the record survives later resumes, and a second change is appended
     run(tmp_path / "halved", 4, resume=True)
-    Trainer(TrainConfig.from_dict({**TINY_RUN, "steps": 5}), tmp_path / "halved", resume=True, progress=False,
-            adjust={"lr": 5e-4, "grad_clip": 100}).run()
+    train(TrainConfig.from_dict({**TINY_RUN, "steps": 5}), tmp_path / "halved", resume=True, progress=False,
+          adjust={"lr": 5e-4, "grad_clip": 100})
     assert read_checkpoint(tmp_path / "halved/checkpoint.pt")["adjustments"] == [
         {"step": 2, "field": "lr", "from": 1e-3, "to": 5e-4}, {"step": 4, "field": "grad_clip", "from": 0.0, "to": 100.0}]
 
@@ -180,7 +292,7 @@ def test_bad_adjustments_are_refused_before_anything_is_written(tmp_path, resume
     before = (tmp_path / "r/checkpoint.pt").read_bytes()
     config = TrainConfig.from_dict({**TINY_RUN, "steps": 3})
     with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")):
-        Trainer(config, tmp_path / ("r" if resume else "new"), resume=resume, progress=False, adjust=adjust)
+        build_trainer(config, tmp_path / ("r" if resume else "new"), resume=resume, progress=False, adjust=adjust)
     assert (tmp_path / "r/checkpoint.pt").read_bytes() == before and not (tmp_path / "new").exists()
 
 
@@ -189,10 +301,16 @@ def test_bad_adjustments_are_refused_before_anything_is_written(tmp_path, resume
     ("lr", "fast", "expected a number"),
     ("batch_size", 2.5, "batch_size must be a positive integer"),
     ("stepz", 3, "has no field(s) stepz"),
+    ("workers", -1, "workers must be a non-negative integer, got -1"),
+    ("workers", 1.5, "workers must be a non-negative integer, got 1.5"),
+    ("val_every", -5, "val_every must be a non-negative integer, got -5"),
+    ("val_every", "often", "val_every must be a non-negative integer, got 'often'"),
+    ("val_clips", 0, "val_clips must be a positive integer, got 0"),
 ])
 def test_bad_train_config_values(field, value, fragment):
-    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")) as caught:
         TrainConfig.from_dict({field: value})
+    assert "\n" not in str(caught.value)
 
 
 def test_batch_larger_than_the_data_is_refused(tmp_path):
@@ -202,5 +320,22 @@ def test_batch_larger_than_the_data_is_refused(tmp_path):
 
 def test_kl_warmup_ramps_beta(tmp_path):
     config = TrainConfig.from_dict({**TINY_RUN, "steps": 1, "kl_weight": 2.0, "kl_warmup": 4})
-    trainer = Trainer(config, tmp_path, progress=False)
+    trainer = build_trainer(config, tmp_path, progress=False)
     assert [trainer.kl_weight(s) for s in range(5)] == [0.5, 1.0, 1.5, 2.0, 2.0]
+
+
+def test_a_trainer_over_built_objects_trains_like_train(tmp_path):
+    from videovae.registry.factory import build_model
+
+    config = TrainConfig.from_dict({**TINY_RUN, "steps": 3})
+    reference = train(config, tmp_path / "train", progress=False)
+    torch.manual_seed(config.seed)  # what train() does before building anything
+    data = load_dataset(config.dataset, None, config.dataset_options)
+    model = build_model(config.preset, attributes=data.attributes)
+    result = Trainer(model, data.split("train"), data.split("test"), config, tmp_path / "own", dataset=data,
+                     progress=False).run()
+    assert without_seconds(result.history) == without_seconds(reference.history)
+    a, b = weights(tmp_path / "train/checkpoint.pt"), weights(tmp_path / "own/checkpoint.pt")
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    assert torch.equal(read_checkpoint(tmp_path / "own/checkpoint.pt")["label_table"],
+                       read_checkpoint(tmp_path / "train/checkpoint.pt")["label_table"])

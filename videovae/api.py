@@ -16,7 +16,8 @@ import torch
 from .core.interfaces import VideoModel
 from .engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from .engine.generation import generate_videos
-from .engine.trainer import TrainConfig, Trainer, TrainResult
+from .engine.train_config import TrainConfig, TrainResult
+from .engine.training import train as train_run
 from .registry import get_registry
 
 
@@ -26,7 +27,7 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, *, resume: boo
     config = config if config is not None else TrainConfig()
     if overrides:
         config = TrainConfig.from_dict({**config.to_dict(), **overrides})
-    return Trainer(config, out_dir, resume=resume, progress=progress).run()
+    return train_run(config, out_dir, resume=resume, progress=progress)
 
 
 def load(path: str | Path) -> LoadedCheckpoint:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -61,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
                        ("--checkpoint-every", int), ("--time-limit", float), ("--num-samples", int),
                        ("--threads", int)]:
         p.add_argument(flag, type=kind)
+    p.add_argument("--workers", type=int, help="DataLoader processes that load the training clips (default 0: "
+                   "the training process itself); the batches are the same for any number")
+    p.add_argument("--val-every", type=int, help="steps between held-out losses on the validation split, written "
+                   "to history.jsonl (val_* keys) and TensorBoard (val/*) (default 10 x --log-every; 0: never)")
+    p.add_argument("--val-clips", type=int, help="validation clips scored each time, spread over the split "
+                   "(default 64)")
     p.add_argument("--device", help="auto (default), cpu or cuda")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--labelled-fraction", type=float,
@@ -153,7 +160,8 @@ def cmd_plugins(args) -> int:
 
 def cmd_train(args) -> int:
     from .engine.resume import resume_flags
-    from .engine.trainer import TrainConfig, Trainer
+    from .engine.train_config import TrainConfig
+    from .engine.training import train
 
     given = {
         "preset": args.preset, "dataset": args.dataset, "data_root": args.data_root, "steps": args.steps,
@@ -165,6 +173,7 @@ def cmd_train(args) -> int:
         "inference_steps": args.inference_steps, "inference_lr": args.inference_lr,
         "inference_pretrain_steps": args.inference_pretrain_steps,
         "inference_self_training_steps": args.inference_self_training_steps,
+        "workers": args.workers, "val_every": args.val_every, "val_clips": args.val_clips,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if args.model:
@@ -175,14 +184,10 @@ def cmd_train(args) -> int:
     if args.resume:  # the trainer takes the stored settings with these changes (engine.resume)
         adjust = {k: given[k] for k in resume_flags(given, TrainConfig)}
     config = TrainConfig.from_dict(given)
-    trainer = Trainer(config, args.out, resume=args.resume, progress=not args.no_progress, adjust=adjust)
-    for change in trainer.adjustments:
-        if change["step"] == trainer.step:
-            print(f"from step {change['step']}: {change['field']} {change['from']} -> {change['to']}")
-    result = trainer.run()
-    last = result.history[-1] if result.history else {}
+    result = train(config, args.out, resume=args.resume, progress=not args.no_progress, adjust=adjust)
     note = " (stopped by the time limit)" if result.stopped_by_time_limit else ""
-    print(f"trained to step {result.step}{note}; loss {last.get('loss', float('nan')):.2f}; checkpoint {result.checkpoint}")
+    loss = result.last_losses.get("loss", float("nan"))
+    print(f"trained to step {result.step}{note}; loss {loss:.2f}; checkpoint {result.checkpoint}")
     return 0
 
 
@@ -292,9 +297,31 @@ COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "generate": cmd_generate
             "demo": cmd_demo, "infer-attributes": cmd_infer_attributes}
 
 
+class _ConsoleHandler(logging.StreamHandler):
+    """Plain message lines on the current ``sys.stdout`` (looked up per line, so a redirect applies)."""
+
+    def __init__(self):
+        super().__init__(sys.stdout)
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+def configure_logging() -> None:
+    """Show the package's ``logging`` messages (logger ``videovae``, INFO and up) as plain lines on stdout,
+    as ``print`` did; once, however often ``main`` runs in one process."""
+    logger = logging.getLogger("videovae")
+    if not any(isinstance(handler, _ConsoleHandler) for handler in logger.handlers):
+        logger.addHandler(_ConsoleHandler())
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging()
     try:
         return COMMANDS[args.command](args)
     except VideoVAEError as exc:

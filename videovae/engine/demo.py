@@ -16,6 +16,7 @@ Writes into the output folder:
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -25,7 +26,10 @@ from ..io.atomic import atomic_write_text
 from ..io.video import save_gif, save_grid_png
 from .checkpoint import versions
 from .generation import generate_videos
-from .trainer import TrainConfig, Trainer
+from .train_config import TrainConfig
+from .training import build_trainer
+
+logger = logging.getLogger(__name__)
 
 #: The demo's run: the paper's +C+S composition at 32×32 ("demo" preset) on 30 procedural
 #: chairs. The A.4 sizes at 64×64 learn about ten times slower per second on 2 CPU cores and
@@ -72,15 +76,15 @@ def rotation_and_identity_checks(videos: torch.Tensor, labels: torch.Tensor, cli
 
 
 def run_demo(out_dir: str | Path, *, minutes: float | None = None, device: str = "auto", resume: bool = False,
-             config: TrainConfig = DEMO_CONFIG, shown: int = SHOWN_CHAIRS, log=print) -> dict:
+             config: TrainConfig = DEMO_CONFIG, shown: int = SHOWN_CHAIRS) -> dict:
     out = Path(out_dir)
     started = time.monotonic()
     overrides = {"device": device}
     if minutes is not None:
         overrides["time_limit"] = float(minutes) * 60
     config = TrainConfig.from_dict({**config.to_dict(), **overrides})
-    log(f"videovae demo: training '{config.preset}' on {config.dataset} for up to {config.time_limit / 60:.1f} min -> {out}")
-    trainer = Trainer(config, out, resume=resume)
+    logger.info(f"videovae demo: training '{config.preset}' on {config.dataset} for up to {config.time_limit / 60:.1f} min -> {out}")
+    trainer = build_trainer(config, out, resume=resume)  # the data set, the model and its trainer
     result = trainer.run()
     model = trainer.model.eval()
     dataset = trainer.dataset
@@ -126,15 +130,15 @@ def run_demo(out_dir: str | Path, *, minutes: float | None = None, device: str =
         "train_seconds": round(result.seconds, 1),
         "total_seconds": round(time.monotonic() - started, 1),
         "stopped_by_time_limit": result.stopped_by_time_limit,
-        "final_loss": result.history[-1] if result.history else None,
+        "final_loss": result.last_losses or None,
         "dataset": dataset.describe(),
         "checks": checks,
         "threads": torch.get_num_threads(),
         "versions": versions(),
     }
     atomic_write_text(out / "demo.json", json.dumps(summary, indent=2))
-    log(json.dumps(checks, indent=2))
+    logger.info(json.dumps(checks, indent=2))
     for name in ("first_frame.png", "attributes_only.png", "loss_curve.png", "checkpoint.pt", "demo.json"):
-        log(f"wrote {out / name}")
+        logger.info(f"wrote {out / name}")
     return summary
 

@@ -2,12 +2,13 @@
 recording the gradient norm of every step (written before the trainer logged grad_norm itself).
 Usage: OMP_NUM_THREADS=1 PYTHONPATH=<repo> python replay.py RUN 6000"""
 import json, sys, torch
-from videovae.engine.trainer import Trainer, TrainConfig
+from videovae.engine.trainer import TrainConfig
+from videovae.engine.training import build_trainer
 from videovae.engine.checkpoint import read_checkpoint
 out = sys.argv[1]; upto = int(sys.argv[2])
 payload = read_checkpoint(out + "/checkpoint.pt")
 cfg = TrainConfig.from_dict({**payload["train_config"], "steps": upto, "checkpoint_every": 0, "threads": 1})
-t = Trainer(cfg, out, resume=True, progress=False)
+t = build_trainer(cfg, out, resume=True, progress=False)
 norms = []
 orig = t.optimizers["model"].step
 def step(*a, **k):

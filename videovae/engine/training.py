@@ -1,0 +1,157 @@
+"""``train(config, out_dir)``: a training run from its settings, in the order the paper's pipeline needs.
+
+1. On resume, the stored settings (with the ones a resumed run may change) and the checkpoint.
+2. The device, the process group (``torchrun``) and the seed.
+3. The data set by name, its training split and its validation split (``val``, else ``test``).
+4. Stage 1 (Sec. 4.1), with ``labelled_fraction < 1``: the attribute net φ_att is trained on that
+   fraction of the training clips (:mod:`videovae.engine.attribute_inference`), infers the others'
+   labels and is written to ``attribute_net.pt`` with ``inferred_labels.csv``; stage 2 trains on those
+   labels as fixed controls. The net also goes into every checkpoint (``attribute_net``), so a resumed
+   run does not repeat stage 1 and generation can infer free attributes from a first frame.
+5. The model, built from its preset or restored from the checkpoint, checked against the frames.
+6. A :class:`~videovae.engine.trainer.Trainer` over those objects, which runs stage 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from ..core.errors import CheckpointError, ConfigError
+from ..registry.factory import build_model, resolve_config
+from . import distributed
+from .attribute_inference import NET_FILE, LabelledView, reuse_stage_one, run_stage_one, stage_one_from_payload
+from .checkpoint import Checkpoint, model_from_checkpoint, open_checkpoint
+from .data import load_dataset, validation_split
+from .resume import resume_config
+from .train_config import CHECKPOINT_NAME, TrainConfig, TrainResult, resolve_device
+from .trainer import TrainCallback, Trainer
+
+logger = logging.getLogger(__name__)
+
+
+def _resumed_config(stored: Checkpoint, path: Path, requested: TrainConfig,
+                    adjust: dict[str, Any]) -> tuple[TrainConfig, list]:
+    """The stored config with ``requested``'s RESUMABLE fields and the ``adjust``ed ADJUSTABLE ones,
+    and the list of adjustments so far (:func:`~videovae.engine.resume.resume_config`)."""
+    if stored.train_config is None:
+        raise CheckpointError(f"{path} lacks the checkpoint field 'train_config'; it cannot be resumed")
+    return resume_config(TrainConfig.from_dict(stored.train_config), requested, adjust, stored.step, stored.adjustments)
+
+
+def stage_one_settings(cfg: TrainConfig) -> dict:
+    """The settings stage 1 depends on (an ``attribute_net.pt`` made with other ones is not reused)."""
+    settings = {name: getattr(cfg, name) for name in (
+        "preset", "model", "dataset", "dataset_options", "data_root", "labelled_fraction", "inference_steps",
+        "inference_lr", "inference_pretrain_steps", "inference_self_training_steps", "batch_size", "seed")}
+    return json.loads(json.dumps(settings, sort_keys=True, default=str))
+
+
+def stage_one(cfg: TrainConfig, dataset, train_split, out_dir: Path, stored: Checkpoint | None, *,
+              process: distributed.ProcessInfo, device: torch.device, progress: bool = True):
+    """Stage 1 (Sec. 4.1): train φ_att on the labelled clips and infer the rest, or read it back.
+
+    A resumed run takes stage 1 from its checkpoint (or ``attribute_net.pt``); a new run reuses an
+    ``attribute_net.pt`` made with the same settings (a run stopped before its first checkpoint).
+    Rank 0 runs it; the other processes read what it wrote.
+    """
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    settings = stage_one_settings(cfg)
+    path = out_dir / NET_FILE
+    count = len(train_split)
+    if stored is not None:
+        if stored.attribute_net is not None:
+            return stage_one_from_payload(stored.attribute_net, count, f"{checkpoint_path} (attribute_net)")
+        reused = reuse_stage_one(path, settings, count)
+        if reused is None:
+            raise CheckpointError(f"{checkpoint_path} was trained with labelled_fraction={cfg.labelled_fraction} "
+                                  f"but neither it nor {path} holds the inferred labels of stage 1")
+        return reused
+    stage = None
+    if process.is_main:
+        stage = reuse_stage_one(path, settings, count)
+        if stage is not None:
+            logger.info(f"attribute inference: reusing {path} (same settings)")
+        else:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            stage = run_stage_one(
+                dataset, out_dir, fraction=cfg.labelled_fraction, steps=cfg.inference_steps,
+                batch_size=cfg.batch_size, lr=cfg.inference_lr, seed=cfg.seed, device=device,
+                model_config=resolve_config(cfg.preset, **cfg.model), settings=settings,
+                pretrain_steps=cfg.inference_pretrain_steps,
+                self_training_steps=cfg.inference_self_training_steps, progress=progress, log=logger.info,
+            )
+    distributed.barrier(process)
+    if stage is None:  # other processes read what rank 0 wrote
+        stage = reuse_stage_one(path, settings, count)
+        if stage is None:
+            raise CheckpointError(f"{path} (stage 1 of rank 0) cannot be read")
+    return stage
+
+
+def build_trainer(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
+                  adjust: dict[str, Any] | None = None, callbacks: Sequence[TrainCallback] = ()) -> Trainer:
+    """Everything a run needs, built in order (module docstring), as a :class:`Trainer` ready to ``run()``.
+
+    ``resume`` continues the checkpoint in ``out_dir`` with ``config``'s RESUMABLE fields and the
+    ``adjust``ed ADJUSTABLE ones (recorded in the checkpoint); without it, ``out_dir`` must hold no checkpoint.
+    """
+    out_dir = Path(out_dir)
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    stored: Checkpoint | None = None
+    adjustments: list[dict[str, Any]] = []
+    if adjust and not resume:
+        raise ConfigError("adjust changes the settings of a resumed run; a new run takes them from its config")
+    if resume:
+        stored = open_checkpoint(checkpoint_path)
+        config, adjustments = _resumed_config(stored, checkpoint_path, config, adjust or {})
+    elif checkpoint_path.exists():
+        raise ConfigError(f"{checkpoint_path} already exists; resume it with --resume or choose another output folder")
+    cfg = config
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    process = distributed.setup(device)
+    if device.type == "cuda" and process.distributed:
+        device = torch.device("cuda", process.local_rank)
+        torch.cuda.set_device(device)
+    torch.manual_seed(cfg.seed + process.rank)
+
+    dataset = load_dataset(cfg.dataset, cfg.data_root, dict(cfg.dataset_options))
+    train_split = dataset.split("train")
+    label_table = dataset.label_rows("train")
+    stage = None
+    if cfg.labelled_fraction < 1.0:  # Sec. 4.1 stage 1; stage 2 trains on the inferred labels
+        stage = stage_one(cfg, dataset, train_split, out_dir, stored, process=process, device=device, progress=progress)
+        train_split = LabelledView(train_split, stage.label_rows)
+        label_table = stage.label_rows.clone()
+
+    if stored is not None:
+        model = model_from_checkpoint(stored)
+    else:
+        model = build_model(cfg.preset, attributes=dataset.attributes, **cfg.model)
+    if tuple(model.config.frame_shape) != tuple(dataset.frame_shape):
+        raise ConfigError(
+            f"{cfg.dataset} has frames of shape {tuple(dataset.frame_shape)} but the model expects "
+            f"{tuple(model.config.frame_shape)}; set the model's frame_size/channels or the data set's size"
+        )
+    step = stored.step if stored is not None else 0
+    for change in adjustments:
+        if change["step"] == step and process.is_main:
+            logger.info(f"from step {change['step']}: {change['field']} {change['from']} -> {change['to']}")
+    return Trainer(model, train_split, validation_split(dataset), cfg, out_dir, callbacks=callbacks, progress=progress,
+                   checkpoint=stored, adjustments=adjustments, dataset=dataset, label_table=label_table,
+                   stage_one=stage, device=device, process=process)
+
+
+def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
+          adjust: dict[str, Any] | None = None, callbacks: Sequence[TrainCallback] = ()) -> TrainResult:
+    """Build the run (:func:`build_trainer`) and train it to ``config.steps`` (or its time limit)."""
+    return build_trainer(config, out_dir, resume=resume, progress=progress, adjust=adjust, callbacks=callbacks).run()
+
+
+__all__ = ["build_trainer", "stage_one", "stage_one_settings", "train"]
