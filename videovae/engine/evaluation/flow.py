@@ -16,6 +16,7 @@ import attrs
 from ...core.config import ModelConfig, positive_int
 from ...core.errors import ConfigError
 from ...core.interfaces import VideoDataset
+from ...registry.factory import resolve_config
 from ..checkpoint import LoadedCheckpoint, load_checkpoint
 from .classifier import EvaluationClassifier, load_or_train_classifier
 from .protocol import EvalProtocol, evaluation_attributes
@@ -94,11 +95,15 @@ def _shared_dataset(loaded: Sequence[LoadedCheckpoint], options: EvalOptions) ->
 def _shared_classifier(dataset: VideoDataset, protocol: EvalProtocol, options: EvalOptions,
                        first: LoadedCheckpoint) -> EvaluationClassifier:
     """The data set's cached classifier in ``options.classifier_dir`` (default: beside the first checkpoint),
-    copying ``options.classifier_config``'s encoder (default: the first checkpoint's)."""
+    copying ``options.classifier_config``'s encoder (default: the first checkpoint's when it is a composed
+    model, else the ``demo`` preset's at 32×32 and the paper's otherwise)."""
     folder = options.classifier_dir or Path(first.checkpoint.where).resolve().parent
     config = options.classifier_config
-    if config is None:
+    if config is None and first.model.config.architecture == "composed":
         config = ModelConfig.from_dict({k: v for k, v in first.model.config.to_dict().items() if k in CODEC_FIELDS})
+    elif config is None:  # a whole model of its own: the codec of the built-in presets for this frame size
+        channels, size, _ = dataset.frame_shape
+        config = resolve_config("demo" if size == 32 else "videovae").evolve(frame_size=size, channels=channels)
     name = first.checkpoint.dataset.name if first.checkpoint.dataset else "dataset"
     return load_or_train_classifier(dataset, protocol, folder, name=name, model_config=config)
 
