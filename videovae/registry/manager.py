@@ -38,6 +38,8 @@ BUILTIN_PLUGINS = (
     "videovae.plugins.priors.standard_normal",
     "videovae.plugins.samplers.conditional",
     "videovae.plugins.datasets.synthetic_chairs",
+    "videovae.plugins.datasets.moving_sprites",
+    "videovae.plugins.datasets.bouncing_balls",
     "videovae.plugins.datasets.weizmann",
     "videovae.plugins.datasets.chair_cad",
     "videovae.plugins.datasets.flickr",
