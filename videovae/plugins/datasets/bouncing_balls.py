@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options
+from ...core.config import given_options
 from ...registry import hookimpl
 from .procedural import GROUP, PALETTE, Generated, ProceduralClips, ProceduralOptions, composite, coverage, pixel_grid, to_uint8
 
@@ -85,8 +85,8 @@ class BouncingBalls(ProceduralClips):
     #: a bounce played backwards is a bounce with the same size, speed and axis
     time_reversal: dict = {}
 
-    def __init__(self, root=None, **options):
-        self.options = make_options(ProceduralOptions, options, f"dataset {OWNER!r}")
+    def __init__(self, root=None, options: ProceduralOptions | None = None, **keywords):
+        self.options = given_options(ProceduralOptions, options, keywords, f"dataset {OWNER!r}")
         self.attributes = AttributeSet((
             AttributeSpec("size", values=SIZES),
             AttributeSpec("speed", values=SPEEDS),
@@ -96,5 +96,6 @@ class BouncingBalls(ProceduralClips):
 
 
 @hookimpl
-def register_components(register):
-    register("dataset", OWNER, BouncingBalls, "built-in stress set: one or two balls bouncing on black (size, speed, axis)")
+def register_datasets(register):
+    register(OWNER, BouncingBalls, options=ProceduralOptions,
+             description="built-in stress set: one or two balls bouncing on black (size, speed, axis)")

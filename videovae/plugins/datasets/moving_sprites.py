@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.attributes import AttributeSet, AttributeSpec
-from ...core.config import make_options
+from ...core.config import given_options
 from ...registry import hookimpl
 from .procedural import GROUP, PALETTE, Generated, ProceduralClips, ProceduralOptions, composite, coverage, pixel_grid, to_uint8
 
@@ -99,8 +99,8 @@ class MovingSprites(ProceduralClips):
     #: played backwards, a sprite moves the opposite way
     time_reversal = {"direction": {"left": "right", "right": "left", "up": "down", "down": "up"}}
 
-    def __init__(self, root=None, **options):
-        self.options = make_options(ProceduralOptions, options, f"dataset {OWNER!r}")
+    def __init__(self, root=None, options: ProceduralOptions | None = None, **keywords):
+        self.options = given_options(ProceduralOptions, options, keywords, f"dataset {OWNER!r}")
         self.attributes = AttributeSet((
             AttributeSpec("shape", values=SHAPES),
             AttributeSpec("colour", values=tuple(PALETTE)),
@@ -110,5 +110,6 @@ class MovingSprites(ProceduralClips):
 
 
 @hookimpl
-def register_components(register):
-    register("dataset", OWNER, MovingSprites, "built-in stress set: a small shape moving on black (shape, colour, direction)")
+def register_datasets(register):
+    register(OWNER, MovingSprites, options=ProceduralOptions,
+             description="built-in stress set: a small shape moving on black (shape, colour, direction)")
