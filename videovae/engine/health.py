@@ -1,0 +1,150 @@
+"""Collapse checks: is a model better than a predictor that knows nothing of the clip?
+
+On sparse data (small objects on a plain background) a VAE can settle on one frame for every clip
+(docs/own_data.md: the decoder's output then varies between clips by 0.0003 of the pixel range) while
+its loss still falls, so a falling loss proves nothing. Two references a model must beat:
+
+* **constant frames**: the per-pixel mean and median of the training frames. The median is the best
+  constant under the L1 error used here (and on sparse data it is the background), the mean the best
+  under squared error. A model whose posterior reconstructions (Eq. 4, 6) of held-out clips are no
+  closer, in L1, than the better of the two has not learnt to read its frames.
+* **spread**: the standard deviation over clips of each pixel, averaged over pixels and frames. Real
+  clips differ from each other; samples or reconstructions whose spread is a small fraction of the real
+  clips' are (nearly) one clip whatever the input.
+
+:func:`check_health` measures both on a fixed set of clips and says, in one line per failed check, what
+is wrong; the trainer runs it with every validation and ``videovae evaluate`` marks such rows.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import attrs
+import torch
+from torch import Tensor
+
+from ..core.interfaces import VideoModel
+from .data import clip_batches
+from .generation import generate_videos
+from .modes import eval_mode
+
+#: generated or reconstructed clips whose spread is below this fraction of the real clips' are "constant"
+SPREAD_FRACTION = 0.1
+
+
+def l1_per_frame(a: Tensor, b: Tensor) -> float:
+    """Mean over frames of the L1 error summed over a frame's values (the training loss's scale);
+    ``a`` and ``b`` broadcast to ``[..., C, H, W]``."""
+    a, b = torch.broadcast_tensors(a, b)
+    return float((a - b).abs().flatten(-3).sum(-1).mean())
+
+
+def spread(videos: Tensor) -> float:
+    """Standard deviation over the clips of ``videos [N, T, C, H, W]`` of each value, averaged over
+    values and frames (0 for a set of identical clips)."""
+    if videos.shape[0] < 2:
+        return 0.0
+    return float(videos.float().std(dim=0, unbiased=False).mean())
+
+
+def reference_frames(split, indices: Sequence[int], *, limit: int = 256) -> tuple[Tensor, Tensor]:
+    """The per-pixel mean and median frame ``[C, H, W]`` over every frame of up to ``limit`` clips of
+    ``split`` (the clips ``indices``, evenly thinned to ``limit``)."""
+    if not len(indices):
+        raise ValueError("reference_frames needs at least one clip")
+    step = max(1, len(indices) // limit)
+    frames = torch.cat([split[i][0] for i in list(indices)[::step][:limit]])  # [N·T, C, H, W]
+    return frames.mean(0), frames.median(0).values
+
+
+@attrs.frozen
+class Health:
+    """What :func:`check_health` measured at one step; ``warnings`` is empty for a healthy model."""
+
+    step: int
+    reconstruction_l1: float | None  # posterior reconstructions vs their clips (None: no posterior)
+    mean_frame_l1: float
+    median_frame_l1: float
+    real_spread: float
+    reconstruction_spread: float | None
+    sample_spread: float | None  # generated clips (None: the model was not asked to generate)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def collapsed(self) -> bool:
+        return bool(self.warnings)
+
+    def as_row(self) -> dict:
+        """The history / report keys (``health_*``); ``health_warning`` only when a check failed."""
+        row = {f"health_{key}": value for key, value in attrs.asdict(self).items()
+               if key not in ("step", "warnings") and value is not None}
+        if self.warnings:
+            row["health_warning"] = "; ".join(self.warnings)
+        return row
+
+
+def verdict(*, reconstruction_l1: float | None, mean_frame_l1: float, median_frame_l1: float, real_spread: float,
+            reconstruction_spread: float | None, sample_spread: float | None) -> tuple[str, ...]:
+    """One line per failed check (see the module docstring); empty when every check passes."""
+    found = []
+    constant = min(mean_frame_l1, median_frame_l1)
+    which = "median" if median_frame_l1 <= mean_frame_l1 else "mean"
+    if reconstruction_l1 is not None and reconstruction_l1 >= constant:
+        found.append(f"reconstructions are no better than the {which} training frame "
+                     f"(L1 per frame {reconstruction_l1:.1f} vs {constant:.1f})")
+    floor = SPREAD_FRACTION * real_spread
+    if reconstruction_spread is not None and reconstruction_spread < floor:
+        found.append(f"reconstructions of different clips are nearly identical (spread {reconstruction_spread:.4f} "
+                     f"vs {real_spread:.4f} of the real clips)")
+    if sample_spread is not None and sample_spread < floor:
+        found.append(f"generated clips are nearly identical (spread {sample_spread:.4f} vs {real_spread:.4f} "
+                     "of the real clips)")
+    return tuple(found)
+
+
+@torch.no_grad()
+def check_health(model: VideoModel, split, indices: Sequence[int], *, references: tuple[Tensor, Tensor],
+                 label_table: Tensor | None = None, step: int = 0, seed: int = 0, batch_size: int = 16,
+                 device: torch.device | str = "cpu", generate: bool = True) -> Health:
+    """Measure ``model`` on the clips ``indices`` of ``split`` against ``references`` (the mean and median
+    frame of :func:`reference_frames`, from the training split).
+
+    Reconstructions (when the model has a posterior) use the clips' own labels; generated clips (when
+    ``generate``) continue each clip's first frame where the model cannot generate from attributes alone,
+    and are otherwise drawn from the clips' labels. Draws come from ``seed`` inside a fork of the global
+    random state, so training goes on with the state it had.
+    """
+    device = torch.device(device)
+    mean_frame, median_frame = references
+    real, reconstructions, labels, firsts = [], [], [], []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), eval_mode(model):
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        for batch, _ in clip_batches(split, list(indices), batch_size):
+            real.append(batch.frames)
+            labels.append(batch.labels)
+            firsts.append(batch.frames[:, 0])
+            if model.capabilities.posterior:
+                out = model.reconstruct(batch.frames.to(device), batch.labels.to(device), generator=None)
+                reconstructions.append(out.float().cpu())
+        real_clips = torch.cat(real)
+        samples = None
+        if generate:
+            all_labels = torch.cat(labels)
+            first_frames = None if model.capabilities.attributes_only else torch.cat(firsts)
+            samples, _ = generate_videos(model, num=len(real_clips), length=real_clips.shape[1], labels=all_labels,
+                                         first_frames=first_frames, label_table=label_table, seed=seed)
+    recon = torch.cat(reconstructions) if reconstructions else None
+    values = dict(
+        reconstruction_l1=None if recon is None else l1_per_frame(recon, real_clips),
+        mean_frame_l1=l1_per_frame(mean_frame, real_clips),
+        median_frame_l1=l1_per_frame(median_frame, real_clips),
+        real_spread=spread(real_clips),
+        reconstruction_spread=None if recon is None else spread(recon),
+        sample_spread=None if samples is None else spread(samples),
+    )
+    return Health(step=step, **values, warnings=verdict(**values))
+
+
+__all__ = ["Health", "SPREAD_FRACTION", "check_health", "l1_per_frame", "reference_frames", "spread", "verdict"]
