@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "videovae" / "plugins" / "datasets" / "chair_render.py"
-_NAME = "_test_chair_render_module"
+from videovae.plugins.datasets import chair_render as cr
 
-
-def _load():
-    if _NAME in sys.modules:
-        return sys.modules[_NAME]
-    spec = importlib.util.spec_from_file_location(_NAME, _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[_NAME] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-cr = _load()
 BG = np.rint(np.asarray(cr.BACKGROUND) * 255).astype(np.uint8)
 
 
@@ -133,8 +116,8 @@ def test_fit_geometry_many_chairs():
     for _ in range(500):
         params = cr.sample_chair_params(rng)
         for elev in cr.ELEVATIONS_DEG:
-            boxes = cr._placed_boxes(params, elev)
-            corners = cr._box_corners(*boxes[:3]).reshape(-1, 3)
+            boxes = cr.placed_boxes(params, elev)
+            corners = cr.box_corners(*boxes[:3]).reshape(-1, 3)
             eu, ev, _, _ = cr._camera(np.degrees(az), elev)
             assert np.abs(corners @ eu.T).max() < limit
             assert np.abs(corners @ ev.T).max() < limit
