@@ -1,6 +1,7 @@
 """The whole-model protocol (VideoModel): capabilities, the factory's one path, named optimizers, resume."""
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -155,7 +156,10 @@ def test_composed_losses_are_eq_9_with_the_context_noise_and_weight(tiny_model, 
     losses = tiny_model.losses(batch, context)
     torch.manual_seed(1)
     out = tiny_model(batch.frames, batch.labels, noise=noise)
-    reconstruction = (out.reconstruction - batch.frames).abs().sum(dim=(2, 3, 4)).mean()
+    # the default likelihood by hand: a Gaussian whose σ² is the batch's mean squared error
+    squared = (out.reconstruction - batch.frames).pow(2)
+    variance, values = squared.mean(), 3 * 32 * 32
+    reconstruction = (squared.sum(dim=(2, 3, 4)) / (2 * variance) + values / 2 * torch.log(2 * math.pi * variance)).mean()
     assert list(losses) == ["loss", "reconstruction", "kl"]
     torch.testing.assert_close(losses["reconstruction"], reconstruction)
     torch.testing.assert_close(losses["kl"], out.kl.mean())

@@ -20,6 +20,7 @@ from .interfaces import (
     FrameDecoder,
     FrameEncoder,
     LatentStructure,
+    Likelihood,
     Metric,
     Sampler,
     StepContext,
@@ -32,5 +33,5 @@ __all__ = [
     "AttributeSet", "AttributeSpec", "parse_schedule", "VideoBatch", "ModelConfig", "DiagonalGaussian",
     "AttributeValueError", "CapabilityError", "CheckpointError", "ConfigError", "DataError", "InputShapeError",
     "UnknownNameError", "VideoVAEError", "BuildContext", "Capabilities", "FrameDecoder", "FrameEncoder",
-    "LatentStructure", "Metric", "Sampler", "StepContext", "TemporalPrior", "VideoDataset", "VideoModel",
+    "LatentStructure", "Likelihood", "Metric", "Sampler", "StepContext", "TemporalPrior", "VideoDataset", "VideoModel",
 ]

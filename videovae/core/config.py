@@ -32,7 +32,7 @@ def _frame_size(instance, attribute, value):
         raise ConfigError(f"frame_size must be at least 8 pixels, got {value}")
 
 
-PART_KINDS = ("encoder", "decoder", "latent", "prior", "sampler")
+PART_KINDS = ("encoder", "decoder", "latent", "prior", "sampler", "likelihood")
 
 
 @attrs.frozen
@@ -51,6 +51,9 @@ class ModelConfig:
     latent: str = attrs.field(default="hierarchical", validator=_part_name)
     prior: str = attrs.field(default="lstm", validator=_part_name)
     sampler: str = attrs.field(default="conditional", validator=_part_name)
+    #: the reconstruction term of Eq. 9; "l1" is the paper's unit-scale pixel-wise L1 (checkpoints written
+    #: before this field existed were trained with it), "gaussian" fits its scale to each batch
+    likelihood: str = attrs.field(default="gaussian", validator=_part_name)
     frame_size: int = attrs.field(default=64, validator=_frame_size)
     channels: int = attrs.field(default=3, validator=_channels)
     latent_dim: int = attrs.field(default=512, validator=positive_int)
@@ -61,6 +64,7 @@ class ModelConfig:
     latent_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
     prior_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
     sampler_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
+    likelihood_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
     architecture_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
 
     @property

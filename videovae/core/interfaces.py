@@ -7,6 +7,7 @@ A VideoVAE (Fig. 2) is one part of each kind:
 * :class:`LatentStructure`: the approximate posteriors ψ_q, ψ_a, ψ_dy of Eq. 4.
 * :class:`TemporalPrior`: the LSTM f_h (Eq. 2) and the learned prior ψ_p (Eq. 5).
 * :class:`Sampler`: what the LSTM receives at each step (Eq. 8 for conditional sampling).
+* :class:`Likelihood`: p(x^(t) | z^(t)) around the decoded mean, the reconstruction term of Eq. 9.
 
 :class:`VideoModel` is what every whole model implements (the composed VideoVAE, a
 baseline, a user's own model): the engine trains, generates with and evaluates any
@@ -123,6 +124,17 @@ class Sampler(nn.Module, abc.ABC):
     @abc.abstractmethod
     def lstm_input(self, psi_q: DiagonalGaussian, z: Tensor) -> Tensor:
         """v^(t): ψ_q alone (−C) or ψ_q with z^(t) (+C, Eq. 8)."""
+
+
+class Likelihood(nn.Module, abc.ABC):
+    """The output distribution p(x | z) around the decoder's mean µ_x (Eq. 6): the reconstruction
+    term of Eq. 9. Sec. 4.1 says only "pixel-wise L1-loss"; the scale of that Laplace, or the choice of
+    another distribution, is this part's."""
+
+    @abc.abstractmethod
+    def nll(self, mean: Tensor, frames: Tensor) -> Tensor:
+        """−log p(x | z) of each frame, summed over its values: ``mean`` and ``frames`` ``[B, T, C, H, W]``
+        → ``[B, T]``."""
 
 
 class Metric(abc.ABC):

@@ -146,7 +146,7 @@ class Checkpoint:
                                description=dataset.get("description"))
         return cls(
             where=where,
-            model_config=get("model_config", (dict,)),
+            model_config=stored_model_config(get("model_config", (dict,))),
             attributes=get("attributes", (list, tuple)),
             model_state=get("model_state", (dict,)),
             step=int(get("step", (int,), 0)),
@@ -162,6 +162,16 @@ class Checkpoint:
             versions=dict(get("versions", (dict,), dict)),
             payload=dict(payload),
         )
+
+
+#: fields added to ModelConfig after checkpoints were first written, with the value those checkpoints
+#: were trained with (not the new default): a stored config without ``likelihood`` trained with L1
+STORED_MODEL_DEFAULTS = {"likelihood": "l1"}
+
+
+def stored_model_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored model config with the fields it predates filled in as it was trained (``STORED_MODEL_DEFAULTS``)."""
+    return {**STORED_MODEL_DEFAULTS, **config}
 
 
 def open_checkpoint(path: str | Path) -> Checkpoint:

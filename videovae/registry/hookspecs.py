@@ -36,7 +36,7 @@ import pluggy
 from ..core.attributes import AttributeSet
 from ..core.config import ModelConfig
 from ..core.interfaces import (
-    FrameDecoder, FrameEncoder, LatentStructure, Metric, Sampler, TemporalPrior, VideoDataset,
+    FrameDecoder, FrameEncoder, LatentStructure, Likelihood, Metric, Sampler, TemporalPrior, VideoDataset,
 )
 
 hookspec = pluggy.HookspecMarker("videovae")
@@ -63,6 +63,7 @@ DecoderFactory = Callable[..., FrameDecoder]
 LatentFactory = Callable[..., LatentStructure]
 PriorFactory = Callable[..., TemporalPrior]
 SamplerFactory = Callable[..., Sampler]
+LikelihoodFactory = Callable[..., Likelihood]
 #: ``factory(options)``, or ``factory()`` without options
 MetricFactory = Callable[..., Metric]
 #: ``factory(root, options)``: ``root`` is the data folder (str) or None
@@ -121,6 +122,16 @@ def register_samplers(register: Register[SamplerFactory]) -> None:
     :param register: call ``register(name, factory, options=..., description=...)`` once per
         sampler; the host calls ``factory(context, options)`` (options from ``sampler_options``).
     :returns: nothing; each factory must build a :class:`videovae.core.Sampler`.
+    """
+
+
+@hookspec
+def register_likelihoods(register: Register[LikelihoodFactory]) -> None:
+    """Register output likelihoods p(x | z): the reconstruction term of Eq. 9.
+
+    :param register: call ``register(name, factory, options=..., description=...)`` once per
+        likelihood; the host calls ``factory(context, options)`` (options from ``likelihood_options``).
+    :returns: nothing; each factory must build a :class:`videovae.core.Likelihood`.
     """
 
 

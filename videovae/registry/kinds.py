@@ -6,7 +6,7 @@ from __future__ import annotations
 import attrs
 
 from ..core.interfaces import (
-    FrameDecoder, FrameEncoder, LatentStructure, Metric, Sampler, TemporalPrior, VideoDataset,
+    FrameDecoder, FrameEncoder, LatentStructure, Likelihood, Metric, Sampler, TemporalPrior, VideoDataset,
 )
 
 
@@ -32,6 +32,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("latent", "register_latents", ("context",), LatentStructure),
     Kind("prior", "register_priors", ("context",), TemporalPrior),
     Kind("sampler", "register_samplers", ("context",), Sampler),
+    Kind("likelihood", "register_likelihoods", ("context",), Likelihood),
     Kind("metric", "register_metrics", (), Metric),
     Kind("dataset", "register_datasets", ("root",), VideoDataset),
     # whole models are checked by build_from_config against the model protocol (core.interfaces.VideoModel)

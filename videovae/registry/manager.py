@@ -37,6 +37,8 @@ BUILTIN_PLUGINS = (
     "videovae.plugins.priors.lstm",
     "videovae.plugins.priors.standard_normal",
     "videovae.plugins.samplers.conditional",
+    "videovae.plugins.likelihoods.l1",
+    "videovae.plugins.likelihoods.gaussian",
     "videovae.plugins.datasets.synthetic_chairs",
     "videovae.plugins.datasets.moving_sprites",
     "videovae.plugins.datasets.bouncing_balls",

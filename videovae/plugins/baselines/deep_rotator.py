@@ -4,8 +4,8 @@
 chairs" (Sec. 5.3): a deterministic encoder maps the first frame to a code, an
 LSTM applies the action (the attribute codes, e.g. rotate ``ccw``/``cw``) step by
 step, z^(t) = z^(t-1) + W·h^(t), and the decoder renders every code. It is
-trained by rolling out from the first frame with the pixel-wise L1 loss, so it
-has no KL term (its ``kl`` loss is 0), no posterior to reconstruct with, and generates only
+trained by rolling out from the first frame under the configured likelihood (the
+pixel-wise L1 of Yang et al. and Sec. 4.1 with ``likelihood="l1"``), so it has no KL term (its ``kl`` loss is 0), no posterior to reconstruct with, and generates only
 from a first frame (:attr:`DeepRotator.capabilities`).
 
 Option ``actions``: the attributes the LSTM receives. By default all of the data
@@ -59,6 +59,7 @@ class DeepRotator(VideoModel):
         context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, attributes)
         self.encoder = build_part("encoder", config, context)
         self.decoder = build_part("decoder", config, context)
+        self.likelihood = build_part("likelihood", config, context)
         self.to_code = nn.Linear(self.encoder.feature_dim, config.latent_dim)
         self.cell = nn.LSTMCell(config.latent_dim + self.action_attributes.code_dim, config.state_dim)
         self.transform = PhiTau(config.state_dim, config.hidden_dim, config.latent_dim)
@@ -88,8 +89,9 @@ class DeepRotator(VideoModel):
         return ModelOutput(reconstruction, z.new_zeros(batch, length), z, point, point)
 
     def losses(self, batch: VideoBatch, context: StepContext) -> dict[str, Tensor]:
-        """The pixel-wise L1 loss of the rollout from each clip's first frame (``kl`` is 0)."""
-        return loss_terms(self(batch.frames, batch.labels), batch.frames, context.kl_weight).as_dict()
+        """−log p(x | z) of the rollout from each clip's first frame under the configured likelihood (the
+        paper's pixel-wise L1 with ``likelihood="l1"``); ``kl`` is 0."""
+        return loss_terms(self(batch.frames, batch.labels), batch.frames, context.kl_weight, self.likelihood).as_dict()
 
     @torch.no_grad()
     def generate(self, labels: Tensor, first_frame: Tensor | None = None,

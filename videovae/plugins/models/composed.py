@@ -11,7 +11,7 @@ decoded frame is encoded again to give the next LSTM input. With a first frame,
 the first output is that frame's reconstruction through the posterior.
 
 :func:`build_composed` builds one part of each kind by the names in the :class:`ModelConfig`
-(``encoder``, ``decoder``, ``latent``, ``prior``, ``sampler``), so any registered part, a
+(``encoder``, ``decoder``, ``latent``, ``prior``, ``sampler``, ``likelihood``), so any registered part, a
 third-party one included, can be swapped in by name.
 """
 
@@ -25,11 +25,11 @@ from torch import Tensor
 
 from ...core.attributes import AttributeSet
 from ...core.batch import VideoBatch
-from ...core.config import ModelConfig
+from ...core.config import PART_KINDS, ModelConfig
 from ...core.distributions import DiagonalGaussian
 from ...core.errors import AttributeValueError, InputShapeError
-from ...core.interfaces import (BuildContext, Capabilities, FrameDecoder, FrameEncoder, LatentStructure, Sampler,
-                                StepContext, TemporalPrior, VideoModel)
+from ...core.interfaces import (BuildContext, Capabilities, FrameDecoder, FrameEncoder, LatentStructure, Likelihood,
+                                Sampler, StepContext, TemporalPrior, VideoModel)
 from ...registry import hookimpl
 from ...registry.factory import build_part
 from .vae_loss import LossTerms, ModelOutput, loss_terms
@@ -49,6 +49,7 @@ class ComposedVAE(VideoModel):
         latent: LatentStructure,
         prior: TemporalPrior,
         sampler: Sampler,
+        likelihood: Likelihood,
     ):
         super().__init__()
         self.config = config
@@ -58,6 +59,7 @@ class ComposedVAE(VideoModel):
         self.latent = latent
         self.temporal = prior
         self.sampler = sampler
+        self.likelihood = likelihood
 
     # -- helpers -----------------------------------------------------------------
     def attribute_codes(self, labels: Tensor) -> Tensor:
@@ -108,8 +110,8 @@ class ComposedVAE(VideoModel):
 
     def loss(self, frames: Tensor, labels: Tensor, kl_weight: float = 1.0, noise: Tensor | None = None,
              generator: torch.Generator | None = None) -> LossTerms:
-        """−Eq. 9 averaged over frames: Σ_pixels |x − µ_x| + β·KL(q_dy ‖ p)."""
-        return loss_terms(self(frames, labels, noise=noise, generator=generator), frames, kl_weight)
+        """−Eq. 9 averaged over frames: −log p(x | z) under the configured likelihood + β·KL(q_dy ‖ p)."""
+        return loss_terms(self(frames, labels, noise=noise, generator=generator), frames, kl_weight, self.likelihood)
 
     def losses(self, batch: VideoBatch, context: StepContext) -> dict[str, Tensor]:
         """−Eq. 9 per frame with β = ``context.kl_weight`` and the step's per-clip ε (Eq. 7):
@@ -165,7 +167,7 @@ class ComposedVAE(VideoModel):
 
     def describe(self) -> dict[str, Any]:
         return {
-            "parts": {k: getattr(self.config, k) for k in ("encoder", "decoder", "latent", "prior", "sampler")},
+            "parts": {k: getattr(self.config, k) for k in PART_KINDS},
             "attributes": list(self.attributes.names),
             "parameters": sum(p.numel() for p in self.parameters()),
         }
@@ -183,7 +185,8 @@ def build_composed(config: ModelConfig, attributes: AttributeSet, model_class: t
     context = attrs.evolve(context, lstm_input_dim=sampler.input_dim(config.latent_dim))
     prior = build_part("prior", config, context)
     decoder = build_part("decoder", config, context)
-    return model_class(config, attributes, encoder, decoder, latent, prior, sampler)
+    likelihood = build_part("likelihood", config, context)
+    return model_class(config, attributes, encoder, decoder, latent, prior, sampler, likelihood)
 
 
 @hookimpl

@@ -6,6 +6,7 @@ import attrs
 from torch import Tensor
 
 from ...core.distributions import DiagonalGaussian
+from ...core.interfaces import Likelihood
 
 
 @attrs.frozen(eq=False)
@@ -21,7 +22,7 @@ class ModelOutput:
 
 @attrs.frozen(eq=False)
 class LossTerms:
-    """Negative Eq. 9 per frame: pixel-wise L1 reconstruction plus β·KL."""
+    """Negative Eq. 9 per frame: the likelihood's reconstruction term plus β·KL."""
 
     total: Tensor
     reconstruction: Tensor
@@ -35,10 +36,10 @@ class LossTerms:
         return {name: float(value) for name, value in self.as_dict().items()}
 
 
-def loss_terms(output: ModelOutput, frames: Tensor, kl_weight: float = 1.0) -> LossTerms:
-    """−Eq. 9 per frame: the pixel-wise L1 reconstruction term (the log-likelihood of
-    Eq. 9 under a Laplace output with unit scale) plus β times the per-step KL."""
-    reconstruction = (output.reconstruction - frames).abs().flatten(2).sum(-1).mean()
+def loss_terms(output: ModelOutput, frames: Tensor, kl_weight: float, likelihood: Likelihood) -> LossTerms:
+    """−Eq. 9 per frame: −log p(x^(t) | z^(t)) under ``likelihood`` (the model's part; ``l1`` is the paper's
+    pixel-wise L1) plus β times the per-step KL, both averaged over the frames of the batch."""
+    reconstruction = likelihood.nll(output.reconstruction, frames).mean()
     kl = output.kl.mean()
     return LossTerms(reconstruction + kl_weight * kl, reconstruction, kl)
 

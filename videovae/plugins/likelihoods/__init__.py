@@ -1,0 +1,1 @@
+"""Output likelihoods p(x | z): the reconstruction term of Eq. 9."""
