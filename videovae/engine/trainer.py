@@ -40,6 +40,7 @@ from . import distributed
 from .checkpoint import Checkpoint, save_checkpoint
 from .data import StepBatchSampler, load_dataset, training_loader, validation_indices
 from .generation import generate_videos
+from .health import check_health, reference_frames
 from .optimization import Optimizers, clip_noise, sample_noise, synchronize_model
 from .plots import save_loss_curve
 from .train_config import CHECKPOINT_NAME, TrainConfig, TrainResult, resolve_device
@@ -107,6 +108,8 @@ class Trainer:
                                         world_size=self.process.world_size, rank=self.process.rank)
         self.steps_per_epoch = self.sampler.steps_per_epoch
         self.val_indices = validation_indices(len(val_split), cfg.val_clips) if val_split is not None else []
+        #: the mean and median training frame the collapse check compares with (engine.health)
+        self.references = reference_frames(train_split, range(len(train_split))) if self.val_indices else None
 
         self.model = model
         self.model.to(self.device)
@@ -209,14 +212,27 @@ class Trainer:
         losses = validation_losses(self.model, self.val_split, self.val_indices, batch_size=cfg.batch_size,
                                    seed=cfg.seed, kl_weight=cfg.kl_weight, device=self.device)
         row = {"step": self.step, **{f"val_{name}": value for name, value in losses.items()},
-               "val_clips": len(self.val_indices), "seconds": round(elapsed, 3)}
+               "val_clips": len(self.val_indices)}
+        health = check_health(self.model, self.val_split, self.val_indices, references=self.references,
+                              label_table=self.label_table, step=self.step, seed=cfg.seed, batch_size=cfg.batch_size,
+                              device=self.device)
+        row.update(health.as_row())
+        row["seconds"] = round(elapsed, 3)
         self.history.append(row)
         logger.info("step %d: validation loss %.2f (reconstruction %.2f, kl %.2f) on %d clips", self.step,
                     row.get("val_loss", float("nan")), row.get("val_reconstruction", float("nan")),
                     row.get("val_kl", float("nan")), row["val_clips"])
+        if health.warnings:
+            logger.warning("step %d: the model looks collapsed: %s", self.step, row["health_warning"])
         if writer is not None:
             for name, value in losses.items():
                 writer.add_scalar(f"val/{name}", value, self.step)
+            for key, value in health.as_row().items():
+                if key != "health_warning":
+                    writer.add_scalar(f"health/{key[len('health_'):]}", value, self.step)
+            writer.add_scalar("health/collapsed", float(health.collapsed), self.step)
+            if health.warnings:
+                writer.add_text("health/warning", row["health_warning"], self.step)
         for callback in self.callbacks:
             callback.on_validation(row)
         return row
