@@ -1,6 +1,10 @@
 """Issue 21 experiments: why the demo recipe collapses to the background on sparse data, and
 which candidate fixes make it learn. Experiment code only; the library is not changed.
 
+It ran against the tree of commit b94f2eb (before the engine redesign: it imports ``videovae.core.model``,
+which has since moved to ``videovae.plugins.models``) and is kept as the script behind the numbers of
+docs/own_data.md's first tables; ``docs/own_data/measure.py`` measures checkpoints of the current library.
+
     # train with the current trainer, a candidate objective swapped in, then measure
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 python docs/own_data/diagnose.py train --out RUN \
         --candidate laplace-global --dataset moving-sprites --steps 1500
