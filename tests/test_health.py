@@ -117,3 +117,23 @@ def event_tags(folder):
             tags.update(value.tag for value in event.summary.value)
             position += 12 + length + 4
     return tags
+
+
+@pytest.mark.parametrize("likelihood, healthy", [("gaussian", True), ("l1", False)])
+def test_a_tiny_model_learns_sparse_foreground_with_the_default_likelihood(tmp_path, likelihood, healthy):
+    """Small objects on black (moving-sprites): with the default Gaussian likelihood a tiny model's
+    reconstructions beat the mean frame within 300 steps; under the paper's L1 the same run settles on one
+    dark frame for every clip, and the check says so (measured: squared error 45 vs 72 of the mean frame,
+    against 83 for L1, whose reconstructions spread 0.0014 over clips)."""
+    config = TrainConfig(preset="tiny", model={"likelihood": likelihood}, dataset="moving-sprites",
+                         dataset_options={"num_clips": 64, "size": 32, "length": 8}, steps=300, batch_size=8,
+                         lr=2e-3, kl_warmup=50, log_every=50, val_every=300, val_clips=16, checkpoint_every=0)
+    row = build_trainer(config, tmp_path / likelihood, progress=False).run().history[-1]
+    assert row["step"] == 300 and "val_loss" in row
+    if healthy:
+        assert "health_warning" not in row
+        assert row["health_reconstruction_error"] < 0.8 * row["health_mean_frame_error"]
+        assert row["health_reconstruction_spread"] > 0.3 * row["health_real_spread"]
+    else:
+        assert "no better than the mean training frame" in row["health_warning"]
+        assert row["health_reconstruction_spread"] < 0.1 * row["health_real_spread"]
