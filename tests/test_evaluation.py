@@ -84,8 +84,10 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
     for name, row in report["rows"].items():
         assert row["intra_entropy"] >= 0 and 0 <= row["inter_entropy"] <= math.log(4) + 1e-9
         assert 1.0 - 1e-9 <= row["inception_score"] <= 4.0 + 1e-9
-        if name != "Bound":
+        if row["mode"] == "first frame given (iv)":
             assert math.isfinite(row["psnr"]) and -1 <= row["ssim"] <= 1
+        else:  # the bound and the mode-i rows have no real continuation to compare with
+            assert "psnr" not in row and "ssim" not in row
     assert report["rows"]["deep-rotator"]["mode"] == report["rows"]["videovae (iv)"]["mode"] == "first frame given (iv)"
     assert report["rows"]["videovae"]["mode"] == "attributes only (i)"
     assert report["protocol"]["eval_attributes"] == ["tilt", "rotation"]
@@ -117,7 +119,8 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
                            text=True, cwd=REPO, timeout=600, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert seeds.returncode == 0, seeds.stderr[-3000:]
     both = json.loads((tmp_path / "results.json").read_text())
-    assert both["training_seeds"] == [0, 1] and list(both["rows"]) == ["Bound", "videovae", "videovae (iv)", "videovae (reconstruction)"]
+    assert both["training_seeds"] == [0, 1] and list(both["rows"]) == ["Bound", "videovae", "videovae (iv)",
+                                                                       "videovae (reconstruction)"]
     runs = both["per_seed"]["videovae"]
     assert runs["0"] == report["rows"]["videovae"]
     assert both["rows"]["videovae"]["seeds"] == 2
@@ -255,6 +258,7 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     report = json.loads((out / "evaluation.json").read_text())
     assert list(report["rows"]) == ["Bound", "Shuffled real frames", "checkpoint.pt", "checkpoint.pt (iv)",
                                     "checkpoint.pt (reconstruction)"]
+    assert "psnr" not in report["rows"]["checkpoint.pt"] and "psnr" in report["rows"]["checkpoint.pt (iv)"]
     assert report["rows"]["Shuffled real frames"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
     assert report["step"] == 2 and report["train_config"] == config.to_dict() and report["adjustments"] == []
     assert report["rows"]["checkpoint.pt (reconstruction)"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
@@ -357,23 +361,25 @@ def test_evaluate_scores_every_checkpoint_with_one_classifier_against_hand_compu
         assert row["intra_entropy"] == pytest.approx(8 * h) and row["inter_entropy"] == pytest.approx(inter)
         assert row["inception_score"] == pytest.approx(math.exp(kl))
     assert written["rows"]["a"]["steps"] == 1 and written["rows"]["b"]["steps"] == 2
-    assert (tmp_path / "t.md").read_text() == report.table and f"| a | attributes only (i) | {8 * h:.2f} (8) |" in report.table
+    assert (tmp_path / "t.md").read_text() == report.table
+    assert f"| a | attributes only (i) | {8 * h:.2f} (8) | {inter:.3f} | {math.exp(kl):.2f} | – | – |" in report.table
 
 
 def test_evaluate_averages_the_runs_of_one_label_over_their_training_seeds(two_runs, tmp_path):
     from videovae.engine.evaluation import EvalOptions, Run, evaluate
 
     joint = JointLabels(SyntheticChairs(num_objects=4, size=32, length=4).attributes, ("tilt", "rotation"))
-    options = EvalOptions(videos_per_class=2, prediction_clips=2, best_of=1, shuffled_frames=True)
+    options = EvalOptions(videos_per_class=2, prediction_clips=2, best_of=1, shuffled_frames=True, first_frame=True)
     with pytest.raises(ConfigError, match="disagree on 'steps'"):  # 1 and 2 steps: not one model's seeds
         evaluate([Run("model", two_runs[0]), Run("model", two_runs[1])], out=tmp_path, options=options,
                  classifier=FixedClassifier(joint))
     report = evaluate([Run("model", two_runs[0], seed=0), Run("model", two_runs[2], seed=1)], out=tmp_path,
                       options=options, classifier=FixedClassifier(joint))
     written = json.loads((tmp_path / "evaluation.json").read_text())
-    assert list(written["rows"]) == ["Bound", "Shuffled real frames", "model"]
+    assert list(written["rows"]) == ["Bound", "Shuffled real frames", "model", "model (iv)"]
     row, seeds = written["rows"]["model"], written["per_seed"]["model"]
     assert row["seeds"] == 2 and list(seeds) == ["0", "1"] and row["intra_entropy_std"] == 0.0
+    row, seeds = written["rows"]["model (iv)"], written["per_seed"]["model (iv)"]
     psnr = [seeds["0"]["psnr"], seeds["1"]["psnr"]]
     assert row["psnr"] == pytest.approx(sum(psnr) / 2) and row["psnr_std"] == pytest.approx(abs(psnr[0] - psnr[1]) / 2 ** 0.5)
     assert "| model (2 seeds) |" in report.table and [len(v) for v in report.loaded.values()] == [2]
