@@ -80,11 +80,13 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
                             env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "results.json").read_text())
-    assert list(report["rows"]) == ["Bound", "static", "videovae", "videovae (iv)", "deep-rotator", "action-only"]
+    assert list(report["rows"]) == ["Bound", "Mean frame", "static", "videovae", "videovae (iv)", "deep-rotator",
+                                    "action-only"]
     for name, row in report["rows"].items():
-        assert row["intra_entropy"] >= 0 and 0 <= row["inter_entropy"] <= math.log(4) + 1e-9
-        assert 1.0 - 1e-9 <= row["inception_score"] <= 4.0 + 1e-9
-        if row["mode"] == "first frame given (iv)":
+        if name != "Mean frame":
+            assert row["intra_entropy"] >= 0 and 0 <= row["inter_entropy"] <= math.log(4) + 1e-9
+            assert 1.0 - 1e-9 <= row["inception_score"] <= 4.0 + 1e-9
+        if row["mode"] in ("first frame given (iv)", "mean training frame at every predicted frame (a reference)"):
             assert math.isfinite(row["psnr"]) and -1 <= row["ssim"] <= 1
         else:  # the bound and the mode-i rows have no real continuation to compare with
             assert "psnr" not in row and "ssim" not in row
@@ -119,7 +121,7 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
                            text=True, cwd=REPO, timeout=600, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert seeds.returncode == 0, seeds.stderr[-3000:]
     both = json.loads((tmp_path / "results.json").read_text())
-    assert both["training_seeds"] == [0, 1] and list(both["rows"]) == ["Bound", "videovae", "videovae (iv)",
+    assert both["training_seeds"] == [0, 1] and list(both["rows"]) == ["Bound", "Mean frame", "videovae", "videovae (iv)",
                                                                        "videovae (reconstruction)"]
     runs = both["per_seed"]["videovae"]
     assert runs["0"] == report["rows"]["videovae"]
@@ -256,7 +258,7 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
                  "--first-frame", "--reconstruction", "--shuffled-frames"])
     assert code == 0
     report = json.loads((out / "evaluation.json").read_text())
-    assert list(report["rows"]) == ["Bound", "Shuffled real frames", "checkpoint.pt", "checkpoint.pt (iv)",
+    assert list(report["rows"]) == ["Bound", "Shuffled real frames", "Mean frame", "checkpoint.pt", "checkpoint.pt (iv)",
                                     "checkpoint.pt (reconstruction)"]
     assert "psnr" not in report["rows"]["checkpoint.pt"] and "psnr" in report["rows"]["checkpoint.pt (iv)"]
     assert report["rows"]["Shuffled real frames"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
@@ -376,7 +378,7 @@ def test_evaluate_averages_the_runs_of_one_label_over_their_training_seeds(two_r
     report = evaluate([Run("model", two_runs[0], seed=0), Run("model", two_runs[2], seed=1)], out=tmp_path,
                       options=options, classifier=FixedClassifier(joint))
     written = json.loads((tmp_path / "evaluation.json").read_text())
-    assert list(written["rows"]) == ["Bound", "Shuffled real frames", "model", "model (iv)"]
+    assert list(written["rows"]) == ["Bound", "Shuffled real frames", "Mean frame", "model", "model (iv)"]
     row, seeds = written["rows"]["model"], written["per_seed"]["model"]
     assert row["seeds"] == 2 and list(seeds) == ["0", "1"] and row["intra_entropy_std"] == 0.0
     row, seeds = written["rows"]["model (iv)"], written["per_seed"]["model (iv)"]

@@ -1,4 +1,4 @@
-"""Mode-i rows (generated from attributes alone) carry no PSNR/SSIM: there is no real continuation."""
+"""What tells a reader an evaluation failed: the "Mean frame" reference row and mode-i rows without PSNR/SSIM."""
 
 import math
 
@@ -6,10 +6,55 @@ import pytest
 import torch
 
 from videovae import build_model
-from videovae.engine.evaluation import (EvalProtocol, JointLabels, entropy_scores, evaluate_model,
-                                        markdown_table, per_class_labels)
+from videovae.core import AttributeSet, AttributeSpec
+from videovae.core.interfaces import VideoDataset
+from videovae.engine.evaluation import (EvalProtocol, JointLabels,
+                                        entropy_scores, evaluate_model,
+                                        markdown_table, mean_frame_scores, per_class_labels, real_test_clips,
+                                        training_references)
 from videovae.engine.generation import generate_videos
 from videovae.plugins.datasets.synthetic_chairs import SyntheticChairs
+
+ATTRS = AttributeSet((AttributeSpec("tilt", values=("lo", "hi")), AttributeSpec("rotation", values=("ccw", "cw"))))
+NAN = float("nan")
+# test clips of one grey value each: (value, tilt, rotation); the last has no tilt, so no joint label
+TEST_CLIPS = ((0.1, 0, 0), (0.3, 0, 1), (0.5, 1, 0), (0.7, 1, 1), (0.9, NAN, 1))
+
+
+class ConstantClips(VideoDataset):
+    """Clips of T = 3 frames of one grey value, 12×12 (the smallest SSIM takes); training values 0.2 and 0.6."""
+
+    attributes = ATTRS
+    frame_shape = (3, 12, 12)
+    evaluation_attributes = ("tilt", "rotation")
+
+    def __init__(self):
+        clip = lambda v, t, r: (torch.full((3, 3, 12, 12), v), torch.tensor([[t, r]] * 3, dtype=torch.float32))
+        self.splits = {"train": [clip(0.2, 0, 0), clip(0.6, 1, 1)], "test": [clip(*c) for c in TEST_CLIPS]}
+
+    def split(self, name):
+        return self.splits[name]
+
+
+@pytest.mark.parametrize("count", [False, True])
+def test_mean_frame_row_predicts_the_mean_training_frame_by_hand(count):
+    dataset = ConstantClips()
+    mean, median = training_references(dataset)
+    assert torch.allclose(mean, torch.full((3, 12, 12), 0.4)) and torch.allclose(median, torch.full((3, 12, 12), 0.2))
+    protocol = EvalProtocol(length=3, prediction_clips=4, best_of=3, conditioning_frames_count=count)
+    row = mean_frame_scores(dataset, mean, protocol)
+    values = [c[0] for c in TEST_CLIPS[:4]]  # the first prediction_clips test clips
+    # a constant frame m against a constant frame v: PSNR = 10 log10(1 / (m - v)²); SSIM = its luminance term
+    # (2mv + C1) / (m² + v² + C1), C1 = 0.01²; the given first frame is the real one (PSNR +inf, SSIM 1)
+    psnr = [10 * math.log10(1 / (0.4 - v) ** 2) for v in values]
+    ssim = [(2 * 0.4 * v + 1e-4) / (0.16 + v * v + 1e-4) for v in values]
+    assert row["prediction_clips"] == 4 and "num_videos" not in row and "intra_entropy" not in row
+    if count:
+        assert row["psnr"] == math.inf and row["ssim"] == pytest.approx(sum((1 + 2 * s) / 3 for s in ssim) / 4, abs=1e-5)
+    else:
+        assert row["psnr"] == pytest.approx(sum(psnr) / 4, abs=1e-4) and row["ssim"] == pytest.approx(sum(ssim) / 4, abs=1e-5)
+    assert "| Mean frame | mean training frame at every predicted frame (a reference) | – | – | – |" in \
+        markdown_table([("Mean frame", row)], protocol)
 
 
 class UniformClassifier:

@@ -21,7 +21,8 @@ from ..checkpoint import LoadedCheckpoint, load_checkpoint
 from .classifier import EvaluationClassifier, load_or_train_classifier
 from .protocol import EvalProtocol, evaluation_attributes
 from .report import adjustment_notes, write_report
-from .scores import bound, mean_over_seeds, score_model, shuffled_frames
+from .scores import (MODE_FIRST_FRAME, bound, mean_frame_scores, mean_over_seeds, score_model, shuffled_frames,
+                     training_references)
 
 #: the fields of a model config that the evaluation classifier copies from a checkpoint's model
 CODEC_FIELDS = ("frame_size", "channels", "encoder", "encoder_options", "latent_dim", "state_dim", "hidden_dim")
@@ -117,9 +118,9 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     ``dataset`` defaults to the one stored in the checkpoints (``options.data_root`` overrides its
     root); ``classifier`` to the data set's cached evaluation classifier (trained on first use).
     The report (``options.table_name`` and ``options.json_name`` in ``out``) holds the bound, the
-    optional shuffled-frames control and each model's rows; its JSON also the caller's ``extra`` (a dict,
-    or a function of the loaded checkpoints, in the order of ``runs``, returning one). ``log`` gets
-    each checkpoint's rows as they are scored.
+    optional shuffled-frames control, the "Mean frame" reference when a row continues first frames (mode iv),
+    each model's rows; its JSON also the caller's ``extra`` (a dict, or a function of the loaded checkpoints,
+    in the order of ``runs``, returning one). ``log`` gets each checkpoint's rows as they are scored.
     """
     runs = [r if isinstance(r, Run) else Run(Path(r).name, r) for r in runs]  # a bare path: its file name labels it
     if not runs:
@@ -135,6 +136,8 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     rows = [("Bound", bound(dataset, classifier, protocol))]
     if options.shuffled_frames:
         rows.append(("Shuffled real frames", shuffled_frames(dataset, classifier, protocol)))
+    references = training_references(dataset)
+    reference_rows = len(rows)
     by_label: dict[str, list] = {}
     for run, checkpoint in zip(runs, loaded):
         by_label.setdefault(run.label, []).append((run, checkpoint))
@@ -157,6 +160,8 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
             rows.append((row_label, mean_over_seeds(list(results.values())) if len(results) > 1 else scored_by_seed[0][1][i][1]))
             if len(results) > 1:
                 per_seed[row_label] = results
+    if any(row.get("mode") == MODE_FIRST_FRAME for _, row in rows):  # the PSNR/SSIM a model must beat
+        rows.insert(reference_rows, ("Mean frame", mean_frame_scores(dataset, references[0], protocol)))
     report_extra = {**({"per_seed": per_seed} if per_seed else {}), **({"adjustments": adjustments} if adjustments else {}),
                     **((extra(loaded) if callable(extra) else extra) or {})}
     table = write_report(out, options.table_name, options.json_name, rows, protocol,

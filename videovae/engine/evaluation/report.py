@@ -41,15 +41,16 @@ def _cell(row: Mapping[str, Any], key: str, digits: int) -> str:
 
 
 def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol) -> str:
-    """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM. A row averaged
-    over training seeds (:func:`mean_over_seeds`) shows mean ± standard deviation."""
+    """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM ("–" where a row has no such
+    number). A row averaged over training seeds (:func:`mean_over_seeds`) shows mean ± standard deviation."""
     lines = [
         "| | mode | Intra-E ↓ (N videos) | Inter-E ↑ | I-score ↑ | PSNR ↑ | SSIM ↑ |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in rows:
         name = f"{name} ({r['seeds']} seeds)" if r.get("seeds", 1) > 1 else name
-        lines.append(f"| {name} | {r.get('mode', '')} | {_cell(r, 'intra_entropy', 2)} ({r['num_videos']}) | "
+        intra = f"{_cell(r, 'intra_entropy', 2)} ({r['num_videos']})" if "num_videos" in r else "–"
+        lines.append(f"| {name} | {r.get('mode', '')} | {intra} | "
                      f"{_cell(r, 'inter_entropy', 3)} | {_cell(r, 'inception_score', 2)} | {_cell(r, 'psnr', 2)} | "
                      f"{_cell(r, 'ssim', 3)} |")
     lines.append("")
