@@ -93,8 +93,10 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
     assert report["rows"]["deep-rotator"]["mode"] == report["rows"]["videovae (iv)"]["mode"] == "first frame given (iv)"
     assert report["rows"]["videovae"]["mode"] == "attributes only (i)"
     assert report["protocol"]["eval_attributes"] == ["tilt", "rotation"]
+    assert 0 <= report["classifier_accuracy"]["joint"] <= 1 and report["classifier_accuracy"]["chance"] == 0.25
     table = (tmp_path / "table.md").read_text()
     assert "| Bound |" in table and "| videovae |" in table and "Protocol:" in table
+    assert "Classifier accuracy on " in table and len(list(tmp_path.glob("classifier-*.pt"))) == 1  # its --out
     assert (tmp_path / "samples.png").is_file()
     from videovae.engine.checkpoint import read_checkpoint
 
@@ -261,6 +263,7 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     assert list(report["rows"]) == ["Bound", "Shuffled real frames", "Mean frame", "checkpoint.pt", "checkpoint.pt (iv)",
                                     "checkpoint.pt (reconstruction)"]
     assert "psnr" not in report["rows"]["checkpoint.pt"] and "psnr" in report["rows"]["checkpoint.pt (iv)"]
+    assert report["classifier_accuracy"]["test_clips"] == 4 and set(report["classifier_accuracy"]["per_attribute"]) == {"tilt", "rotation"}
     assert report["rows"]["Shuffled real frames"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
     assert report["step"] == 2 and report["train_config"] == config.to_dict() and report["adjustments"] == []
     assert report["rows"]["checkpoint.pt (reconstruction)"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
@@ -348,7 +351,7 @@ def test_evaluate_scores_every_checkpoint_with_one_classifier_against_hand_compu
     report = evaluate([Run("a", two_runs[0]), Run("b", two_runs[1])], out=tmp_path, options=options,
                       extra=lambda loaded: {"steps": [c.step for c in loaded]})
     assert made == [("synthetic-chairs", 4)]  # one classifier for both checkpoints, protocol length = clip length
-    assert report.classifier.calls[1:] == [8, 8]  # 4 joint classes x 2 videos per class, per model
+    assert report.classifier.calls[2:] == [8, 8]  # after the bound and the test accuracy: 4 joint classes x 2 videos, per model
     # by hand: 8 videos alternating p = (.7, .1, .1, .1) and (.1, .7, .1, .1). Intra-E (Eq. 11) sums H[p] over the 8;
     # Inter-E (Eq. 12) is the entropy of the assigned labels, 4 x class 0 and 4 x class 1: ln 2; the I-score
     # (Eq. 10) is exp of the mean KL(p || m) to the mean row m = (.4, .4, .1, .1) (the .1/.1 terms are 0)

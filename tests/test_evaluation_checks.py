@@ -1,4 +1,5 @@
-"""What tells a reader an evaluation failed: the "Mean frame" reference row and mode-i rows without PSNR/SSIM."""
+"""What tells a reader an evaluation failed: the classifier's accuracy on real test clips, the "Mean frame"
+reference row and mode-i rows without PSNR/SSIM."""
 
 import math
 
@@ -8,7 +9,7 @@ import torch
 from videovae import build_model
 from videovae.core import AttributeSet, AttributeSpec
 from videovae.core.interfaces import VideoDataset
-from videovae.engine.evaluation import (EvalProtocol, JointLabels,
+from videovae.engine.evaluation import (EvalProtocol, JointLabels, classifier_accuracy,
                                         entropy_scores, evaluate_model,
                                         markdown_table, mean_frame_scores, per_class_labels, real_test_clips,
                                         training_references)
@@ -34,6 +35,35 @@ class ConstantClips(VideoDataset):
 
     def split(self, name):
         return self.splits[name]
+
+
+class ByValue:
+    """A stand-in classifier that reads a clip's grey value and answers one class for it with certainty."""
+
+    def __init__(self, answers):
+        self.joint, self.answers = JointLabels(ATTRS, ("tilt", "rotation")), answers
+
+    def __call__(self, videos):
+        classes = [self.answers[round(float(v.mean()), 1)] for v in videos]
+        return torch.nn.functional.one_hot(torch.tensor(classes), 4).double()
+
+
+def test_classifier_accuracy_on_the_real_test_clips_by_hand_and_the_near_chance_line():
+    protocol = EvalProtocol(length=3)
+    # joint classes of the test clips: 0, 1, 2, 3, unknown; predicted 0, 1, 3, 3, 1 (= lo|cw)
+    acc = classifier_accuracy(ByValue({0.1: 0, 0.3: 1, 0.5: 3, 0.7: 3, 0.9: 1}), ConstantClips(), protocol)
+    assert acc["joint"] == pytest.approx(3 / 4) and acc["test_clips"] == 4 and acc["chance"] == pytest.approx(1 / 4)
+    assert acc["per_attribute"]["tilt"] == {"accuracy": 1.0, "chance": 0.5, "clips": 4}  # lo lo hi hi: all right
+    assert acc["per_attribute"]["rotation"] == {"accuracy": pytest.approx(4 / 5), "chance": 0.5, "clips": 5}
+    assert acc["near_chance"] is False
+    table = markdown_table([("Bound", {"mode": "real test videos", "num_videos": 4})], protocol, acc)
+    assert ("Classifier accuracy on 4 real test clips: joint 0.750 (chance 0.250); tilt 1.000 (chance 0.500), "
+            "rotation 0.800 (chance 0.500)") in table
+    assert "near chance" not in table
+    constant = classifier_accuracy(ByValue(dict.fromkeys((0.1, 0.3, 0.5, 0.7, 0.9), 0)), ConstantClips(), protocol)
+    assert constant["joint"] == pytest.approx(1 / 4) and constant["near_chance"] is True  # 0.25 < 1.5 × 0.25
+    table = markdown_table([("Bound", {"mode": "real test videos", "num_videos": 4})], protocol, constant)
+    assert "\n⚠ The evaluation classifier is near chance (0.250 < 1.5 × 0.250): Intra-E, Inter-E and I-score" in table
 
 
 @pytest.mark.parametrize("count", [False, True])

@@ -2,7 +2,8 @@
 
 * :mod:`.protocol`: what is measured (:class:`EvalProtocol`), the joint label of the evaluated
   attributes and the class-balanced real test clips.
-* :mod:`.classifier`: the evaluation classifier ρ(y|x), trained on real training videos only.
+* :mod:`.classifier`: the evaluation classifier ρ(y|x), trained on real training videos only, and
+  its accuracy on the real test clips.
 * :mod:`.scores`: Intra-E (Eq. 11), Inter-E (Eq. 12), I-score (Eq. 10), PSNR and SSIM of a row
   (mode iv only), the "Mean frame" reference.
 * :mod:`.report`: the Markdown table and the JSON report.
@@ -12,7 +13,8 @@ Every result carries its :class:`EvalProtocol`; two results are comparable only 
 their protocols match.
 """
 
-from .classifier import EvaluationClassifier, JointLabelDataset, classifier_key, load_or_train_classifier
+from .classifier import (NEAR_CHANCE, EvaluationClassifier, JointLabelDataset, classifier_accuracy, classifier_key,
+                         load_or_train_classifier)
 from .flow import EvalOptions, EvalReport, Run, evaluate
 from .protocol import (PROTOCOL_VERSION, EvalProtocol, JointLabels, balanced_indices, balanced_test_indices,
                        evaluation_attributes, per_class_labels, real_test_clips)
@@ -22,9 +24,9 @@ from .scores import (MODE_ATTRIBUTES, MODE_FIRST_FRAME, SCORES, bound, entropy_s
                      shuffled_frames, training_references)
 
 __all__ = [
-    "MODE_ATTRIBUTES", "MODE_FIRST_FRAME", "PROTOCOL_VERSION", "SCORES", "EvalOptions",
+    "MODE_ATTRIBUTES", "MODE_FIRST_FRAME", "NEAR_CHANCE", "PROTOCOL_VERSION", "SCORES", "EvalOptions",
     "EvalProtocol", "EvalReport", "EvaluationClassifier", "JointLabelDataset", "JointLabels", "Run", "adjustment_notes",
-    "balanced_indices", "balanced_test_indices", "bound", "classifier_key",
+    "balanced_indices", "balanced_test_indices", "bound", "classifier_accuracy", "classifier_key",
     "entropy_scores", "evaluate", "evaluate_model", "evaluation_attributes", "frame_scores",
     "load_or_train_classifier", "markdown_table", "mean_frame_scores", "mean_over_seeds",
     "per_class_labels", "prediction_scores", "real_test_clips", "reconstruction_scores", "score_model",

@@ -18,7 +18,7 @@ from ...core.errors import ConfigError
 from ...core.interfaces import VideoDataset
 from ...registry.factory import resolve_config
 from ..checkpoint import LoadedCheckpoint, load_checkpoint
-from .classifier import EvaluationClassifier, load_or_train_classifier
+from .classifier import EvaluationClassifier, classifier_accuracy, load_or_train_classifier
 from .protocol import EvalProtocol, evaluation_attributes
 from .report import adjustment_notes, write_report
 from .scores import (MODE_FIRST_FRAME, bound, mean_frame_scores, mean_over_seeds, score_model, shuffled_frames,
@@ -70,6 +70,7 @@ class EvalReport:
     table: str
     classifier: EvaluationClassifier
     loaded: dict  # label -> [LoadedCheckpoint, ...] in the order of the runs
+    classifier_accuracy: dict | None = None  # classifier_accuracy() on the real test clips
 
 
 def _shared_dataset(loaded: Sequence[LoadedCheckpoint], options: EvalOptions) -> VideoDataset:
@@ -119,8 +120,9 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     root); ``classifier`` to the data set's cached evaluation classifier (trained on first use).
     The report (``options.table_name`` and ``options.json_name`` in ``out``) holds the bound, the
     optional shuffled-frames control, the "Mean frame" reference when a row continues first frames (mode iv),
-    each model's rows; its JSON also the caller's ``extra`` (a dict, or a function of the loaded checkpoints,
-    in the order of ``runs``, returning one). ``log`` gets each checkpoint's rows as they are scored.
+    each model's rows and the classifier's accuracy on the real test clips; its JSON also the caller's ``extra`` (a dict, or a
+    function of the loaded checkpoints, in the order of ``runs``, returning one). ``log`` gets each
+    checkpoint's rows as they are scored.
     """
     runs = [r if isinstance(r, Run) else Run(Path(r).name, r) for r in runs]  # a bare path: its file name labels it
     if not runs:
@@ -134,6 +136,7 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
                             seed=options.seed)
     classifier = classifier if classifier is not None else _shared_classifier(dataset, protocol, options, loaded[0])
     rows = [("Bound", bound(dataset, classifier, protocol))]
+    accuracy = classifier_accuracy(classifier, dataset, protocol)
     if options.shuffled_frames:
         rows.append(("Shuffled real frames", shuffled_frames(dataset, classifier, protocol)))
     references = training_references(dataset)
@@ -165,5 +168,7 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     report_extra = {**({"per_seed": per_seed} if per_seed else {}), **({"adjustments": adjustments} if adjustments else {}),
                     **((extra(loaded) if callable(extra) else extra) or {})}
     table = write_report(out, options.table_name, options.json_name, rows, protocol,
-                         changed_on_resume=adjustment_notes(adjustments), **report_extra)
-    return EvalReport(rows, protocol, table, classifier, {label: [c for _, c in m] for label, m in by_label.items()})
+                         changed_on_resume=adjustment_notes(adjustments), classifier_accuracy=accuracy,
+                         **report_extra)
+    return EvalReport(rows, protocol, table, classifier, {label: [c for _, c in m] for label, m in by_label.items()},
+                      accuracy)
