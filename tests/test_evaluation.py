@@ -90,12 +90,13 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
             assert math.isfinite(row["psnr"]) and -1 <= row["ssim"] <= 1
         else:  # the bound and the mode-i rows have no real continuation to compare with
             assert "psnr" not in row and "ssim" not in row
+        assert ("health" in row) == (name not in ("Bound", "Mean frame"))
     assert report["rows"]["deep-rotator"]["mode"] == report["rows"]["videovae (iv)"]["mode"] == "first frame given (iv)"
     assert report["rows"]["videovae"]["mode"] == "attributes only (i)"
     assert report["protocol"]["eval_attributes"] == ["tilt", "rotation"]
     assert 0 <= report["classifier_accuracy"]["joint"] <= 1 and report["classifier_accuracy"]["chance"] == 0.25
     table = (tmp_path / "table.md").read_text()
-    assert "| Bound |" in table and "| videovae |" in table and "Protocol:" in table
+    assert "| Bound |" in table and "| videovae " in table and "Protocol:" in table
     assert "Classifier accuracy on " in table and len(list(tmp_path.glob("classifier-*.pt"))) == 1  # its --out
     assert (tmp_path / "samples.png").is_file()
     from videovae.engine.checkpoint import read_checkpoint
@@ -130,7 +131,8 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
     assert both["rows"]["videovae"]["seeds"] == 2
     assert both["rows"]["videovae"]["inception_score"] == pytest.approx((runs["0"]["inception_score"] + runs["1"]["inception_score"]) / 2)
     assert read_checkpoint(tmp_path / "models" / "videovae-seed1" / "checkpoint.pt")["train_config"]["seed"] == 1
-    assert "| videovae (2 seeds) |" in (tmp_path / "table.md").read_text()
+    assert "| videovae (2 seeds) " in (tmp_path / "table.md").read_text()
+    assert all("health" in r for r in runs.values()) and "health" not in both["rows"]["videovae"]
 
 
 def test_rows_of_several_seeds_become_mean_and_sample_std():
@@ -264,6 +266,7 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
                                     "checkpoint.pt (reconstruction)"]
     assert "psnr" not in report["rows"]["checkpoint.pt"] and "psnr" in report["rows"]["checkpoint.pt (iv)"]
     assert report["classifier_accuracy"]["test_clips"] == 4 and set(report["classifier_accuracy"]["per_attribute"]) == {"tilt", "rotation"}
+    assert "health_real_spread" in report["rows"]["checkpoint.pt"]["health"]
     assert report["rows"]["Shuffled real frames"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
     assert report["step"] == 2 and report["train_config"] == config.to_dict() and report["adjustments"] == []
     assert report["rows"]["checkpoint.pt (reconstruction)"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
@@ -271,7 +274,7 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     test_classes = {(int(t), int(r)) for _, t, r in SyntheticChairs(num_objects=4, size=32, length=4).label_rows("test").tolist()}
     assert report["protocol"]["version"] == PROTOCOL_VERSION == 3
     assert report["rows"]["Bound"]["num_videos"] == len(test_classes)  # 1 per joint class present in the test split
-    assert "| checkpoint.pt (iv) |" in (out / "evaluation.md").read_text()
+    assert "| checkpoint.pt (iv) " in (out / "evaluation.md").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["evaluation.json", "evaluation.md"]
 
 
@@ -367,7 +370,7 @@ def test_evaluate_scores_every_checkpoint_with_one_classifier_against_hand_compu
         assert row["inception_score"] == pytest.approx(math.exp(kl))
     assert written["rows"]["a"]["steps"] == 1 and written["rows"]["b"]["steps"] == 2
     assert (tmp_path / "t.md").read_text() == report.table
-    assert f"| a | attributes only (i) | {8 * h:.2f} (8) | {inter:.3f} | {math.exp(kl):.2f} | – | – |" in report.table
+    assert f" | attributes only (i) | {8 * h:.2f} (8) | {inter:.3f} | {math.exp(kl):.2f} | – | – |" in report.table
 
 
 def test_evaluate_averages_the_runs_of_one_label_over_their_training_seeds(two_runs, tmp_path):
@@ -387,7 +390,7 @@ def test_evaluate_averages_the_runs_of_one_label_over_their_training_seeds(two_r
     row, seeds = written["rows"]["model (iv)"], written["per_seed"]["model (iv)"]
     psnr = [seeds["0"]["psnr"], seeds["1"]["psnr"]]
     assert row["psnr"] == pytest.approx(sum(psnr) / 2) and row["psnr_std"] == pytest.approx(abs(psnr[0] - psnr[1]) / 2 ** 0.5)
-    assert "| model (2 seeds) |" in report.table and [len(v) for v in report.loaded.values()] == [2]
+    assert "| model (2 seeds) " in report.table and [len(v) for v in report.loaded.values()] == [2]
 
 
 def test_evaluate_refuses_checkpoints_of_different_data_sets_in_one_line(two_runs, tmp_path):

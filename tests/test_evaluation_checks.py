@@ -1,16 +1,18 @@
 """What tells a reader an evaluation failed: the classifier's accuracy on real test clips, the "Mean frame"
-reference row and mode-i rows without PSNR/SSIM."""
+reference row, mode-i rows without PSNR/SSIM and collapse marks."""
 
+import json
 import math
 
 import pytest
 import torch
 
 from videovae import build_model
-from videovae.core import AttributeSet, AttributeSpec
-from videovae.core.interfaces import VideoDataset
-from videovae.engine.evaluation import (EvalProtocol, JointLabels, classifier_accuracy,
-                                        entropy_scores, evaluate_model,
+from videovae.core import AttributeSet, AttributeSpec, ModelConfig
+from videovae.core.interfaces import Capabilities, VideoDataset, VideoModel
+from videovae.engine.checkpoint import Checkpoint, LoadedCheckpoint
+from videovae.engine.evaluation import (COLLAPSED, EvalOptions, EvalProtocol, JointLabels, Run, classifier_accuracy,
+                                        entropy_scores, evaluate, evaluate_model,
                                         markdown_table, mean_frame_scores, per_class_labels, real_test_clips,
                                         training_references)
 from videovae.engine.generation import generate_videos
@@ -120,3 +122,86 @@ def test_mode_i_rows_carry_no_psnr_and_keep_their_entropies_mode_iv_rows_keep_bo
     table = markdown_table([("m", {**row, "steps": 0}), ("m (iv)", iv)], protocol)
     assert f"| m | attributes only (i) | {row['intra_entropy']:.2f} (8) | {row['inter_entropy']:.3f} | " \
            f"{row['inception_score']:.2f} | – | – |" in table
+
+
+class Oracle(VideoModel):
+    """A stub that 'generates' the real test clips: the clip whose first frame it is given, else the clips in order."""
+
+    capabilities = Capabilities(first_frame=True, attributes_only=True, posterior=True)
+
+    def __init__(self, clips, attributes):
+        super().__init__()
+        self.clips, self.attributes = clips, attributes
+        self.config = ModelConfig(architecture="oracle")
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def losses(self, batch, context):
+        raise NotImplementedError
+
+    def generate(self, labels, first_frame=None, generator=None):
+        if first_frame is None:
+            return self.clips[torch.arange(len(labels)) % len(self.clips), :labels.shape[1]]
+        match = [int(torch.nonzero((self.clips[:, 0] == f).flatten(1).all(1))[0]) for f in first_frame]
+        return self.clips[match, :labels.shape[1]]
+
+    def reconstruct(self, frames, labels, generator=None):
+        return frames.clone()
+
+
+def _loaded(model, where, step=0):
+    return LoadedCheckpoint(model, Checkpoint(where=where, model_config={}, attributes=[], model_state={}, step=step))
+
+
+def test_rows_of_a_model_that_outputs_one_constant_frame_are_marked_and_a_model_of_the_real_clips_is_not(tmp_path):
+    dataset = SyntheticChairs(num_objects=4, size=32, length=4)
+    collapsed = build_model("tiny", attributes=dataset.attributes)
+    with torch.no_grad():  # the decoder's last layer outputs its bias, 0, whatever the latent: black frames
+        collapsed.decoder.deconvs[-1].weight.zero_()
+        collapsed.decoder.deconvs[-1].bias.zero_()
+    frames, _ = real_test_clips(dataset, 4)
+    runs = [Run("black", _loaded(collapsed, "black.pt", step=7)), Run("oracle", _loaded(Oracle(frames, dataset.attributes), "o.pt"))]
+    options = EvalOptions(length=4, videos_per_class=1, prediction_clips=2, best_of=1, first_frame=True, reconstruction=True)
+    report = evaluate(runs, out=tmp_path, options=options, dataset=dataset,
+                      classifier=UniformClassifier(JointLabels(dataset.attributes, ("tilt", "rotation"))))
+    written = json.loads((tmp_path / "evaluation.json").read_text())
+    assert list(written["rows"]) == ["Bound", "Mean frame", "black", "black (iv)", "black (reconstruction)",
+                                     "oracle", "oracle (iv)", "oracle (reconstruction)"]
+    assert written["health_clips"] == 64 and "health" not in written["rows"]["Mean frame"]
+    black = written["rows"]["black"]["health"]
+    assert all(written["rows"][name]["health"] == black for name in ("black (iv)", "black (reconstruction)"))
+    assert black["health_sample_spread"] == 0.0 and black["health_reconstruction_spread"] == 0.0
+    # black frames against the real clips: the L1 of the frames themselves, worse than the mean/median frame
+    assert black["health_reconstruction_l1"] == pytest.approx(float(frames.flatten(2).sum(-1).mean()), rel=1e-5)
+    assert "reconstructions are no better than the" in black["health_warning"]
+    assert "generated clips are nearly identical" in black["health_warning"]
+    oracle = written["rows"]["oracle"]["health"]
+    assert "health_warning" not in oracle and oracle["health_reconstruction_l1"] == 0.0
+    assert oracle["health_real_spread"] > 0 and oracle["health_sample_spread"] == pytest.approx(oracle["health_real_spread"])
+    assert f"| black {COLLAPSED} | attributes only (i) |" in report.table
+    assert f"| black (iv) {COLLAPSED} |" in report.table and "| oracle |" in report.table
+    assert "| oracle (iv) | first frame given (iv) |" in report.table
+    assert f"\n{COLLAPSED}: black, black (iv), black (reconstruction): reconstructions are no better" in report.table
+    assert report.table.count(COLLAPSED) == 4  # three rows and one footnote
+    # the "Mean frame" row is the mean training frame scored like the (iv) rows, and the oracle beats it
+    protocol = EvalProtocol.from_dict(written["protocol"])
+    assert written["rows"]["Mean frame"] == mean_frame_scores(dataset, training_references(dataset)[0], protocol)
+    assert written["rows"]["oracle (iv)"]["psnr"] > written["rows"]["Mean frame"]["psnr"]
+    # a uniform classifier answers class 0 (the first maximum) for every clip
+    _, labels = real_test_clips(dataset, 4)
+    share = float((JointLabels(dataset.attributes, ("tilt", "rotation")).encode(labels[:, 0]) == 0).float().mean())
+    assert written["classifier_accuracy"] == report.classifier_accuracy and report.classifier_accuracy["joint"] == share
+
+
+def test_rows_averaged_over_seeds_name_the_seeds_that_collapsed():
+    from videovae.engine.evaluation.flow import _seed_mean
+
+    row = {"mode": "attributes only (i)", "num_videos": 4, "intra_entropy": 1.0, "inter_entropy": 0.5,
+           "inception_score": 2.0}
+    results = {"0": {**row, "health": {"health_real_spread": 0.2}},
+               "1": {**row, "intra_entropy": 3.0, "health": {"health_real_spread": 0.2, "health_warning": "w1"}}}
+    mean = _seed_mean(results)
+    assert mean["collapsed_seeds"] == {"1": "w1"} and "health" not in mean and mean["intra_entropy"] == 2.0
+    table = markdown_table([("m", mean)], EvalProtocol())
+    assert f"| m (2 seeds) {COLLAPSED} |" in table and f"\n{COLLAPSED}: m (2 seeds): training seed 1: w1\n" in table
+    results["1"]["health"] = {"health_real_spread": 0.2}
+    assert "collapsed_seeds" not in _seed_mean(results) and COLLAPSED not in markdown_table([("m", _seed_mean(results))], EvalProtocol())

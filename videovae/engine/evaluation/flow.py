@@ -19,6 +19,7 @@ from ...core.interfaces import VideoDataset
 from ...registry.factory import resolve_config
 from ..checkpoint import LoadedCheckpoint, load_checkpoint
 from .classifier import EvaluationClassifier, classifier_accuracy, load_or_train_classifier
+from .collapse import collapsed_seeds, model_health
 from .protocol import EvalProtocol, evaluation_attributes
 from .report import adjustment_notes, write_report
 from .scores import (MODE_FIRST_FRAME, bound, mean_frame_scores, mean_over_seeds, score_model, shuffled_frames,
@@ -42,6 +43,7 @@ class EvalOptions:
     first_frame: bool | frozenset = False  # a mode-iv row for every model (True) or for these row labels
     reconstruction: bool = False  # a posterior-reconstruction row per VAE model
     shuffled_frames: bool = False  # the control row of real test frames in random order
+    health_clips: int = attrs.field(default=64, validator=positive_int)  # real test clips of the collapse checks
     classifier_dir: str | None = None  # default: beside the first checkpoint
     classifier_config: ModelConfig | None = None  # default: the first checkpoint's encoder
     table_name: str = "evaluation.md"
@@ -110,6 +112,14 @@ def _shared_classifier(dataset: VideoDataset, protocol: EvalProtocol, options: E
     return load_or_train_classifier(dataset, protocol, folder, name=name, model_config=config)
 
 
+def _seed_mean(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One row from the per-seed rows ``{seed: row}`` of a label: :func:`mean_over_seeds` of them without their
+    ``health`` (it differs between seeds), with ``collapsed_seeds`` ``{seed: warning}`` when a seed's check failed."""
+    row = mean_over_seeds([{k: v for k, v in r.items() if k != "health"} for r in results.values()])
+    collapsed = collapsed_seeds(dict(results))
+    return {**row, "collapsed_seeds": collapsed} if collapsed else row
+
+
 def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: EvalOptions = EvalOptions(),
              dataset: VideoDataset | None = None, classifier: EvaluationClassifier | None = None,
              extra: Mapping[str, Any] | Callable[[list], Mapping[str, Any]] | None = None,
@@ -120,7 +130,8 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     root); ``classifier`` to the data set's cached evaluation classifier (trained on first use).
     The report (``options.table_name`` and ``options.json_name`` in ``out``) holds the bound, the
     optional shuffled-frames control, the "Mean frame" reference when a row continues first frames (mode iv),
-    each model's rows and the classifier's accuracy on the real test clips; its JSON also the caller's ``extra`` (a dict, or a
+    each model's rows (with its ``health``, the collapse checks on ``options.health_clips`` real test clips)
+    and the classifier's accuracy on the real test clips; its JSON also the caller's ``extra`` (a dict, or a
     function of the loaded checkpoints, in the order of ``runs``, returning one). ``log`` gets each
     checkpoint's rows as they are scored.
     """
@@ -155,12 +166,14 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
                 adjustments[run.name or label] = checkpoint.checkpoint.adjustments
             scored = score_model(label, checkpoint, dataset, classifier, protocol,
                                  first_frame=options.first_frame_for(label), reconstruction=options.reconstruction)
+            health = model_health(checkpoint, dataset, protocol, references, options.health_clips).as_row()
+            scored = [(row_label, {**result, "health": health}) for row_label, result in scored]
             scored_by_seed.append((seed, scored))
             for row_label, result in scored if log is not None else ():
                 log(f"{row_label} (training seed {seed}): {json.dumps(result)}")
         for i, (row_label, _) in enumerate(scored_by_seed[0][1]):  # a label's runs are its training seeds
             results = {seed: scored[i][1] for seed, scored in scored_by_seed}
-            rows.append((row_label, mean_over_seeds(list(results.values())) if len(results) > 1 else scored_by_seed[0][1][i][1]))
+            rows.append((row_label, _seed_mean(results) if len(results) > 1 else scored_by_seed[0][1][i][1]))
             if len(results) > 1:
                 per_seed[row_label] = results
     if any(row.get("mode") == MODE_FIRST_FRAME for _, row in rows):  # the PSNR/SSIM a model must beat
@@ -169,6 +182,6 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
                     **((extra(loaded) if callable(extra) else extra) or {})}
     table = write_report(out, options.table_name, options.json_name, rows, protocol,
                          changed_on_resume=adjustment_notes(adjustments), classifier_accuracy=accuracy,
-                         **report_extra)
+                         **{"health_clips": options.health_clips, **report_extra})
     return EvalReport(rows, protocol, table, classifier, {label: [c for _, c in m] for label, m in by_label.items()},
                       accuracy)

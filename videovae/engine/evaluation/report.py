@@ -43,6 +43,17 @@ def _cell(row: Mapping[str, Any], key: str, digits: int) -> str:
     return text + f" ± {row[key + '_std']:.{digits}f}" if f"{key}_std" in row else text
 
 
+#: what the table appends to the name of a row whose model failed a collapse check
+COLLAPSED = "⚠ collapsed"
+
+
+def collapse_warning(row: Mapping[str, Any]) -> str | None:
+    """Why a row's model collapsed (its ``health`` warning, or per training seed), or None when it did not."""
+    if row.get("collapsed_seeds"):
+        return " | ".join(f"training seed {seed}: {warning}" for seed, warning in row["collapsed_seeds"].items())
+    return row.get("health", {}).get("health_warning")
+
+
 def classifier_lines(accuracy: Mapping[str, Any]) -> list[str]:
     """The classifier's accuracy on the real test clips in one line, and one more when it is near chance."""
     def score(value, chance) -> str:
@@ -61,18 +72,25 @@ def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProt
                    classifier_accuracy: Mapping[str, Any] | None = None) -> str:
     """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM ("–" where a row has no such
     number). A row averaged over training seeds (:func:`mean_over_seeds`) shows mean ± standard deviation;
-    the classifier's accuracy on the real test clips goes under the table."""
+    a row whose model collapsed is marked :data:`COLLAPSED`, with the reasons under the table, after the
+    classifier's accuracy on the real test clips."""
     lines = [
         "| | mode | Intra-E ↓ (N videos) | Inter-E ↑ | I-score ↑ | PSNR ↑ | SSIM ↑ |",
         "|---|---|---|---|---|---|---|",
     ]
+    reasons: dict[str, list[str]] = {}  # warning -> the rows it marks
     for name, r in rows:
         name = f"{name} ({r['seeds']} seeds)" if r.get("seeds", 1) > 1 else name
+        warning = collapse_warning(r)
+        if warning is not None:
+            reasons.setdefault(warning, []).append(name)
+            name = f"{name} {COLLAPSED}"
         intra = f"{_cell(r, 'intra_entropy', 2)} ({r['num_videos']})" if "num_videos" in r else "–"
         lines.append(f"| {name} | {r.get('mode', '')} | {intra} | "
                      f"{_cell(r, 'inter_entropy', 3)} | {_cell(r, 'inception_score', 2)} | {_cell(r, 'psnr', 2)} | "
                      f"{_cell(r, 'ssim', 3)} |")
     notes = classifier_lines(classifier_accuracy) if classifier_accuracy is not None else []
+    notes += [f"{COLLAPSED}: {', '.join(names)}: {warning}" for warning, names in reasons.items()]
     for note in notes:
         lines += ["", note]
     lines.append("")
