@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -267,6 +268,12 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     assert "psnr" not in report["rows"]["checkpoint.pt"] and "psnr" in report["rows"]["checkpoint.pt (iv)"]
     assert report["classifier_accuracy"]["test_clips"] == 4 and set(report["classifier_accuracy"]["per_attribute"]) == {"tilt", "rotation"}
     assert "health_real_spread" in report["rows"]["checkpoint.pt"]["health"]
+    # the classifier is cached per data set (VIDEOVAE_CACHE is a temporary folder in the tests), not beside the run
+    import os
+
+    cached = list((Path(os.environ["VIDEOVAE_CACHE"]) / "classifiers").glob("synthetic-chairs-*/classifier-synthetic-chairs-*.pt"))
+    assert len(cached) == 1 and not list((tmp_path / "run").glob("classifier-*"))
+    assert json.loads((cached[0].parent / "key.json").read_text())["options"] == config.dataset_options
     assert report["rows"]["Shuffled real frames"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
     assert report["step"] == 2 and report["train_config"] == config.to_dict() and report["adjustments"] == []
     assert report["rows"]["checkpoint.pt (reconstruction)"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
@@ -276,6 +283,12 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     assert report["rows"]["Bound"]["num_videos"] == len(test_classes)  # 1 per joint class present in the test split
     assert "| checkpoint.pt (iv) " in (out / "evaluation.md").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["evaluation.json", "evaluation.md"]
+    # --classifier-dir overrides the cache folder
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "eval2"),
+                 "--videos-per-class", "1", "--prediction-clips", "2", "--best-of", "1", "--classifier-steps", "2",
+                 "--classifier-dir", str(tmp_path / "mine")]) == 0
+    assert len(list((tmp_path / "mine").glob("classifier-synthetic-chairs-*.pt"))) == 1
+    assert len(list((Path(os.environ["VIDEOVAE_CACHE"]) / "classifiers").glob("*/classifier-*.pt"))) == 1
 
 
 def test_compare_baselines_resumes_with_a_new_grad_clip_but_never_reuses_a_model_as_if_trained_with_it(tmp_path):

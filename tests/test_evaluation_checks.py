@@ -1,5 +1,5 @@
 """What tells a reader an evaluation failed: the classifier's accuracy on real test clips, the "Mean frame"
-reference row, mode-i rows without PSNR/SSIM and collapse marks."""
+reference row, mode-i rows without PSNR/SSIM, collapse marks, and one cached classifier per data set."""
 
 import json
 import math
@@ -9,10 +9,11 @@ import torch
 
 from videovae import build_model
 from videovae.core import AttributeSet, AttributeSpec, ModelConfig
+from videovae.core.errors import ConfigError
 from videovae.core.interfaces import Capabilities, VideoDataset, VideoModel
 from videovae.engine.checkpoint import Checkpoint, LoadedCheckpoint
 from videovae.engine.evaluation import (COLLAPSED, EvalOptions, EvalProtocol, JointLabels, Run, classifier_accuracy,
-                                        entropy_scores, evaluate, evaluate_model,
+                                        default_classifier_dir, entropy_scores, evaluate, evaluate_model,
                                         markdown_table, mean_frame_scores, per_class_labels, real_test_clips,
                                         training_references)
 from videovae.engine.generation import generate_videos
@@ -205,3 +206,40 @@ def test_rows_averaged_over_seeds_name_the_seeds_that_collapsed():
     assert f"| m (2 seeds) {COLLAPSED} |" in table and f"\n{COLLAPSED}: m (2 seeds): training seed 1: w1\n" in table
     results["1"]["health"] = {"health_real_spread": 0.2}
     assert "collapsed_seeds" not in _seed_mean(results) and COLLAPSED not in markdown_table([("m", _seed_mean(results))], EvalProtocol())
+
+
+def test_the_default_classifier_folder_is_one_per_data_set_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDEOVAE_CACHE", str(tmp_path / "cache"))
+    config = ModelConfig(frame_size=32)
+    folder = default_classifier_dir("synthetic-chairs", {"size": 32}, None, config)
+    assert folder.parent == tmp_path / "cache" / "classifiers" and folder.name.startswith("synthetic-chairs-")
+    assert json.loads((folder / "key.json").read_text()) == {
+        "dataset": "synthetic-chairs", "options": {"size": 32}, "root": None, "protocol_version": 3,
+        "classifier_config": config.to_dict()}
+    assert default_classifier_dir("synthetic-chairs", {"size": 32}, None, config) == folder
+    others = {default_classifier_dir("moving-sprites", {"size": 32}, None, config),
+              default_classifier_dir("synthetic-chairs", {"size": 32, "num_objects": 5}, None, config),
+              default_classifier_dir("synthetic-chairs", {"size": 32}, str(tmp_path), config),
+              default_classifier_dir("synthetic-chairs", {"size": 32}, None, config, version=4),
+              default_classifier_dir("synthetic-chairs", {"size": 32}, None, config.evolve(latent_dim=8))}
+    assert len(others) == 5 and folder not in others
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("VIDEOVAE_CACHE", str(tmp_path / "file"))
+    with pytest.raises(ConfigError, match=r"cannot write the classifier cache .*; set VIDEOVAE_CACHE or pass --classifier-dir$"):
+        default_classifier_dir("synthetic-chairs", {}, None, config)
+
+
+def test_a_stored_classifier_of_another_config_is_refused_in_one_line(tmp_path):
+    from videovae.engine.evaluation import load_or_train_classifier
+
+    dataset = SyntheticChairs(num_objects=4, size=32, length=4)
+    protocol = EvalProtocol(length=4, classifier_steps=1, eval_attributes=("tilt", "rotation"))
+    config = build_model("tiny", attributes=dataset.attributes).config
+    load_or_train_classifier(dataset, protocol, tmp_path, model_config=config, log=lambda _: None)
+    assert len(list(tmp_path.glob("classifier-dataset-*.pt"))) == 1
+    trained = []
+    load_or_train_classifier(dataset, protocol, tmp_path, model_config=config, log=trained.append)
+    assert trained == []  # same config: the stored one is reused
+    with pytest.raises(ConfigError, match=r"was built with another classifier config \(latent_dim=.* instead of 8\); "
+                                          "use another classifier folder$"):
+        load_or_train_classifier(dataset, protocol, tmp_path, model_config=config.evolve(latent_dim=8))

@@ -4,6 +4,7 @@
   attributes and the class-balanced real test clips.
 * :mod:`.classifier`: the evaluation classifier ρ(y|x), trained on real training videos only, and
   its accuracy on the real test clips.
+* :mod:`.cache`: the default classifier folder, one per data set in the videovae cache.
 * :mod:`.scores`: Intra-E (Eq. 11), Inter-E (Eq. 12), I-score (Eq. 10), PSNR and SSIM of a row
   (mode iv only), the "Mean frame" reference.
 * :mod:`.collapse`: the collapse checks (:mod:`videovae.engine.health`) of each evaluated model.
@@ -14,6 +15,7 @@ Every result carries its :class:`EvalProtocol`; two results are comparable only 
 their protocols match.
 """
 
+from .cache import default_classifier_dir
 from .classifier import (NEAR_CHANCE, EvaluationClassifier, JointLabelDataset, classifier_accuracy, classifier_key,
                          load_or_train_classifier)
 from .collapse import model_health
@@ -29,7 +31,7 @@ __all__ = [
     "COLLAPSED", "MODE_ATTRIBUTES", "MODE_FIRST_FRAME", "NEAR_CHANCE", "PROTOCOL_VERSION", "SCORES", "EvalOptions",
     "EvalProtocol", "EvalReport", "EvaluationClassifier", "JointLabelDataset", "JointLabels", "Run", "adjustment_notes",
     "balanced_indices", "balanced_test_indices", "bound", "classifier_accuracy", "classifier_key",
-    "entropy_scores", "evaluate", "evaluate_model", "evaluation_attributes", "frame_scores",
+    "default_classifier_dir", "entropy_scores", "evaluate", "evaluate_model", "evaluation_attributes", "frame_scores",
     "load_or_train_classifier", "markdown_table", "mean_frame_scores", "mean_over_seeds", "model_health",
     "per_class_labels", "prediction_scores", "real_test_clips", "reconstruction_scores", "score_model",
     "shuffled_frames", "training_references", "write_report",

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ...core.errors import DataError
+from ...core.config import ModelConfig
+from ...core.errors import ConfigError, DataError
 from ...core.interfaces import VideoDataset
 from .protocol import EvalProtocol, JointLabels, real_test_clips
 
@@ -126,13 +127,21 @@ def load_or_train_classifier(dataset: VideoDataset, protocol: EvalProtocol, fold
     """The data set's evaluation classifier, stored as ``<folder>/classifier-<name>-<key>.pt``.
 
     ``model_config`` names the encoder the classifier copies (default: the paper's, which
-    needs 64×64 frames)."""
+    needs 64×64 frames); a stored classifier built with another one is a one-line :class:`ConfigError`."""
     from ..attribute_inference import load_attribute_net, save_attribute_net, train_attribute_net
 
     joint = JointLabels(dataset.attributes, protocol.eval_attributes)
     path = Path(folder) / f"classifier-{name}-{classifier_key(dataset, protocol)}.pt"
     if path.is_file():
-        net, _ = load_attribute_net(path)
+        net, payload = load_attribute_net(path)
+        if model_config is not None:
+            wanted = ModelConfig.from_dict(dict(model_config.to_dict() if isinstance(model_config, ModelConfig)
+                                                else model_config)).to_dict()
+            stored = ModelConfig.from_dict(payload["model_config"]).to_dict()
+            differ = [f"{k}={stored[k]!r} instead of {wanted[k]!r}" for k in wanted if stored.get(k) != wanted[k]]
+            if differ:
+                raise ConfigError(f"{path} was built with another classifier config ({', '.join(differ)}); "
+                                  "use another classifier folder")
         return EvaluationClassifier(net.eval(), joint)
     joint_data = JointLabelDataset(dataset, joint)
     rows = joint_data.label_rows("train")

@@ -18,6 +18,7 @@ from ...core.errors import ConfigError
 from ...core.interfaces import VideoDataset
 from ...registry.factory import resolve_config
 from ..checkpoint import LoadedCheckpoint, load_checkpoint
+from .cache import default_classifier_dir
 from .classifier import EvaluationClassifier, classifier_accuracy, load_or_train_classifier
 from .collapse import collapsed_seeds, model_health
 from .protocol import EvalProtocol, evaluation_attributes
@@ -44,7 +45,7 @@ class EvalOptions:
     reconstruction: bool = False  # a posterior-reconstruction row per VAE model
     shuffled_frames: bool = False  # the control row of real test frames in random order
     health_clips: int = attrs.field(default=64, validator=positive_int)  # real test clips of the collapse checks
-    classifier_dir: str | None = None  # default: beside the first checkpoint
+    classifier_dir: str | None = None  # default: the data set's folder in the cache (evaluation.cache)
     classifier_config: ModelConfig | None = None  # default: the first checkpoint's encoder
     table_name: str = "evaluation.md"
     json_name: str = "evaluation.json"
@@ -98,17 +99,23 @@ def _shared_dataset(loaded: Sequence[LoadedCheckpoint], options: EvalOptions) ->
 
 def _shared_classifier(dataset: VideoDataset, protocol: EvalProtocol, options: EvalOptions,
                        first: LoadedCheckpoint) -> EvaluationClassifier:
-    """The data set's cached classifier in ``options.classifier_dir`` (default: beside the first checkpoint),
-    copying ``options.classifier_config``'s encoder (default: the first checkpoint's when it is a composed
-    model, else the ``demo`` preset's at 32×32 and the paper's otherwise)."""
-    folder = options.classifier_dir or Path(first.checkpoint.where).resolve().parent
+    """The data set's cached classifier in ``options.classifier_dir`` (default: the data set's folder in the
+    videovae cache, :func:`default_classifier_dir`), copying ``options.classifier_config``'s encoder (default:
+    the first checkpoint's when it is a composed model, else the ``demo`` preset's at 32×32 and the paper's
+    otherwise)."""
     config = options.classifier_config
     if config is None and first.model.config.architecture == "composed":
         config = ModelConfig.from_dict({k: v for k, v in first.model.config.to_dict().items() if k in CODEC_FIELDS})
     elif config is None:  # a whole model of its own: the codec of the built-in presets for this frame size
         channels, size, _ = dataset.frame_shape
         config = resolve_config("demo" if size == 32 else "videovae").evolve(frame_size=size, channels=channels)
-    name = first.checkpoint.dataset.name if first.checkpoint.dataset else "dataset"
+    info = first.checkpoint.dataset
+    name = info.name if info else "dataset"
+    folder = options.classifier_dir
+    if folder is None:
+        data_options = info.options if info else {"description": dataset.describe()}
+        root = options.data_root or (info.root if info else None)
+        folder = default_classifier_dir(name, data_options, root, config, protocol.version)
     return load_or_train_classifier(dataset, protocol, folder, name=name, model_config=config)
 
 
