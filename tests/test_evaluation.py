@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -80,17 +81,24 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
                             env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "results.json").read_text())
-    assert list(report["rows"]) == ["Bound", "static", "videovae", "videovae (iv)", "deep-rotator", "action-only"]
+    assert list(report["rows"]) == ["Bound", "Mean frame", "static", "videovae", "videovae (iv)", "deep-rotator",
+                                    "action-only"]
     for name, row in report["rows"].items():
-        assert row["intra_entropy"] >= 0 and 0 <= row["inter_entropy"] <= math.log(4) + 1e-9
-        assert 1.0 - 1e-9 <= row["inception_score"] <= 4.0 + 1e-9
-        if name != "Bound":
+        if name != "Mean frame":
+            assert row["intra_entropy"] >= 0 and 0 <= row["inter_entropy"] <= math.log(4) + 1e-9
+            assert 1.0 - 1e-9 <= row["inception_score"] <= 4.0 + 1e-9
+        if row["mode"] in ("first frame given (iv)", "mean training frame at every predicted frame (a reference)"):
             assert math.isfinite(row["psnr"]) and -1 <= row["ssim"] <= 1
+        else:  # the bound and the mode-i rows have no real continuation to compare with
+            assert "psnr" not in row and "ssim" not in row
+        assert ("health" in row) == (name not in ("Bound", "Mean frame"))
     assert report["rows"]["deep-rotator"]["mode"] == report["rows"]["videovae (iv)"]["mode"] == "first frame given (iv)"
     assert report["rows"]["videovae"]["mode"] == "attributes only (i)"
     assert report["protocol"]["eval_attributes"] == ["tilt", "rotation"]
+    assert 0 <= report["classifier_accuracy"]["joint"] <= 1 and report["classifier_accuracy"]["chance"] == 0.25
     table = (tmp_path / "table.md").read_text()
-    assert "| Bound |" in table and "| videovae |" in table and "Protocol:" in table
+    assert "| Bound |" in table and "| videovae " in table and "Protocol:" in table
+    assert "Classifier accuracy on " in table and len(list(tmp_path.glob("classifier-*.pt"))) == 1  # its --out
     assert (tmp_path / "samples.png").is_file()
     from videovae.engine.checkpoint import read_checkpoint
 
@@ -117,13 +125,15 @@ def test_compare_baselines_quick_writes_table_json_and_figure(tmp_path):
                            text=True, cwd=REPO, timeout=600, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert seeds.returncode == 0, seeds.stderr[-3000:]
     both = json.loads((tmp_path / "results.json").read_text())
-    assert both["training_seeds"] == [0, 1] and list(both["rows"]) == ["Bound", "videovae", "videovae (iv)", "videovae (reconstruction)"]
+    assert both["training_seeds"] == [0, 1] and list(both["rows"]) == ["Bound", "Mean frame", "videovae", "videovae (iv)",
+                                                                       "videovae (reconstruction)"]
     runs = both["per_seed"]["videovae"]
     assert runs["0"] == report["rows"]["videovae"]
     assert both["rows"]["videovae"]["seeds"] == 2
     assert both["rows"]["videovae"]["inception_score"] == pytest.approx((runs["0"]["inception_score"] + runs["1"]["inception_score"]) / 2)
     assert read_checkpoint(tmp_path / "models" / "videovae-seed1" / "checkpoint.pt")["train_config"]["seed"] == 1
-    assert "| videovae (2 seeds) |" in (tmp_path / "table.md").read_text()
+    assert "| videovae (2 seeds) " in (tmp_path / "table.md").read_text()
+    assert all("health" in r for r in runs.values()) and "health" not in both["rows"]["videovae"]
 
 
 def test_rows_of_several_seeds_become_mean_and_sample_std():
@@ -253,8 +263,17 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
                  "--first-frame", "--reconstruction", "--shuffled-frames"])
     assert code == 0
     report = json.loads((out / "evaluation.json").read_text())
-    assert list(report["rows"]) == ["Bound", "Shuffled real frames", "checkpoint.pt", "checkpoint.pt (iv)",
+    assert list(report["rows"]) == ["Bound", "Shuffled real frames", "Mean frame", "checkpoint.pt", "checkpoint.pt (iv)",
                                     "checkpoint.pt (reconstruction)"]
+    assert "psnr" not in report["rows"]["checkpoint.pt"] and "psnr" in report["rows"]["checkpoint.pt (iv)"]
+    assert report["classifier_accuracy"]["test_clips"] == 4 and set(report["classifier_accuracy"]["per_attribute"]) == {"tilt", "rotation"}
+    assert "health_real_spread" in report["rows"]["checkpoint.pt"]["health"]
+    # the classifier is cached per data set (VIDEOVAE_CACHE is a temporary folder in the tests), not beside the run
+    import os
+
+    cached = list((Path(os.environ["VIDEOVAE_CACHE"]) / "classifiers").glob("synthetic-chairs-*/classifier-synthetic-chairs-*.pt"))
+    assert len(cached) == 1 and not list((tmp_path / "run").glob("classifier-*"))
+    assert json.loads((cached[0].parent / "key.json").read_text())["options"] == config.dataset_options
     assert report["rows"]["Shuffled real frames"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
     assert report["step"] == 2 and report["train_config"] == config.to_dict() and report["adjustments"] == []
     assert report["rows"]["checkpoint.pt (reconstruction)"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
@@ -262,8 +281,14 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     test_classes = {(int(t), int(r)) for _, t, r in SyntheticChairs(num_objects=4, size=32, length=4).label_rows("test").tolist()}
     assert report["protocol"]["version"] == PROTOCOL_VERSION == 3
     assert report["rows"]["Bound"]["num_videos"] == len(test_classes)  # 1 per joint class present in the test split
-    assert "| checkpoint.pt (iv) |" in (out / "evaluation.md").read_text()
+    assert "| checkpoint.pt (iv) " in (out / "evaluation.md").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["evaluation.json", "evaluation.md"]
+    # --classifier-dir overrides the cache folder
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "eval2"),
+                 "--videos-per-class", "1", "--prediction-clips", "2", "--best-of", "1", "--classifier-steps", "2",
+                 "--classifier-dir", str(tmp_path / "mine")]) == 0
+    assert len(list((tmp_path / "mine").glob("classifier-synthetic-chairs-*.pt"))) == 1
+    assert len(list((Path(os.environ["VIDEOVAE_CACHE"]) / "classifiers").glob("*/classifier-*.pt"))) == 1
 
 
 def test_compare_baselines_resumes_with_a_new_grad_clip_but_never_reuses_a_model_as_if_trained_with_it(tmp_path):
@@ -342,7 +367,7 @@ def test_evaluate_scores_every_checkpoint_with_one_classifier_against_hand_compu
     report = evaluate([Run("a", two_runs[0]), Run("b", two_runs[1])], out=tmp_path, options=options,
                       extra=lambda loaded: {"steps": [c.step for c in loaded]})
     assert made == [("synthetic-chairs", 4)]  # one classifier for both checkpoints, protocol length = clip length
-    assert report.classifier.calls[1:] == [8, 8]  # 4 joint classes x 2 videos per class, per model
+    assert report.classifier.calls[2:] == [8, 8]  # after the bound and the test accuracy: 4 joint classes x 2 videos, per model
     # by hand: 8 videos alternating p = (.7, .1, .1, .1) and (.1, .7, .1, .1). Intra-E (Eq. 11) sums H[p] over the 8;
     # Inter-E (Eq. 12) is the entropy of the assigned labels, 4 x class 0 and 4 x class 1: ln 2; the I-score
     # (Eq. 10) is exp of the mean KL(p || m) to the mean row m = (.4, .4, .1, .1) (the .1/.1 terms are 0)
@@ -357,26 +382,28 @@ def test_evaluate_scores_every_checkpoint_with_one_classifier_against_hand_compu
         assert row["intra_entropy"] == pytest.approx(8 * h) and row["inter_entropy"] == pytest.approx(inter)
         assert row["inception_score"] == pytest.approx(math.exp(kl))
     assert written["rows"]["a"]["steps"] == 1 and written["rows"]["b"]["steps"] == 2
-    assert (tmp_path / "t.md").read_text() == report.table and f"| a | attributes only (i) | {8 * h:.2f} (8) |" in report.table
+    assert (tmp_path / "t.md").read_text() == report.table
+    assert f" | attributes only (i) | {8 * h:.2f} (8) | {inter:.3f} | {math.exp(kl):.2f} | – | – |" in report.table
 
 
 def test_evaluate_averages_the_runs_of_one_label_over_their_training_seeds(two_runs, tmp_path):
     from videovae.engine.evaluation import EvalOptions, Run, evaluate
 
     joint = JointLabels(SyntheticChairs(num_objects=4, size=32, length=4).attributes, ("tilt", "rotation"))
-    options = EvalOptions(videos_per_class=2, prediction_clips=2, best_of=1, shuffled_frames=True)
+    options = EvalOptions(videos_per_class=2, prediction_clips=2, best_of=1, shuffled_frames=True, first_frame=True)
     with pytest.raises(ConfigError, match="disagree on 'steps'"):  # 1 and 2 steps: not one model's seeds
         evaluate([Run("model", two_runs[0]), Run("model", two_runs[1])], out=tmp_path, options=options,
                  classifier=FixedClassifier(joint))
     report = evaluate([Run("model", two_runs[0], seed=0), Run("model", two_runs[2], seed=1)], out=tmp_path,
                       options=options, classifier=FixedClassifier(joint))
     written = json.loads((tmp_path / "evaluation.json").read_text())
-    assert list(written["rows"]) == ["Bound", "Shuffled real frames", "model"]
+    assert list(written["rows"]) == ["Bound", "Shuffled real frames", "Mean frame", "model", "model (iv)"]
     row, seeds = written["rows"]["model"], written["per_seed"]["model"]
     assert row["seeds"] == 2 and list(seeds) == ["0", "1"] and row["intra_entropy_std"] == 0.0
+    row, seeds = written["rows"]["model (iv)"], written["per_seed"]["model (iv)"]
     psnr = [seeds["0"]["psnr"], seeds["1"]["psnr"]]
     assert row["psnr"] == pytest.approx(sum(psnr) / 2) and row["psnr_std"] == pytest.approx(abs(psnr[0] - psnr[1]) / 2 ** 0.5)
-    assert "| model (2 seeds) |" in report.table and [len(v) for v in report.loaded.values()] == [2]
+    assert "| model (2 seeds) " in report.table and [len(v) for v in report.loaded.values()] == [2]
 
 
 def test_evaluate_refuses_checkpoints_of_different_data_sets_in_one_line(two_runs, tmp_path):

@@ -75,7 +75,7 @@ def test_the_example_model_trains_resumes_generates_and_is_evaluated_through_the
                  "--classifier-steps", "2")
     assert scored.returncode == 0, scored.stderr
     report = json.loads((evaluation / "evaluation.json").read_text())
-    assert set(report["rows"]) == {"Bound", "checkpoint.pt", "checkpoint.pt (iv)"}
+    assert set(report["rows"]) == {"Bound", "Mean frame", "checkpoint.pt", "checkpoint.pt (iv)"}
     assert report["rows"]["checkpoint.pt (iv)"]["mode"] == "first frame given (iv)"
 
 

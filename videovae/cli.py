@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "scored with one classifier (they must share a data set)")
     p.add_argument("--out", required=True, help="output folder for evaluation.json and evaluation.md")
     p.add_argument("--data-root", help="data set root (default: the one stored in the checkpoint)")
-    p.add_argument("--classifier-dir", help="where the evaluation classifier is cached (default: beside the first checkpoint)")
+    p.add_argument("--classifier-dir", help="where the evaluation classifier is cached (default: one folder per data set "
+                                             "in $VIDEOVAE_CACHE or ~/.cache/videovae)")
     for flag, default in [("--videos-per-class", 20), ("--prediction-clips", 32), ("--best-of", 5),
                           ("--classifier-steps", 600), ("--seed", 0)]:
         p.add_argument(flag, type=int, default=default)

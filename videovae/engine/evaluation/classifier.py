@@ -15,9 +15,15 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ...core.errors import DataError
+from ...core.config import ModelConfig
+from ...core.errors import ConfigError, DataError
 from ...core.interfaces import VideoDataset
-from .protocol import EvalProtocol, JointLabels
+from .protocol import EvalProtocol, JointLabels, real_test_clips
+
+#: a classifier whose joint accuracy on the real test clips is below this multiple of chance gives
+#: entropies (Eqs. 10-12) that say nothing about the videos
+NEAR_CHANCE = 1.5
+
 
 class _JointSplit(torch.utils.data.Dataset):
     def __init__(self, split, joint: JointLabels):
@@ -81,6 +87,34 @@ class EvaluationClassifier:
         return torch.softmax(torch.log_softmax(logits.double(), dim=-1).mean(dim=1), dim=-1).cpu()
 
 
+def classifier_accuracy(classifier, dataset: VideoDataset, protocol: EvalProtocol) -> dict:
+    """How often ``classifier`` names the label of the real test clips (``length`` frames each; it trained on
+    the training split only): ``joint`` over the clips whose joint label is known, and per evaluated
+    attribute (the value read from the predicted joint class) over the clips where that attribute is known,
+    each with its ``chance`` (1 / the number of values) and clip count; ``near_chance`` when the joint
+    accuracy is below :data:`NEAR_CHANCE` × chance."""
+    frames, labels = real_test_clips(dataset, protocol.length)
+    joint = classifier.joint
+    truth = labels[:, 0]
+    predicted = classifier(frames).argmax(-1).tolist()
+    values = torch.tensor([[value for _, value in joint.decode(k)] for k in predicted]).reshape(len(predicted), -1)
+    truth_joint = joint.encode(truth)
+    known = ~torch.isnan(truth_joint)
+
+    def score(hit: Tensor, mask: Tensor, classes: int) -> dict:
+        clips = int(mask.sum())
+        return {"accuracy": float(hit[mask].float().mean()) if clips else None, "chance": 1.0 / classes, "clips": clips}
+
+    result = score(torch.tensor(predicted, dtype=truth_joint.dtype) == truth_joint, known, joint.num_classes)
+    per_attribute = {}
+    for i, (name, column, size) in enumerate(zip(joint.names, joint.columns, joint.sizes)):
+        column_truth = truth[:, column]
+        per_attribute[name] = score(values[:, i] == column_truth, ~torch.isnan(column_truth), size)
+    accuracy = result["accuracy"]
+    return {"joint": accuracy, "chance": result["chance"], "test_clips": result["clips"], "per_attribute": per_attribute,
+            "near_chance": accuracy is not None and accuracy < NEAR_CHANCE * result["chance"]}
+
+
 def classifier_key(dataset: VideoDataset, protocol: EvalProtocol) -> str:
     text = json.dumps([dataset.describe(), protocol.eval_attributes, protocol.classifier_steps, protocol.seed,
                        protocol.version])
@@ -93,13 +127,21 @@ def load_or_train_classifier(dataset: VideoDataset, protocol: EvalProtocol, fold
     """The data set's evaluation classifier, stored as ``<folder>/classifier-<name>-<key>.pt``.
 
     ``model_config`` names the encoder the classifier copies (default: the paper's, which
-    needs 64×64 frames)."""
+    needs 64×64 frames); a stored classifier built with another one is a one-line :class:`ConfigError`."""
     from ..attribute_inference import load_attribute_net, save_attribute_net, train_attribute_net
 
     joint = JointLabels(dataset.attributes, protocol.eval_attributes)
     path = Path(folder) / f"classifier-{name}-{classifier_key(dataset, protocol)}.pt"
     if path.is_file():
-        net, _ = load_attribute_net(path)
+        net, payload = load_attribute_net(path)
+        if model_config is not None:
+            wanted = ModelConfig.from_dict(dict(model_config.to_dict() if isinstance(model_config, ModelConfig)
+                                                else model_config)).to_dict()
+            stored = ModelConfig.from_dict(payload["model_config"]).to_dict()
+            differ = [f"{k}={stored[k]!r} instead of {wanted[k]!r}" for k in wanted if stored.get(k) != wanted[k]]
+            if differ:
+                raise ConfigError(f"{path} was built with another classifier config ({', '.join(differ)}); "
+                                  "use another classifier folder")
         return EvaluationClassifier(net.eval(), joint)
     joint_data = JointLabelDataset(dataset, joint)
     rows = joint_data.label_rows("train")

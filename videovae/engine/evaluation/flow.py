@@ -18,10 +18,13 @@ from ...core.errors import ConfigError
 from ...core.interfaces import VideoDataset
 from ...registry.factory import resolve_config
 from ..checkpoint import LoadedCheckpoint, load_checkpoint
-from .classifier import EvaluationClassifier, load_or_train_classifier
+from .cache import default_classifier_dir
+from .classifier import EvaluationClassifier, classifier_accuracy, load_or_train_classifier
+from .collapse import collapsed_seeds, model_health
 from .protocol import EvalProtocol, evaluation_attributes
 from .report import adjustment_notes, write_report
-from .scores import bound, mean_over_seeds, score_model, shuffled_frames
+from .scores import (MODE_FIRST_FRAME, bound, mean_frame_scores, mean_over_seeds, score_model, shuffled_frames,
+                     training_references)
 
 #: the fields of a model config that the evaluation classifier copies from a checkpoint's model
 CODEC_FIELDS = ("frame_size", "channels", "encoder", "encoder_options", "latent_dim", "state_dim", "hidden_dim")
@@ -41,7 +44,8 @@ class EvalOptions:
     first_frame: bool | frozenset = False  # a mode-iv row for every model (True) or for these row labels
     reconstruction: bool = False  # a posterior-reconstruction row per VAE model
     shuffled_frames: bool = False  # the control row of real test frames in random order
-    classifier_dir: str | None = None  # default: beside the first checkpoint
+    health_clips: int = attrs.field(default=64, validator=positive_int)  # real test clips of the collapse checks
+    classifier_dir: str | None = None  # default: the data set's folder in the cache (evaluation.cache)
     classifier_config: ModelConfig | None = None  # default: the first checkpoint's encoder
     table_name: str = "evaluation.md"
     json_name: str = "evaluation.json"
@@ -69,6 +73,7 @@ class EvalReport:
     table: str
     classifier: EvaluationClassifier
     loaded: dict  # label -> [LoadedCheckpoint, ...] in the order of the runs
+    classifier_accuracy: dict | None = None  # classifier_accuracy() on the real test clips
 
 
 def _shared_dataset(loaded: Sequence[LoadedCheckpoint], options: EvalOptions) -> VideoDataset:
@@ -94,18 +99,32 @@ def _shared_dataset(loaded: Sequence[LoadedCheckpoint], options: EvalOptions) ->
 
 def _shared_classifier(dataset: VideoDataset, protocol: EvalProtocol, options: EvalOptions,
                        first: LoadedCheckpoint) -> EvaluationClassifier:
-    """The data set's cached classifier in ``options.classifier_dir`` (default: beside the first checkpoint),
-    copying ``options.classifier_config``'s encoder (default: the first checkpoint's when it is a composed
-    model, else the ``demo`` preset's at 32×32 and the paper's otherwise)."""
-    folder = options.classifier_dir or Path(first.checkpoint.where).resolve().parent
+    """The data set's cached classifier in ``options.classifier_dir`` (default: the data set's folder in the
+    videovae cache, :func:`default_classifier_dir`), copying ``options.classifier_config``'s encoder (default:
+    the first checkpoint's when it is a composed model, else the ``demo`` preset's at 32×32 and the paper's
+    otherwise)."""
     config = options.classifier_config
     if config is None and first.model.config.architecture == "composed":
         config = ModelConfig.from_dict({k: v for k, v in first.model.config.to_dict().items() if k in CODEC_FIELDS})
     elif config is None:  # a whole model of its own: the codec of the built-in presets for this frame size
         channels, size, _ = dataset.frame_shape
         config = resolve_config("demo" if size == 32 else "videovae").evolve(frame_size=size, channels=channels)
-    name = first.checkpoint.dataset.name if first.checkpoint.dataset else "dataset"
+    info = first.checkpoint.dataset
+    name = info.name if info else "dataset"
+    folder = options.classifier_dir
+    if folder is None:
+        data_options = info.options if info else {"description": dataset.describe()}
+        root = options.data_root or (info.root if info else None)
+        folder = default_classifier_dir(name, data_options, root, config, protocol.version)
     return load_or_train_classifier(dataset, protocol, folder, name=name, model_config=config)
+
+
+def _seed_mean(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """One row from the per-seed rows ``{seed: row}`` of a label: :func:`mean_over_seeds` of them without their
+    ``health`` (it differs between seeds), with ``collapsed_seeds`` ``{seed: warning}`` when a seed's check failed."""
+    row = mean_over_seeds([{k: v for k, v in r.items() if k != "health"} for r in results.values()])
+    collapsed = collapsed_seeds(dict(results))
+    return {**row, "collapsed_seeds": collapsed} if collapsed else row
 
 
 def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: EvalOptions = EvalOptions(),
@@ -117,9 +136,11 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     ``dataset`` defaults to the one stored in the checkpoints (``options.data_root`` overrides its
     root); ``classifier`` to the data set's cached evaluation classifier (trained on first use).
     The report (``options.table_name`` and ``options.json_name`` in ``out``) holds the bound, the
-    optional shuffled-frames control and each model's rows; its JSON also the caller's ``extra`` (a dict,
-    or a function of the loaded checkpoints, in the order of ``runs``, returning one). ``log`` gets
-    each checkpoint's rows as they are scored.
+    optional shuffled-frames control, the "Mean frame" reference when a row continues first frames (mode iv),
+    each model's rows (with its ``health``, the collapse checks on ``options.health_clips`` real test clips)
+    and the classifier's accuracy on the real test clips; its JSON also the caller's ``extra`` (a dict, or a
+    function of the loaded checkpoints, in the order of ``runs``, returning one). ``log`` gets each
+    checkpoint's rows as they are scored.
     """
     runs = [r if isinstance(r, Run) else Run(Path(r).name, r) for r in runs]  # a bare path: its file name labels it
     if not runs:
@@ -133,8 +154,11 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
                             seed=options.seed)
     classifier = classifier if classifier is not None else _shared_classifier(dataset, protocol, options, loaded[0])
     rows = [("Bound", bound(dataset, classifier, protocol))]
+    accuracy = classifier_accuracy(classifier, dataset, protocol)
     if options.shuffled_frames:
         rows.append(("Shuffled real frames", shuffled_frames(dataset, classifier, protocol)))
+    references = training_references(dataset)
+    reference_rows = len(rows)
     by_label: dict[str, list] = {}
     for run, checkpoint in zip(runs, loaded):
         by_label.setdefault(run.label, []).append((run, checkpoint))
@@ -149,16 +173,22 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
                 adjustments[run.name or label] = checkpoint.checkpoint.adjustments
             scored = score_model(label, checkpoint, dataset, classifier, protocol,
                                  first_frame=options.first_frame_for(label), reconstruction=options.reconstruction)
+            health = model_health(checkpoint, dataset, protocol, references, options.health_clips).as_row()
+            scored = [(row_label, {**result, "health": health}) for row_label, result in scored]
             scored_by_seed.append((seed, scored))
             for row_label, result in scored if log is not None else ():
                 log(f"{row_label} (training seed {seed}): {json.dumps(result)}")
         for i, (row_label, _) in enumerate(scored_by_seed[0][1]):  # a label's runs are its training seeds
             results = {seed: scored[i][1] for seed, scored in scored_by_seed}
-            rows.append((row_label, mean_over_seeds(list(results.values())) if len(results) > 1 else scored_by_seed[0][1][i][1]))
+            rows.append((row_label, _seed_mean(results) if len(results) > 1 else scored_by_seed[0][1][i][1]))
             if len(results) > 1:
                 per_seed[row_label] = results
+    if any(row.get("mode") == MODE_FIRST_FRAME for _, row in rows):  # the PSNR/SSIM a model must beat
+        rows.insert(reference_rows, ("Mean frame", mean_frame_scores(dataset, references[0], protocol)))
     report_extra = {**({"per_seed": per_seed} if per_seed else {}), **({"adjustments": adjustments} if adjustments else {}),
                     **((extra(loaded) if callable(extra) else extra) or {})}
     table = write_report(out, options.table_name, options.json_name, rows, protocol,
-                         changed_on_resume=adjustment_notes(adjustments), **report_extra)
-    return EvalReport(rows, protocol, table, classifier, {label: [c for _, c in m] for label, m in by_label.items()})
+                         changed_on_resume=adjustment_notes(adjustments), classifier_accuracy=accuracy,
+                         **{"health_clips": options.health_clips, **report_extra})
+    return EvalReport(rows, protocol, table, classifier, {label: [c for _, c in m] for label, m in by_label.items()},
+                      accuracy)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ...io.atomic import atomic_write_text
+from .classifier import NEAR_CHANCE
 from .protocol import EvalProtocol
 
 
@@ -18,16 +19,18 @@ def adjustment_notes(adjustments: Mapping[str, Sequence[Mapping[str, Any]]]) -> 
 
 
 def write_report(out: str | Path, table_name: str, json_name: str, rows: list[tuple[str, Mapping[str, Any]]],
-                 protocol: EvalProtocol, changed_on_resume: Sequence[str] = (), **extra: Any) -> str:
-    """Write the Markdown table and a JSON report (``extra``, the protocol and the rows) into ``out``,
-    each atomically (a temporary file renamed over the old one); returns the table. ``changed_on_resume``
-    (from :func:`adjustment_notes`) goes under the protocol line as ``Changed on resume: …``."""
+                 protocol: EvalProtocol, changed_on_resume: Sequence[str] = (),
+                 classifier_accuracy: Mapping[str, Any] | None = None, **extra: Any) -> str:
+    """Write the Markdown table and a JSON report (``classifier_accuracy``, ``extra``, the protocol and the
+    rows) into ``out``, each atomically (a temporary file renamed over the old one); returns the table.
+    ``changed_on_resume`` (from :func:`adjustment_notes`) goes under the protocol line as ``Changed on resume: …``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown_table(rows, protocol)
+    table = markdown_table(rows, protocol, classifier_accuracy)
     if changed_on_resume:
         table += "\nChanged on resume: " + " | ".join(changed_on_resume) + "\n"
-    report = {**extra, "protocol": protocol.to_dict(), "rows": dict(rows)}
+    report = {**({"classifier_accuracy": dict(classifier_accuracy)} if classifier_accuracy is not None else {}),
+              **extra, "protocol": protocol.to_dict(), "rows": dict(rows)}
     for name, text in ((table_name, table), (json_name, json.dumps(report, indent=2))):
         atomic_write_text(out / name, text)
     return table
@@ -40,18 +43,56 @@ def _cell(row: Mapping[str, Any], key: str, digits: int) -> str:
     return text + f" ± {row[key + '_std']:.{digits}f}" if f"{key}_std" in row else text
 
 
-def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol) -> str:
-    """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM. A row averaged
-    over training seeds (:func:`mean_over_seeds`) shows mean ± standard deviation."""
+#: what the table appends to the name of a row whose model failed a collapse check
+COLLAPSED = "⚠ collapsed"
+
+
+def collapse_warning(row: Mapping[str, Any]) -> str | None:
+    """Why a row's model collapsed (its ``health`` warning, or per training seed), or None when it did not."""
+    if row.get("collapsed_seeds"):
+        return " | ".join(f"training seed {seed}: {warning}" for seed, warning in row["collapsed_seeds"].items())
+    return row.get("health", {}).get("health_warning")
+
+
+def classifier_lines(accuracy: Mapping[str, Any]) -> list[str]:
+    """The classifier's accuracy on the real test clips in one line, and one more when it is near chance."""
+    def score(value, chance) -> str:
+        return ("n/a" if value is None else f"{value:.3f}") + f" (chance {chance:.3f})"
+
+    parts = [f"{name} {score(a['accuracy'], a['chance'])}" for name, a in accuracy["per_attribute"].items()]
+    lines = [f"Classifier accuracy on {accuracy['test_clips']} real test clips: joint "
+             f"{score(accuracy['joint'], accuracy['chance'])}" + ("; " + ", ".join(parts) if parts else "")]
+    if accuracy.get("near_chance"):
+        lines.append(f"⚠ The evaluation classifier is near chance ({accuracy['joint']:.3f} < {NEAR_CHANCE:g} × {accuracy['chance']:.3f}): "
+                     "Intra-E, Inter-E and I-score say nothing about these videos.")
+    return lines
+
+
+def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol,
+                   classifier_accuracy: Mapping[str, Any] | None = None) -> str:
+    """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM ("–" where a row has no such
+    number). A row averaged over training seeds (:func:`mean_over_seeds`) shows mean ± standard deviation;
+    a row whose model collapsed is marked :data:`COLLAPSED`, with the reasons under the table, after the
+    classifier's accuracy on the real test clips."""
     lines = [
         "| | mode | Intra-E ↓ (N videos) | Inter-E ↑ | I-score ↑ | PSNR ↑ | SSIM ↑ |",
         "|---|---|---|---|---|---|---|",
     ]
+    reasons: dict[str, list[str]] = {}  # warning -> the rows it marks
     for name, r in rows:
         name = f"{name} ({r['seeds']} seeds)" if r.get("seeds", 1) > 1 else name
-        lines.append(f"| {name} | {r.get('mode', '')} | {_cell(r, 'intra_entropy', 2)} ({r['num_videos']}) | "
+        warning = collapse_warning(r)
+        if warning is not None:
+            reasons.setdefault(warning, []).append(name)
+            name = f"{name} {COLLAPSED}"
+        intra = f"{_cell(r, 'intra_entropy', 2)} ({r['num_videos']})" if "num_videos" in r else "–"
+        lines.append(f"| {name} | {r.get('mode', '')} | {intra} | "
                      f"{_cell(r, 'inter_entropy', 3)} | {_cell(r, 'inception_score', 2)} | {_cell(r, 'psnr', 2)} | "
                      f"{_cell(r, 'ssim', 3)} |")
+    notes = classifier_lines(classifier_accuracy) if classifier_accuracy is not None else []
+    notes += [f"{COLLAPSED}: {', '.join(names)}: {warning}" for warning, names in reasons.items()]
+    for note in notes:
+        lines += ["", note]
     lines.append("")
     lines.append("Protocol: " + json.dumps(protocol.to_dict(), sort_keys=True))
     return "\n".join(lines) + "\n"

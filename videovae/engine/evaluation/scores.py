@@ -4,10 +4,12 @@
   (e.g. the chair) are drawn from the training distribution.
 * Intra-E (Eq. 11, a sum over videos: reported with the number of videos), Inter-E
   (Eq. 12) and the I-score (Eq. 10); the bound is the same numbers on real test videos.
-* Prediction from a first frame: PSNR and SSIM per frame against the real continuation,
-  best of N samples (the SVG protocol), conditioning frame excluded.
-* Optional reference rows: a model's posterior reconstructions of the bound's clips
-  (what its codec keeps), and rows averaged over several training seeds (mean ± std).
+* Prediction from a first frame (mode iv rows only: de-novo synthesis has no ground truth):
+  PSNR and SSIM per frame against the real continuation, best of N samples (the SVG
+  protocol), conditioning frame excluded.
+* Reference rows: the mean training frame as every predicted frame (the PSNR/SSIM a model must
+  beat), a model's posterior reconstructions of the bound's clips (what its codec keeps), and
+  rows averaged over several training seeds (mean ± std).
 """
 
 from __future__ import annotations
@@ -17,13 +19,19 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, DataError
 from ...core.interfaces import VideoDataset
 from ...registry import get_registry
 from ..generation import generate_videos
+from ..health import reference_frames
 from ..modes import eval_mode
 from .classifier import EvaluationClassifier
 from .protocol import EvalProtocol, balanced_test_indices, per_class_labels, real_test_clips
+
+#: the ``mode`` of a row generated from attributes alone, and of one continuing real first frames
+MODE_ATTRIBUTES = "attributes only (i)"
+MODE_FIRST_FRAME = "first frame given (iv)"
+
 
 def _metric(name: str):
     return get_registry().build("metric", name)
@@ -89,29 +97,32 @@ def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationCl
 
 def evaluate_model(model, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
                    label_table: Tensor | None, first_frame: bool = False) -> dict[str, Any]:
-    """Intra-E, Inter-E and I-score of generated videos, PSNR and SSIM of predictions.
+    """Intra-E, Inter-E and I-score of generated videos; PSNR and SSIM of predictions in mode iv only.
 
     The generated set is de-novo synthesis from attributes (the paper's mode i), or, with
     ``first_frame`` or for a model that requires one (Deep Rotator), the continuation of
     ``videos_per_class`` real test clips per joint class from their first frame and attributes
-    (mode iv, the mode of Table 2's Chair CAD rows).
+    (mode iv, the mode of Table 2's Chair CAD rows). A mode-i row has no PSNR or SSIM: its videos
+    have no real continuation to be compared with.
     """
     model.eval()
     joint = classifier.joint
     result: dict[str, Any] = {}
     frames, labels = real_test_clips(dataset, protocol.length)
-    if first_frame or not model.capabilities.attributes_only:  # continue real test frames
-        result["mode"] = "first frame given (iv)"
+    continues = first_frame or not model.capabilities.attributes_only  # continue real test frames
+    if continues:
+        result["mode"] = MODE_FIRST_FRAME
         pick = balanced_test_indices(labels, joint, protocol)
         videos, _ = generate_videos(model, num=len(pick), length=protocol.length, labels=labels[pick],
                                     first_frames=frames[pick, 0], label_table=label_table, seed=protocol.seed)
     else:
-        result["mode"] = "attributes only (i)"
+        result["mode"] = MODE_ATTRIBUTES
         controls = per_class_labels(joint, len(dataset.attributes), protocol.videos_per_class, protocol.length)
         videos, _ = generate_videos(model, num=len(controls), length=protocol.length, labels=controls,
                                     label_table=label_table, seed=protocol.seed)
     result.update(entropy_scores(classifier(videos)))
-    result.update(prediction_scores(model, frames, labels, protocol, label_table))
+    if continues:
+        result.update(prediction_scores(model, frames, labels, protocol, label_table))
     return result
 
 
@@ -125,19 +136,53 @@ def prediction_scores(model, frames: Tensor, labels: Tensor, protocol: EvalProto
                         label_table=label_table, seed=protocol.seed + 1000 * (s + 1))[0]
         for s in range(protocol.best_of)
     ])
+    return {**frame_scores(frames, samples, protocol), "prediction_clips": count}
+
+
+def frame_scores(targets: Tensor, samples: Tensor, protocol: EvalProtocol) -> dict[str, float]:
+    """PSNR and SSIM of ``samples [S, N, T, C, H, W]`` against ``targets [N, T, C, H, W]``, best of the S
+    per clip, the conditioning frame left out unless the protocol counts it."""
     skip = 0 if protocol.conditioning_frames_count else 1
-    context = {"targets": frames, "samples": samples}
+    context = {"targets": targets, "samples": samples}
     psnr = get_registry().build("metric", "psnr", options={"skip_frames": skip}).compute(None, context)
     ssim = get_registry().build("metric", "ssim", options={"skip_frames": skip}).compute(None, context)
-    return {"psnr": psnr["psnr"], "ssim": ssim["ssim"], "prediction_clips": count}
+    return {"psnr": psnr["psnr"], "ssim": ssim["ssim"]}
+
+
+def training_references(dataset: VideoDataset) -> tuple[Tensor, Tensor]:
+    """The per-pixel mean and median training frame ``[C, H, W]`` (:func:`reference_frames` over the training
+    split, up to 256 clips evenly spread): the "Mean frame" row's prediction and the collapse checks'
+    references."""
+    train = dataset.split("train")
+    if len(train) == 0:
+        raise DataError("the data set's training split is empty; the mean and median training frame need clips")
+    return reference_frames(train, range(len(train)))
+
+
+def mean_frame_scores(dataset: VideoDataset, mean_frame: Tensor, protocol: EvalProtocol) -> dict[str, Any]:
+    """The "Mean frame" reference row: PSNR and SSIM, by :func:`prediction_scores`'s protocol (the same real
+    test clips, best of N), of predictions that are ``mean_frame [C, H, W]`` (the per-pixel mean training
+    frame) at every frame after the given first one, which is the real first frame. It knows nothing of
+    the clip beyond what the conditioning frame gives, so a model that does not beat it has learnt nothing
+    of the continuation (on sparse data, small objects on black, it scores high: issue 21)."""
+    frames, _ = real_test_clips(dataset, protocol.length)
+    count = min(protocol.prediction_clips, len(frames))
+    targets = frames[:count]
+    if tuple(mean_frame.shape) != tuple(targets.shape[2:]):
+        raise DataError(f"the mean frame has shape {tuple(mean_frame.shape)}, the test frames {tuple(targets.shape[2:])}")
+    predicted = mean_frame.to(targets.dtype).expand_as(targets).clone()
+    predicted[:, 0] = targets[:, 0]
+    samples = predicted.unsqueeze(0).expand(protocol.best_of, *predicted.shape)  # N identical samples: best of N
+    return {"mode": "mean training frame at every predicted frame (a reference)",
+            **frame_scores(targets, samples, protocol), "prediction_clips": count}
 
 
 def score_model(name: str, loaded, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
                 first_frame: bool = False, reconstruction: bool = False) -> list[tuple[str, dict[str, Any]]]:
-    """The table rows of one loaded checkpoint: its own mode, plus ``"<name> (iv)"`` (continuing real
-    first frames) when ``first_frame`` is asked for a model that also generates from attributes, and
-    ``"<name> (reconstruction)"`` (:func:`reconstruction_scores`) when ``reconstruction`` is asked
-    for a model with a posterior (``capabilities.posterior``)."""
+    """The table rows of one loaded checkpoint: its own mode (PSNR and SSIM in mode iv only), plus
+    ``"<name> (iv)"`` (continuing real first frames) when ``first_frame`` is asked for a model that also
+    generates from attributes, and ``"<name> (reconstruction)"`` (:func:`reconstruction_scores`) when
+    ``reconstruction`` is asked for a model with a posterior (``capabilities.posterior``)."""
     rows = [(name, {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table),
                     "steps": loaded.step})]
     generates_from_attributes = loaded.model.capabilities.attributes_only
