@@ -171,12 +171,12 @@ def test_rows_of_a_model_that_outputs_one_constant_frame_are_marked_and_a_model_
     black = written["rows"]["black"]["health"]
     assert all(written["rows"][name]["health"] == black for name in ("black (iv)", "black (reconstruction)"))
     assert black["health_sample_spread"] == 0.0 and black["health_reconstruction_spread"] == 0.0
-    # black frames against the real clips: the L1 of the frames themselves, worse than the mean/median frame
-    assert black["health_reconstruction_l1"] == pytest.approx(float(frames.flatten(2).sum(-1).mean()), rel=1e-5)
+    # black frames against the real clips: the squared error of the frames themselves, worse than the mean frame's
+    assert black["health_reconstruction_error"] == pytest.approx(float(frames.pow(2).flatten(2).sum(-1).mean()), rel=1e-5)
     assert "reconstructions are no better than the" in black["health_warning"]
     assert "generated clips are nearly identical" in black["health_warning"]
     oracle = written["rows"]["oracle"]["health"]
-    assert "health_warning" not in oracle and oracle["health_reconstruction_l1"] == 0.0
+    assert "health_warning" not in oracle and oracle["health_reconstruction_error"] == 0.0
     assert oracle["health_real_spread"] > 0 and oracle["health_sample_spread"] == pytest.approx(oracle["health_real_spread"])
     assert f"| black {COLLAPSED} | attributes only (i) |" in report.table
     assert f"| black (iv) {COLLAPSED} |" in report.table and "| oracle |" in report.table
