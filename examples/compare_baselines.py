@@ -42,9 +42,7 @@ from videovae.engine.resume import resume_config
 from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, load_dataset
 from videovae.engine.training import train
 from videovae.io.video import save_grid_png
-from videovae.plugins.presets import DEMO_SIZES, TINY_SIZES
-
-SIZES = {"paper": {}, "demo": DEMO_SIZES, "tiny": TINY_SIZES}
+from videovae.plugins.presets import SIZES, size_fields
 ALL_MODELS = "static,minus-c-minus-s,plus-c-minus-s,minus-c-plus-s,videovae,deep-rotator"
 
 
@@ -136,7 +134,7 @@ def train_or_load(name: str, args, out: Path, seed: int):
     """The model of row ``name`` (its preset and field overrides) trained with ``seed``: loaded from its
     folder when it holds a checkpoint of the same settings, resumed when ``--steps`` grew, else trained."""
     folder = model_folder(out, name, seed)
-    config = TrainConfig(preset=args.presets[name], model={**SIZES[args.sizes], **args.overrides[name]}, dataset=args.dataset,
+    config = TrainConfig(preset=args.presets[name], model={**size_fields(args.sizes), **args.overrides[name]}, dataset=args.dataset,
                          dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, kl_weight=args.kl_weight,
                          grad_clip=args.grad_clip, seed=seed,
@@ -175,7 +173,7 @@ def main(argv=None) -> int:
                           best_of=args.best_of, classifier_steps=args.classifier_steps, seed=args.seed,
                           first_frame=frozenset(args.first_frame_models), reconstruction=args.reconstructions,
                           shuffled_frames=args.shuffled_frames, classifier_dir=str(out),
-                          classifier_config=ModelConfig().evolve(**{**SIZES[args.sizes], "frame_size": h, "channels": c}),
+                          classifier_config=ModelConfig().evolve(**{**size_fields(args.sizes), "frame_size": h, "channels": c}),
                           table_name="table.md", json_name="results.json")
     seeds = list(range(args.seed, args.seed + args.seeds))
     runs, timings = [], {}

@@ -48,7 +48,14 @@ def stage_one_settings(cfg: TrainConfig) -> dict:
     settings = {name: getattr(cfg, name) for name in (
         "preset", "model", "dataset", "dataset_options", "data_root", "labelled_fraction", "inference_steps",
         "inference_lr", "inference_pretrain_steps", "inference_self_training_steps", "batch_size", "seed")}
+    if cfg.size is not None:  # only when set, so that runs from before the field keep their settings
+        settings["size"] = cfg.size
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
+
+
+def model_config_of(cfg: TrainConfig):
+    """The ModelConfig a new run of ``cfg`` builds: its preset, then its named ``size``, then its overrides."""
+    return resolve_config(cfg.preset, **cfg.model_overrides())
 
 
 def stage_one(cfg: TrainConfig, dataset, train_split, out_dir: Path, stored: Checkpoint | None, *,
@@ -81,7 +88,7 @@ def stage_one(cfg: TrainConfig, dataset, train_split, out_dir: Path, stored: Che
             stage = run_stage_one(
                 dataset, out_dir, fraction=cfg.labelled_fraction, steps=cfg.inference_steps,
                 batch_size=cfg.batch_size, lr=cfg.inference_lr, seed=cfg.seed, device=device,
-                model_config=resolve_config(cfg.preset, **cfg.model), settings=settings,
+                model_config=model_config_of(cfg), settings=settings,
                 pretrain_steps=cfg.inference_pretrain_steps,
                 self_training_steps=cfg.inference_self_training_steps, progress=progress, log=logger.info,
             )
@@ -133,7 +140,7 @@ def build_trainer(config: TrainConfig, out_dir: str | Path, *, resume: bool = Fa
     if stored is not None:
         model = model_from_checkpoint(stored)
     else:
-        model = build_model(cfg.preset, attributes=dataset.attributes, **cfg.model)
+        model = build_model(cfg.preset, attributes=dataset.attributes, **cfg.model_overrides())
     if tuple(model.config.frame_shape) != tuple(dataset.frame_shape):
         raise ConfigError(
             f"{cfg.dataset} has frames of shape {tuple(dataset.frame_shape)} but the model expects "
@@ -154,4 +161,4 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     return build_trainer(config, out_dir, resume=resume, progress=progress, adjust=adjust, callbacks=callbacks).run()
 
 
-__all__ = ["build_trainer", "stage_one", "stage_one_settings", "train"]
+__all__ = ["build_trainer", "model_config_of", "stage_one", "stage_one_settings", "train"]
