@@ -40,7 +40,7 @@ from videovae.engine.evaluation import EvalOptions, EvalProtocol, Run, evaluate,
 from videovae.engine.generation import generate_videos
 from videovae.engine.resume import resume_config
 from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, load_dataset
-from videovae.engine.training import train
+from videovae.engine.training import sized_config, train
 from videovae.io.video import save_grid_png
 from videovae.plugins.presets import SIZES, size_fields
 ALL_MODELS = "static,minus-c-minus-s,plus-c-minus-s,minus-c-plus-s,videovae,deep-rotator"
@@ -150,7 +150,10 @@ def train_or_load(name: str, args, out: Path, seed: int):
         resuming = loaded.step < args.steps
         # --lr and --grad-clip apply from the stored step on when resuming; otherwise they must match
         adjust = {k: wanted[k] for k in TrainConfig.ADJUSTABLE} if resuming else {}
-        resume_config(TrainConfig.from_dict(stored.train_config), config, adjust, stored.step, stored.adjustments,
+        stored_config = TrainConfig.from_dict(stored.train_config)
+        # a run stores the data set's size it filled in from the model (runs from before that stored none)
+        requested = sized_config(config) if "size" in stored_config.dataset_options else config
+        resume_config(stored_config, requested, adjust, stored.step, stored.adjustments,
                       where=str(checkpoint), ignore=unused)
         if not resuming:
             return loaded

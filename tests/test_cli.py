@@ -87,7 +87,7 @@ def test_missing_and_corrupt_checkpoints(tmp_path, capsys):
     (["--preset", "tinny"], "unknown preset 'tinny'; did you mean 'tiny'?"),
     (["--dataset", "chairz"], "unknown dataset 'chairz'"),
     (["--set", "latent_dim=big"], "latent_dim must be a positive integer, got 'big'"),
-    (["--set", "latnet_dim=4"], "unknown argument(s) latnet_dim"),
+    (["--set", "latnet_dim=4"], "ModelConfig has no field(s) latnet_dim; known fields: architecture"),
     (["--dataset-option", "num_objects=-1"], "num_objects must be a positive integer"),
 ])
 def test_train_bad_input(tmp_path, capsys, args, fragment):
