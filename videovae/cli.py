@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--length", type=int, help="frames per video (default: the training clip length)")
     p.add_argument("--attr", action="append", type=_attr, default=[], metavar="NAME=VALUE",
                    help="fix an attribute, or schedule it: --attr rotation=cw, --attr action=walk@0,run@6")
-    p.add_argument("--first-frame", help="image file to continue (its size must match the model's frames)")
+    p.add_argument("--first-frame", help="frame to continue: an image, an image strip, a folder of frames or a video "
+                   "file (a clip's first frame is used; another size is centre-cropped and resized)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--formats", default="gif,png", help="comma-separated: gif, png, mp4")
     p.add_argument("--fps", type=float, default=8.0)
@@ -201,7 +202,7 @@ def cmd_train(args) -> int:
 
 def cmd_generate(args) -> int:
     from .api import clip_length, generate, load
-    from .io.frames import read_frame
+    from .engine.first_frame import read_first_frame
     from .io.video import save_grid_png, save_video
 
     from .io.video import available_formats
@@ -214,7 +215,7 @@ def cmd_generate(args) -> int:
         raise ConfigError("MP4 output needs PyAV: run `pip install av` (or `pip install videovae[mp4]`), or leave mp4 out of --formats")
     loaded = load(args.checkpoint)
     length = args.length if args.length is not None else clip_length(loaded)
-    first = read_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
+    first = read_first_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
     videos, labels = generate(loaded, num=args.num, length=length, attributes=dict(args.attr),
                               first_frames=first, seed=args.seed)
     out = Path(args.out)
