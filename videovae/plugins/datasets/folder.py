@@ -108,8 +108,9 @@ class FolderOptions:
 def index_clips(root: Path, exclude: Path | None) -> dict[str, list[Path]]:
     """Clip name → candidate paths (folders, images and videos directly in ``root``)."""
     found: dict[str, list[Path]] = {}
+    exclude = exclude.resolve() if exclude is not None else None
     for path in sorted(root.iterdir()):
-        if path.name.startswith(".") or (exclude is not None and path.resolve() == exclude.resolve()):
+        if path.name.startswith(".") or (exclude is not None and path.name == exclude.name and path.resolve() == exclude):
             continue
         if path.is_dir():
             found.setdefault(path.name, []).append(path)
