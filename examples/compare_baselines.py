@@ -40,11 +40,9 @@ from videovae.engine.evaluation import EvalOptions, EvalProtocol, Run, evaluate,
 from videovae.engine.generation import generate_videos
 from videovae.engine.resume import resume_config
 from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, load_dataset
-from videovae.engine.training import train
+from videovae.engine.training import sized_config, train
 from videovae.io.video import save_grid_png
-from videovae.plugins.presets import DEMO_SIZES, TINY_SIZES
-
-SIZES = {"paper": {}, "demo": DEMO_SIZES, "tiny": TINY_SIZES}
+from videovae.plugins.presets import SIZES, size_fields
 ALL_MODELS = "static,minus-c-minus-s,plus-c-minus-s,minus-c-plus-s,videovae,deep-rotator"
 
 
@@ -136,7 +134,7 @@ def train_or_load(name: str, args, out: Path, seed: int):
     """The model of row ``name`` (its preset and field overrides) trained with ``seed``: loaded from its
     folder when it holds a checkpoint of the same settings, resumed when ``--steps`` grew, else trained."""
     folder = model_folder(out, name, seed)
-    config = TrainConfig(preset=args.presets[name], model={**SIZES[args.sizes], **args.overrides[name]}, dataset=args.dataset,
+    config = TrainConfig(preset=args.presets[name], model={**size_fields(args.sizes), **args.overrides[name]}, dataset=args.dataset,
                          dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, kl_weight=args.kl_weight,
                          grad_clip=args.grad_clip, seed=seed,
@@ -152,7 +150,10 @@ def train_or_load(name: str, args, out: Path, seed: int):
         resuming = loaded.step < args.steps
         # --lr and --grad-clip apply from the stored step on when resuming; otherwise they must match
         adjust = {k: wanted[k] for k in TrainConfig.ADJUSTABLE} if resuming else {}
-        resume_config(TrainConfig.from_dict(stored.train_config), config, adjust, stored.step, stored.adjustments,
+        stored_config = TrainConfig.from_dict(stored.train_config)
+        # a run stores the data set's size it filled in from the model (runs from before that stored none)
+        requested = sized_config(config) if "size" in stored_config.dataset_options else config
+        resume_config(stored_config, requested, adjust, stored.step, stored.adjustments,
                       where=str(checkpoint), ignore=unused)
         if not resuming:
             return loaded
@@ -175,7 +176,7 @@ def main(argv=None) -> int:
                           best_of=args.best_of, classifier_steps=args.classifier_steps, seed=args.seed,
                           first_frame=frozenset(args.first_frame_models), reconstruction=args.reconstructions,
                           shuffled_frames=args.shuffled_frames, classifier_dir=str(out),
-                          classifier_config=ModelConfig().evolve(**{**SIZES[args.sizes], "frame_size": h, "channels": c}),
+                          classifier_config=ModelConfig().evolve(**{**size_fields(args.sizes), "frame_size": h, "channels": c}),
                           table_name="table.md", json_name="results.json")
     seeds = list(range(args.seed, args.seed + args.seeds))
     runs, timings = [], {}

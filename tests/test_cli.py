@@ -67,12 +67,22 @@ def test_generate_bad_input(trained, tmp_path, capsys, args, fragment):
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_first_frame_of_the_wrong_size(trained, tmp_path, capsys):
+def test_a_first_frame_of_another_size_or_from_a_clip_is_fitted_with_a_notice(trained, tmp_path, capsys):
     frame = tmp_path / "big.png"
     Image.fromarray(np.zeros((64, 48, 3), np.uint8)).save(frame)
-    code = main(["generate", "--checkpoint", str(trained / "checkpoint.pt"), "--out", str(tmp_path / "g"),
-                 "--first-frame", str(frame)])
-    assert code == 2 and "is 48x64 pixels; the model expects 32x32 frames" in error_line(capsys)
+    assert main(["generate", "--checkpoint", str(trained / "checkpoint.pt"), "--out", str(tmp_path / "g"),
+                 "--first-frame", str(frame), "--num", "1", "--formats", "png"]) == 0
+    out = capsys.readouterr().out
+    assert f"first frame: {frame}; 48x64 px, centre-cropped to 48x48 and resized to the model's 32x32\n" in out
+    strip = tmp_path / "strip.png"
+    Image.fromarray(np.zeros((32, 96, 3), np.uint8)).save(strip)
+    assert main(["generate", "--checkpoint", str(trained / "checkpoint.pt"), "--out", str(tmp_path / "s"),
+                 "--first-frame", str(strip), "--num", "1", "--formats", "png"]) == 0
+    assert f"first frame: frame 1 of the horizontal strip {strip} (3 frames)\n" in capsys.readouterr().out
+    assert main(["generate", "--checkpoint", str(trained / "checkpoint.pt"), "--out", str(tmp_path / "m"),
+                 "--first-frame", str(tmp_path / "missing.png")]) == 2
+    assert "missing.png does not exist; expected an image, an image strip" in error_line(capsys)
+    assert not (tmp_path / "m").exists()
 
 
 def test_missing_and_corrupt_checkpoints(tmp_path, capsys):
@@ -87,7 +97,7 @@ def test_missing_and_corrupt_checkpoints(tmp_path, capsys):
     (["--preset", "tinny"], "unknown preset 'tinny'; did you mean 'tiny'?"),
     (["--dataset", "chairz"], "unknown dataset 'chairz'"),
     (["--set", "latent_dim=big"], "latent_dim must be a positive integer, got 'big'"),
-    (["--set", "latnet_dim=4"], "unknown argument(s) latnet_dim"),
+    (["--set", "latnet_dim=4"], "ModelConfig has no field(s) latnet_dim; known fields: architecture"),
     (["--dataset-option", "num_objects=-1"], "num_objects must be a positive integer"),
 ])
 def test_train_bad_input(tmp_path, capsys, args, fragment):

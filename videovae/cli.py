@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; "
                    "--lr and --grad-clip may change from there on (recorded in the checkpoint's adjustments)")
     p.add_argument("--preset", help="model preset name (default videovae)")
+    p.add_argument("--size", help="model sizes for any preset: tiny (32x32, 16-d), demo (32x32, 128-d) or paper "
+                   "(A.4: 64x64, 512-d); --set still overrides single fields")
     p.add_argument("--set", dest="model", action="append", type=key_value, default=[], metavar="FIELD=VALUE",
                    help="override a model field, e.g. --set latent_dim=64 --set sampler=unconditional")
     p.add_argument("--dataset", help="data set name (default synthetic-chairs)")
@@ -89,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--length", type=int, help="frames per video (default: the training clip length)")
     p.add_argument("--attr", action="append", type=_attr, default=[], metavar="NAME=VALUE",
                    help="fix an attribute, or schedule it: --attr rotation=cw, --attr action=walk@0,run@6")
-    p.add_argument("--first-frame", help="image file to continue (its size must match the model's frames)")
+    p.add_argument("--first-frame", help="frame to continue: an image, an image strip, a folder of frames or a video "
+                   "file (a clip's first frame is used; another size is centre-cropped and resized)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--formats", default="gif,png", help="comma-separated: gif, png, mp4")
     p.add_argument("--fps", type=float, default=8.0)
@@ -159,13 +162,13 @@ def cmd_plugins(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
+def train_config_from_args(args):
+    """The :class:`TrainConfig` of ``videovae train``'s arguments, and (with ``--resume``) the adjusted settings."""
     from .engine.resume import resume_flags
     from .engine.train_config import TrainConfig
-    from .engine.training import train
 
     given = {
-        "preset": args.preset, "dataset": args.dataset, "data_root": args.data_root, "steps": args.steps,
+        "preset": args.preset, "size": args.size, "dataset": args.dataset, "data_root": args.data_root, "steps": args.steps,
         "batch_size": args.batch_size, "lr": args.lr, "kl_weight": args.kl_weight, "grad_clip": args.grad_clip,
         "kl_warmup": args.kl_warmup,
         "seed": args.seed, "log_every": args.log_every, "sample_every": args.sample_every,
@@ -184,7 +187,13 @@ def cmd_train(args) -> int:
     adjust = {}
     if args.resume:  # the trainer takes the stored settings with these changes (engine.resume)
         adjust = {k: given[k] for k in resume_flags(given, TrainConfig)}
-    config = TrainConfig.from_dict(given)
+    return TrainConfig.from_dict(given), adjust
+
+
+def cmd_train(args) -> int:
+    from .engine.training import train
+
+    config, adjust = train_config_from_args(args)
     result = train(config, args.out, resume=args.resume, progress=not args.no_progress, adjust=adjust)
     note = " (stopped by the time limit)" if result.stopped_by_time_limit else ""
     loss = result.last_losses.get("loss", float("nan"))
@@ -194,7 +203,7 @@ def cmd_train(args) -> int:
 
 def cmd_generate(args) -> int:
     from .api import clip_length, generate, load
-    from .io.frames import read_frame
+    from .engine.first_frame import read_first_frame
     from .io.video import save_grid_png, save_video
 
     from .io.video import available_formats
@@ -207,7 +216,7 @@ def cmd_generate(args) -> int:
         raise ConfigError("MP4 output needs PyAV: run `pip install av` (or `pip install videovae[mp4]`), or leave mp4 out of --formats")
     loaded = load(args.checkpoint)
     length = args.length if args.length is not None else clip_length(loaded)
-    first = read_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
+    first = read_first_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
     videos, labels = generate(loaded, num=args.num, length=length, attributes=dict(args.attr),
                               first_frames=first, seed=args.seed)
     out = Path(args.out)

@@ -1,5 +1,5 @@
-"""The training data path: data sets by name, a step-indexed batch sampler, the DataLoader and the
-per-clip noise.
+"""The training data path: data sets by name (at the model's frame size), a step-indexed batch sampler,
+the DataLoader and the per-clip noise.
 
 Every random choice here is a function of the run's seed alone: the clip order of an epoch is
 :class:`torch.utils.data.DistributedSampler`'s for (seed, epoch), the clips of a step are that
@@ -10,14 +10,15 @@ loader workers, and N processes with batch B see the global batch of one process
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
+import attrs
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from ..core.batch import VideoBatch
-from ..core.errors import DataError
+from ..core.errors import ConfigError, DataError
 from ..registry import get_registry
 
 #: the step whose noise validation uses: never a training step, so the same ε every time
@@ -28,6 +29,40 @@ def load_dataset(name: str, root: str | None, options: dict):
     """Instantiate a registered data set by name."""
     entry = get_registry().get("dataset", name)
     return entry.factory(root, **options)
+
+
+def _size_hint(size: int) -> str:
+    """How to get a model of ``size``×``size`` frames from the command line."""
+    from ..plugins.presets import SIZES
+
+    names = [name for name, fields in SIZES.items() if fields["frame_size"] == size]
+    return "--size " + " or --size ".join(names) if names else f"--set frame_size={size}"
+
+
+def fit_dataset_size(name: str, options: Mapping[str, Any], frame_size: int, *, fill: bool = True) -> tuple[dict, bool]:
+    """The options to load data set ``name`` with for a model of ``frame_size``×``frame_size`` frames, and
+    whether ``size`` was filled in.
+
+    When the data set's options class has a ``size`` field: unset, it becomes ``frame_size`` (with
+    ``fill``; a resumed run keeps its stored options as they are); set to another number, it is a
+    one-line :class:`ConfigError` naming both sizes and the fix, before anything is loaded.
+    """
+    options = dict(options)
+    entry = get_registry().get("dataset", name)
+    if entry.options is None or "size" not in {field.name for field in attrs.fields(entry.options)}:
+        return options, False
+    if "size" not in options:
+        if not fill:
+            return options, False
+        options["size"] = frame_size
+        return options, True
+    given = options["size"]
+    if isinstance(given, int) and not isinstance(given, bool) and given != frame_size:
+        raise ConfigError(
+            f"{name}: dataset option size={given} does not fit the model's {frame_size}x{frame_size} frames; use "
+            f"--dataset-option size={frame_size} (or leave it out), or a model of {given}x{given} frames "
+            f"({_size_hint(given)})")
+    return options, False
 
 
 def validation_split(dataset):
@@ -117,5 +152,5 @@ def clip_batches(split, indices: list[int], batch_size: int) -> Iterator[tuple[V
         yield VideoBatch.collate([split[i] for i in chunk]), chunk
 
 
-__all__ = ["StepBatchSampler", "IndexedClips", "VALIDATION_STEP", "clip_batches", "collate_clips", "load_dataset",
-           "training_loader", "validation_indices", "validation_split"]
+__all__ = ["StepBatchSampler", "IndexedClips", "VALIDATION_STEP", "clip_batches", "collate_clips", "fit_dataset_size",
+           "load_dataset", "training_loader", "validation_indices", "validation_split"]

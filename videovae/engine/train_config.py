@@ -10,6 +10,7 @@ import torch
 
 from ..core.config import make_config
 from ..core.errors import ConfigError
+from ..plugins.presets import size_fields
 from ..core.validators import (mapping, non_negative_float, non_negative_int, positive_float, positive_int, to_float,
                                unit_fraction)
 
@@ -22,6 +23,8 @@ class TrainConfig:
 
     preset: str = attrs.field(default="videovae", validator=attrs.validators.instance_of(str))
     model: dict = attrs.field(factory=dict, validator=mapping)  # ModelConfig overrides
+    # named model sizes applied to the preset before the overrides (tiny, demo, paper; None: the preset's)
+    size: str | None = attrs.field(default=None, validator=lambda _, __, value: size_fields(value))
     dataset: str = attrs.field(default="synthetic-chairs", validator=attrs.validators.instance_of(str))
     dataset_options: dict = attrs.field(factory=dict, validator=mapping)
     data_root: str | None = attrs.field(default=None)
@@ -65,6 +68,10 @@ class TrainConfig:
     def validation_interval(self) -> int:
         """Steps between two validation rows (0: no validation)."""
         return 10 * self.log_every if self.val_every is None else self.val_every
+
+    def model_overrides(self) -> dict:
+        """The ModelConfig fields this run sets on its preset: the named ``size``'s, then ``model``'s."""
+        return {**size_fields(self.size), **self.model}
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":

@@ -2,13 +2,16 @@
 
 1. On resume, the stored settings (with the ones a resumed run may change) and the checkpoint.
 2. The device, the process group (``torchrun``) and the seed.
-3. The data set by name, its training split and its validation split (``val``, else ``test``).
+3. The model's config (its preset, the named ``size`` and the overrides; on resume the stored one), so that
+   a data set with a ``size`` option is loaded at the model's frame size (or refused at once, when told
+   another size), then the data set by name, its training split and its validation split (``val``, else
+   ``test``).
 4. Stage 1 (Sec. 4.1), with ``labelled_fraction < 1``: the attribute net φ_att is trained on that
    fraction of the training clips (:mod:`videovae.engine.attribute_inference`), infers the others'
    labels and is written to ``attribute_net.pt`` with ``inferred_labels.csv``; stage 2 trains on those
    labels as fixed controls. The net also goes into every checkpoint (``attribute_net``), so a resumed
    run does not repeat stage 1 and generation can infer free attributes from a first frame.
-5. The model, built from its preset or restored from the checkpoint, checked against the frames.
+5. The model, built from that config or restored from the checkpoint, checked against the frames.
 6. A :class:`~videovae.engine.trainer.Trainer` over those objects, which runs stage 2.
 """
 
@@ -19,14 +22,16 @@ import logging
 from pathlib import Path
 from typing import Any, Sequence
 
+import attrs
 import torch
 
+from ..core.config import ModelConfig
 from ..core.errors import CheckpointError, ConfigError
-from ..registry.factory import build_model, resolve_config
+from ..registry.factory import build_from_config, resolve_config
 from . import distributed
 from .attribute_inference import NET_FILE, LabelledView, reuse_stage_one, run_stage_one, stage_one_from_payload
 from .checkpoint import Checkpoint, model_from_checkpoint, open_checkpoint
-from .data import load_dataset, validation_split
+from .data import fit_dataset_size, load_dataset, validation_split
 from .resume import resume_config
 from .train_config import CHECKPOINT_NAME, TrainConfig, TrainResult, resolve_device
 from .trainer import TrainCallback, Trainer
@@ -48,16 +53,32 @@ def stage_one_settings(cfg: TrainConfig) -> dict:
     settings = {name: getattr(cfg, name) for name in (
         "preset", "model", "dataset", "dataset_options", "data_root", "labelled_fraction", "inference_steps",
         "inference_lr", "inference_pretrain_steps", "inference_self_training_steps", "batch_size", "seed")}
+    if cfg.size is not None:  # only when set, so that runs from before the field keep their settings
+        settings["size"] = cfg.size
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
 
 
+def model_config_of(cfg: TrainConfig) -> ModelConfig:
+    """The ModelConfig a new run of ``cfg`` builds: its preset, then its named ``size``, then its overrides."""
+    return resolve_config(cfg.preset, **cfg.model_overrides())
+
+
+def sized_config(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` as a new run stores it: the data set's ``size`` option filled in with the model's frame size
+    when the data set has one and ``cfg`` leaves it unset (:func:`~videovae.engine.data.fit_dataset_size`)."""
+    options, filled = fit_dataset_size(cfg.dataset, cfg.dataset_options, model_config_of(cfg).frame_size)
+    return attrs.evolve(cfg, dataset_options=options) if filled else cfg
+
+
 def stage_one(cfg: TrainConfig, dataset, train_split, out_dir: Path, stored: Checkpoint | None, *,
-              process: distributed.ProcessInfo, device: torch.device, progress: bool = True):
+              process: distributed.ProcessInfo, device: torch.device, progress: bool = True,
+              model_config: ModelConfig | None = None):
     """Stage 1 (Sec. 4.1): train φ_att on the labelled clips and infer the rest, or read it back.
 
     A resumed run takes stage 1 from its checkpoint (or ``attribute_net.pt``); a new run reuses an
     ``attribute_net.pt`` made with the same settings (a run stopped before its first checkpoint).
-    Rank 0 runs it; the other processes read what it wrote.
+    Rank 0 runs it; the other processes read what it wrote. ``model_config`` (default: the run's, from
+    its preset, size and overrides) gives the attribute net's encoder its sizes.
     """
     checkpoint_path = out_dir / CHECKPOINT_NAME
     settings = stage_one_settings(cfg)
@@ -81,7 +102,7 @@ def stage_one(cfg: TrainConfig, dataset, train_split, out_dir: Path, stored: Che
             stage = run_stage_one(
                 dataset, out_dir, fraction=cfg.labelled_fraction, steps=cfg.inference_steps,
                 batch_size=cfg.batch_size, lr=cfg.inference_lr, seed=cfg.seed, device=device,
-                model_config=resolve_config(cfg.preset, **cfg.model), settings=settings,
+                model_config=model_config or model_config_of(cfg), settings=settings,
                 pretrain_steps=cfg.inference_pretrain_steps,
                 self_training_steps=cfg.inference_self_training_steps, progress=progress, log=logger.info,
             )
@@ -112,6 +133,11 @@ def build_trainer(config: TrainConfig, out_dir: str | Path, *, resume: bool = Fa
     elif checkpoint_path.exists():
         raise ConfigError(f"{checkpoint_path} already exists; resume it with --resume or choose another output folder")
     cfg = config
+    # the model's config first: the data set is loaded at its frame size, or refused before anything is loaded
+    model_config = ModelConfig.from_dict(stored.model_config) if stored is not None else model_config_of(cfg)
+    options, filled = fit_dataset_size(cfg.dataset, cfg.dataset_options, model_config.frame_size, fill=stored is None)
+    if filled:  # stored with the run, so that a resumed run loads exactly these frames
+        cfg = attrs.evolve(cfg, dataset_options=options)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -121,19 +147,23 @@ def build_trainer(config: TrainConfig, out_dir: str | Path, *, resume: bool = Fa
         torch.cuda.set_device(device)
     torch.manual_seed(cfg.seed + process.rank)
 
+    if filled and process.is_main:
+        logger.info(f"{cfg.dataset}: loading frames at {options['size']}x{options['size']}, the model's frame size "
+                    f"(dataset option size={options['size']})")
     dataset = load_dataset(cfg.dataset, cfg.data_root, dict(cfg.dataset_options))
     train_split = dataset.split("train")
     label_table = dataset.label_rows("train")
     stage = None
     if cfg.labelled_fraction < 1.0:  # Sec. 4.1 stage 1; stage 2 trains on the inferred labels
-        stage = stage_one(cfg, dataset, train_split, out_dir, stored, process=process, device=device, progress=progress)
+        stage = stage_one(cfg, dataset, train_split, out_dir, stored, process=process, device=device, progress=progress,
+                          model_config=model_config)
         train_split = LabelledView(train_split, stage.label_rows)
         label_table = stage.label_rows.clone()
 
     if stored is not None:
         model = model_from_checkpoint(stored)
     else:
-        model = build_model(cfg.preset, attributes=dataset.attributes, **cfg.model)
+        model = build_from_config(model_config, dataset.attributes)
     if tuple(model.config.frame_shape) != tuple(dataset.frame_shape):
         raise ConfigError(
             f"{cfg.dataset} has frames of shape {tuple(dataset.frame_shape)} but the model expects "
@@ -154,4 +184,4 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, pro
     return build_trainer(config, out_dir, resume=resume, progress=progress, adjust=adjust, callbacks=callbacks).run()
 
 
-__all__ = ["build_trainer", "stage_one", "stage_one_settings", "train"]
+__all__ = ["build_trainer", "model_config_of", "sized_config", "stage_one", "stage_one_settings", "train"]

@@ -1,6 +1,6 @@
 """Files in and out: the one atomic-write helper (:mod:`.atomic`), the one image reader
-(:mod:`.images`, :mod:`.frames`), video files read (:mod:`.video_files`) and generated videos
-written as animated GIF, PNG frame grid and H.264 MP4 (:mod:`.video`)."""
+(:mod:`.images`), video files read (:mod:`.video_files`) and generated videos written as animated
+GIF, PNG frame grid and H.264 MP4 (:mod:`.video`)."""
 
 from .video import (
     VideoWriterUnavailable,

@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import copy
+
 from ..core.config import ModelConfig
+from ..core.errors import ConfigError
 from ..registry import hookimpl
 
 
@@ -25,6 +28,27 @@ PAPER = ModelConfig()  # +C+S with the sizes of A.4
 #: The paper's composition (+C+S) at 32×32 with a narrower codec: what `videovae demo`
 #: can train on 2 CPU cores in about ten minutes.
 DEMO_SIZES = _sizes_32px(latent_dim=128, state_dim=256, hidden_dim=256, channels=(16, 32, 64, 64), fc_dim=512)
+
+#: The sizes of A.4 (64×64 frames, 512-d latents and LSTM, the paper's codec): the defaults of ModelConfig.
+PAPER_SIZES = {name: getattr(PAPER, name) for name in
+               ("frame_size", "latent_dim", "state_dim", "hidden_dim", "encoder_options", "decoder_options")}
+
+#: Named model sizes that apply to any preset (``videovae train --size``, ``TrainConfig.size``,
+#: ``examples/compare_baselines.py --sizes``).
+SIZES = {"tiny": TINY_SIZES, "demo": DEMO_SIZES, "paper": PAPER_SIZES}
+
+
+def size_fields(name: str | None) -> dict:
+    """The model fields of the named size (:data:`SIZES`; ``None``: none, the preset's own sizes), a fresh
+    copy to put under a preset's fields and over which explicit overrides go; an unknown name is a
+    one-line :class:`ConfigError`."""
+    if name is None:
+        return {}
+    if not isinstance(name, str) or name not in SIZES:
+        raise ConfigError(f"size must be one of {', '.join(SIZES)} (model sizes for any preset), got {name!r}; "
+                          "a data set's frame size is its option size (--dataset-option size=32)")
+    return copy.deepcopy(SIZES[name])
+
 
 ABLATIONS = {
     "plus-c-plus-s": (PAPER, "+C+S: the full VideoVAE (same as 'videovae')"),

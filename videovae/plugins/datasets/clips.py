@@ -1,41 +1,68 @@
-"""Clip stores: :class:`ClipStore` (all frames of a data set in one ``uint8`` array),
-:class:`FrameClips` (the torch Dataset over it: items are index rows into the store plus one
-label row per item, converted to float per item) and :class:`ItemBuilder` (one split's items)."""
+"""Clip stores: :class:`ClipStore` (all frames of a data set in one ``uint8`` array, in memory or
+memory-mapped from the cache), :class:`FrameClips` (the torch Dataset over it: items are index rows into
+the store plus one label row per item, converted to float per item) and :class:`ItemBuilder` (one split's items)."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 
 
 class ClipStore:
-    """All frames of a data set in one ``uint8 [F, H, W, 3]`` array, clip by clip."""
+    """All frames of a data set as one ``uint8 [F, H, W, 3]`` array, clip by clip.
 
-    def __init__(self):
+    ``frames`` is a tensor in memory, or (a store written to or opened from the frame cache,
+    :mod:`~videovae.plugins.datasets.frame_cache`) a memory-mapped array; either way
+    ``frames[index]`` gives a ``torch.uint8`` tensor of those frames. With ``write``, each added
+    clip is handed to it (e.g. appended to a file) instead of being kept in memory.
+    """
+
+    def __init__(self, write: Callable[[np.ndarray], None] | None = None):
         self.names: list[str] = []
         self.offsets: list[int] = []
         self.lengths: list[int] = []
         self._parts: list[np.ndarray] = []
+        self._write = write
         self._total = 0
-        self.frames: torch.Tensor | None = None
+        self.frames = None
+
+    @classmethod
+    def opened(cls, names: Sequence[str], lengths: Sequence[int], frames) -> "ClipStore":
+        """A finished store of the clips ``names`` (``lengths`` frames each, in order) over ``frames``."""
+        store = cls()
+        for name, length in zip(names, lengths):
+            store.names.append(name)
+            store.offsets.append(store._total)
+            store.lengths.append(int(length))
+            store._total += int(length)
+        store.frames = frames
+        return store
 
     def add(self, name: str, frames: np.ndarray) -> int:
         """Append a clip's frames; returns its clip id."""
+        frames = np.ascontiguousarray(frames, dtype=np.uint8)
+        if self._write is not None:
+            self._write(frames)
+        else:
+            self._parts.append(frames)
         self.names.append(name)
         self.offsets.append(self._total)
         self.lengths.append(len(frames))
-        self._parts.append(np.ascontiguousarray(frames, dtype=np.uint8))
         self._total += len(frames)
         return len(self.names) - 1
 
-    def finish(self, frame_shape_hw: tuple[int, int]) -> "ClipStore":
-        if self._parts:
+    def finish(self, frame_shape_hw: tuple[int, int], frames=None) -> "ClipStore":
+        """Gather the added clips into ``frames`` (or take ``frames``, the written clips read back)."""
+        if frames is not None:
+            self.frames = frames
+        elif self._parts:
             self.frames = torch.from_numpy(np.concatenate(self._parts))
         else:
             self.frames = torch.zeros((0, *frame_shape_hw, 3), dtype=torch.uint8)
         self._parts = []
+        self._write = None
         return self
 
     @property

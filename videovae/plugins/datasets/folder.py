@@ -26,10 +26,18 @@ the clip name; all windows when there are fewer); test items are the
 non-overlapping windows of each test clip from its first frame
 (``test_clips="windows"``) or only its first ``length`` frames (``"first"``).
 Entries of ``root`` that the labels file does not list are reported as skipped.
+
+The prepared frames are written clip by clip to a memory-mapped file in the cache
+(``$VIDEOVAE_CACHE`` or ``~/.cache/videovae``; :mod:`.frame_cache`), keyed by the root, the
+options that change which frames are kept or their pixels (``size``, ``crop``, ``strip_axis``,
+``length``, ``skip_bad``), the clips listed and each source file's size and modification time,
+and read from it on the next load; items are converted to float one at a time. ``cache=False``
+(or an unwritable cache folder) keeps the frames in memory instead.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Mapping
@@ -42,14 +50,15 @@ from ...core.config import given_options, name_tuple
 from ...core.errors import ConfigError, DataError
 from ...core.validators import boolean, choice, fraction, integer, positive_int
 from ...registry import hookimpl
-from ...io.images import IMAGE_EXTENSIONS, read_image
-from ...io.video_files import VIDEO_EXTENSIONS, read_video
-from .clips import ClipStore, ItemBuilder
-from .frames import center_crop_square, resize_frames, split_strip
+from .clip_files import is_clip_file, read_clip, source_files, square_frames
+from .clips import ItemBuilder
+from .frame_cache import FORMAT, cache_file, digest, file_signature, open_frames, writable_cache, write_frames
 from .labels_csv import read_labels_csv
-from .names import natural_key, natural_sorted
+from .names import natural_sorted
 from .sampling import sample_starts, seeded_split, stable_rng, window_starts
 from .splits import TEST_CLIP_MODES, StoredSplits, require_dir, skipped_note
+
+logger = logging.getLogger(__name__)
 
 OWNER = "folder"
 LAYOUT = "a folder of clips (image strips, folders of frames or video files) with a labels.csv (clip, <attribute>, ...)"
@@ -93,17 +102,19 @@ class FolderOptions:
     crop: str = attrs.field(default="center", validator=choice("center", "stretch"))
     seed: int = attrs.field(default=0, validator=integer)
     skip_bad: bool = attrs.field(default=False, validator=boolean)
+    cache: bool = attrs.field(default=True, validator=boolean)
 
 
 def index_clips(root: Path, exclude: Path | None) -> dict[str, list[Path]]:
     """Clip name → candidate paths (folders, images and videos directly in ``root``)."""
     found: dict[str, list[Path]] = {}
+    exclude = exclude.resolve() if exclude is not None else None
     for path in sorted(root.iterdir()):
-        if path.name.startswith(".") or (exclude is not None and path.resolve() == exclude.resolve()):
+        if path.name.startswith(".") or (exclude is not None and path.name == exclude.name and path.resolve() == exclude):
             continue
         if path.is_dir():
             found.setdefault(path.name, []).append(path)
-        elif path.suffix.lower() in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS:
+        elif is_clip_file(path):
             found.setdefault(path.stem, []).append(path)
     return found
 
@@ -116,6 +127,7 @@ class FolderClips(StoredSplits):
         self.root = require_dir(root, OWNER, LAYOUT)
         self.frame_shape = (3, o.size, o.size)
         self.skipped: list[tuple[str, str]] = []
+        self.cache_path: Path | None = None  # the frame cache the frames are mapped from (None: in memory)
         self.labels_path = self._labels_path()
         found = index_clips(self.root, self.labels_path)
 
@@ -140,28 +152,26 @@ class FolderClips(StoredSplits):
         self.attributes = AttributeSet(tuple(self._spec(name, rows) for name in names))
         test_names = self._test_names(columns, rows)
 
-        store = ClipStore()
-        builders = {"train": ItemBuilder(len(names), o.length), "test": ItemBuilder(len(names), o.length)}
+        sources = []  # (line, row, path) of the clips to read
         for line, row in rows:
-            clip = row["clip"]
             try:
-                frames = self._load(clip, found, line)
+                sources.append((line, row, self._find(row["clip"], found, line)))
             except DataError as exc:
                 if not o.skip_bad:
                     raise
-                self.skipped.append((clip, str(exc)))
-                continue
-            labels = np.array([self._parse(spec, row[spec.name], line) for spec in self.attributes], dtype=np.float32)
-            clip_id = store.add(clip, frames)
+                self.skipped.append((row["clip"], str(exc)))
+        labels = {row["clip"]: np.array([self._parse(spec, row[spec.name], line) for spec in self.attributes],
+                                        dtype=np.float32) for line, row, _ in sources}
+        self.store = self._frames(sources)
+        builders = {"train": ItemBuilder(len(names), o.length), "test": ItemBuilder(len(names), o.length)}
+        for clip_id, clip in enumerate(self.store.names):
+            count = self.store.lengths[clip_id]
             if clip in test_names:
-                builders["test"].windows(store, clip_id, 0, window_starts(len(frames), o.length, o.test_clips), labels)
+                builders["test"].windows(self.store, clip_id, 0, window_starts(count, o.length, o.test_clips), labels[clip])
             else:
-                starts = sample_starts(len(frames), o.length, o.clips_per_video, stable_rng(o.seed, clip))
-                builders["train"].windows(store, clip_id, 0, starts, labels)
-        if not store.names:
-            raise DataError(f"{OWNER}: no usable clip in {self.root}" + skipped_note(self.skipped))
-        self.store = store.finish((o.size, o.size))
-        self._splits = {name: b.build(store) for name, b in builders.items()}
+                starts = sample_starts(count, o.length, o.clips_per_video, stable_rng(o.seed, clip))
+                builders["train"].windows(self.store, clip_id, 0, starts, labels[clip])
+        self._splits = {name: b.build(self.store) for name, b in builders.items()}
 
     # --- labels ---------------------------------------------------------------------
 
@@ -230,8 +240,7 @@ class FolderClips(StoredSplits):
 
     # --- clips ----------------------------------------------------------------------
 
-    def _load(self, clip: str, found: dict[str, list[Path]], line: int) -> np.ndarray:
-        o = self.options
+    def _find(self, clip: str, found: dict[str, list[Path]], line: int) -> Path:
         candidates = found.get(clip) or [p for paths in found.values() for p in paths if p.name == clip]
         if not candidates:
             raise DataError(
@@ -240,30 +249,53 @@ class FolderClips(StoredSplits):
             )
         if len(candidates) > 1:
             raise DataError(f"{OWNER}: clip {clip!r} is ambiguous: {', '.join(p.name for p in candidates)} in {self.root}; keep one")
-        path = candidates[0]
-        if path.is_dir():
-            frames = self._read_folder(path)
-        elif path.suffix.lower() in VIDEO_EXTENSIONS:
-            frames = read_video(path, OWNER)
-        else:
-            frames = split_strip(read_image(path, OWNER), o.strip_axis, path, OWNER)
+        return candidates[0]
+
+    def _frames(self, sources):
+        """The store of the clips' prepared frames: from the cache when it holds them, else read clip by
+        clip into it (clips that fail are raised, or skipped with ``skip_bad``)."""
+        o, hw = self.options, (self.options.size, self.options.size)
+        identity = {"format": FORMAT, "root": str(self.root.resolve()), "size": o.size, "crop": o.crop,
+                    "strip_axis": o.strip_axis, "length": o.length, "skip_bad": o.skip_bad}
+        path = cache_file(OWNER, identity) if o.cache else None
+        if path is not None and not writable_cache(path):
+            logger.warning(f"{OWNER}: the cache folder {path.parent} cannot be written; keeping the frames in memory")
+            path = None
+        key = ""
+        if path is not None:
+            try:
+                key = digest({**identity, "clips": [[row["clip"], [file_signature(f, self.root) for f in source_files(p)]]
+                                                    for _, row, p in sources]})
+            except OSError as exc:
+                raise DataError(f"{OWNER}: cannot read the clips in {self.root}: {exc}") from None
+            cached = open_frames(path, key, hw)
+            if cached is not None:
+                store, notes = cached
+                self.skipped.extend((name, reason) for name, reason in notes.get("skipped", []))
+                self.cache_path = path
+                return store
+        bad: list[tuple[str, str]] = []
+        with write_frames(path, key, hw, OWNER) as writer:
+            for line, row, source in sources:
+                try:
+                    writer.store.add(row["clip"], self._load(source))
+                except DataError as exc:
+                    if not o.skip_bad:
+                        raise
+                    bad.append((row["clip"], str(exc)))
+            if not writer.store.names:
+                raise DataError(f"{OWNER}: no usable clip in {self.root}" + skipped_note(self.skipped + bad))
+            writer.notes["skipped"] = bad
+        self.skipped.extend(bad)
+        self.cache_path = path
+        return writer.store
+
+    def _load(self, path: Path) -> np.ndarray:
+        o = self.options
+        frames = read_clip(path, OWNER, o.strip_axis)
         if len(frames) < o.length:
             raise DataError(f"{OWNER}: clip {path} has {len(frames)} frames; expected at least length={o.length} (lower length, or pass skip_bad=True)")
-        if o.crop == "center":
-            frames = center_crop_square(frames)
-        return resize_frames(frames, o.size)  # to size x size (stretching non-square frames when crop="stretch")
-
-    def _read_folder(self, folder: Path) -> np.ndarray:
-        paths = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=lambda p: natural_key(p.name))
-        if not paths:
-            raise DataError(f"{OWNER}: clip folder {folder} holds no frame images ({', '.join(IMAGE_EXTENSIONS)})")
-        frames = []
-        for path in paths:
-            frame = read_image(path, OWNER)
-            if frames and frame.shape != frames[0].shape:
-                raise DataError(f"{OWNER}: frame {path} is {frame.shape[1]}x{frame.shape[0]} px; the clip's first frame {paths[0].name} is {frames[0].shape[1]}x{frames[0].shape[0]}")
-            frames.append(frame)
-        return np.stack(frames)
+        return square_frames(frames, o.size, o.crop)  # stretching non-square frames when crop="stretch"
 
     # --- interface ------------------------------------------------------------------
 
