@@ -38,11 +38,12 @@ from videovae.core.errors import VideoVAEError
 from videovae.engine.checkpoint import load_checkpoint, versions
 from videovae.engine.evaluation import EvalOptions, EvalProtocol, Run, evaluate, per_class_labels
 from videovae.engine.generation import generate_videos
-from videovae.engine.resume import resume_config
+from videovae.engine.resume import require_same_model, resume_config
 from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, load_dataset
 from videovae.engine.training import sized_config, train
 from videovae.io.video import save_grid_png
 from videovae.plugins.presets import SIZES, size_fields
+from videovae.registry.factory import resolve_config
 ALL_MODELS = "static,minus-c-minus-s,plus-c-minus-s,minus-c-plus-s,videovae,deep-rotator"
 
 
@@ -65,6 +66,8 @@ def parse(argv=None):
     p.add_argument("--out", required=True)
     p.add_argument("--models", default=ALL_MODELS,
                    help="comma-separated preset names, or LABEL=PRESET to train a preset under another row label")
+    p.add_argument("--set", action="append", type=key_value, default=[], metavar="FIELD=VALUE",
+                   help="a model field for every row, e.g. --set likelihood=l1 (the paper's loss)")
     p.add_argument("--model-set", action="append", type=model_set, default=[], metavar="LABEL:FIELD=VALUE",
                    help="change one model field for one row, e.g. 'deep-rotator:latent_dim=64' (repeatable)")
     p.add_argument("--dataset", default="synthetic-chairs")
@@ -107,6 +110,8 @@ def parse(argv=None):
         args.presets[label] = preset or label
     args.models = list(args.presets)
     args.overrides = {label: {} for label in args.models}
+    for label in args.models:
+        args.overrides[label].update(dict(args.set))
     for label, field, value in args.model_set:
         if label not in args.overrides:
             p.error(f"--model-set names {label!r}, which is not in --models ({', '.join(args.models)})")
@@ -155,6 +160,7 @@ def train_or_load(name: str, args, out: Path, seed: int):
         requested = sized_config(config) if "size" in stored_config.dataset_options else config
         resume_config(stored_config, requested, adjust, stored.step, stored.adjustments,
                       where=str(checkpoint), ignore=unused)
+        require_same_model(stored.model_config, resolve_config(config.preset, **config.model).to_dict(), str(checkpoint))
         if not resuming:
             return loaded
         train(config, folder, resume=True, adjust=adjust)

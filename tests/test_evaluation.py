@@ -308,6 +308,19 @@ def test_compare_baselines_resumes_with_a_new_grad_clip_but_never_reuses_a_model
     resumed = compare.train_or_load("static", args, tmp_path, 0)
     assert resumed.step == 22 and resumed.checkpoint.train_config["grad_clip"] == 1000.0
     assert resumed.checkpoint.adjustments == [{"step": 20, "field": "grad_clip", "from": 0.0, "to": 1000.0}]
+    # a model stored before the likelihood was a part (trained with L1) is not taken for one of today's presets,
+    # whose default likelihood is the gaussian, although its training settings are the same
+    from videovae.engine.checkpoint import atomic_torch_save, read_checkpoint
+
+    args = compare.parse(["--quick", "--out", str(tmp_path / "old"), "--models", "static", "--set", "likelihood=l1"])
+    path = compare.train_or_load("static", args, tmp_path / "old", 0).checkpoint.where
+    payload = read_checkpoint(path)
+    del payload["model_config"]["likelihood"], payload["model_config"]["likelihood_options"]
+    del payload["train_config"]["model"]["likelihood"]
+    atomic_torch_save(payload, path)
+    args = compare.parse(["--quick", "--out", str(tmp_path / "old"), "--models", "static"])
+    with pytest.raises(VideoVAEError, match=r"holds another model \(likelihood='l1' instead of likelihood='gaussian'\)"):
+        compare.train_or_load("static", args, tmp_path / "old", 0)
 
 
 @pytest.mark.parametrize("flags, message", [(["--models", " , "], "--models needs at least one preset name"),

@@ -8,6 +8,7 @@ checkpoint and never destroys the previous one.
 
 from __future__ import annotations
 
+import copy
 import platform
 import re
 from pathlib import Path
@@ -166,12 +167,12 @@ class Checkpoint:
 
 #: fields added to ModelConfig after checkpoints were first written, with the value those checkpoints
 #: were trained with (not the new default): a stored config without ``likelihood`` trained with L1
-STORED_MODEL_DEFAULTS = {"likelihood": "l1"}
+STORED_MODEL_DEFAULTS = {"likelihood": "l1", "likelihood_options": {}}
 
 
 def stored_model_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A stored model config with the fields it predates filled in as it was trained (``STORED_MODEL_DEFAULTS``)."""
-    return {**STORED_MODEL_DEFAULTS, **config}
+    return {**copy.deepcopy(STORED_MODEL_DEFAULTS), **config}
 
 
 def open_checkpoint(path: str | Path) -> Checkpoint:

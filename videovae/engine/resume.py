@@ -28,6 +28,17 @@ def resume_flags(given: Iterable[str], config_class) -> list[str]:
     return [name for name in config_class.ADJUSTABLE if name in given]
 
 
+def require_same_model(stored_model: Mapping[str, Any], wanted: Mapping[str, Any], where: str) -> None:
+    """A one-line :class:`ConfigError` unless the model a checkpoint stores (its ``model_config``, as read by
+    :class:`~videovae.engine.checkpoint.Checkpoint`) is the one ``wanted`` (a resolved ``ModelConfig`` as a
+    dict). A preset's meaning can change between versions (a new default part), so equal training settings
+    alone do not make a stored model the wanted one."""
+    differ = [k for k in wanted if stored_model.get(k) != wanted[k]]
+    if differ:
+        raise ConfigError(f"{where} holds another model ({', '.join(f'{k}={stored_model.get(k)!r}' for k in differ)}"
+                          f" instead of {', '.join(f'{k}={wanted[k]!r}' for k in differ)}); use another --out")
+
+
 def resume_config(stored, requested, adjust: Mapping[str, Any] | None = None, step: int = 0,
                   adjustments: Sequence[Mapping[str, Any]] = (), *, where: str | None = None,
                   ignore: Iterable[str] = ()) -> tuple[Any, list[dict[str, Any]]]:

@@ -1,5 +1,5 @@
 """Collapse marks of evaluated models: :func:`videovae.engine.health.check_health` on the real test clips,
-against the mean and median frame of the training split.
+against the mean frame of the training split.
 
 A model that settled on one frame for every clip can still score well on PSNR/SSIM on sparse data
 (issue 21: all-black frames got 22.7 dB / 0.78 on small objects on black), so each model's rows carry
