@@ -283,6 +283,20 @@ def test_folder_clips_labels_and_split(folder):
     assert categorical.attributes.spec("angle").values == ("0", "90", "180")
 
 
+def test_folder_names_its_evaluation_and_motion_attributes(folder):
+    from videovae.engine.evaluation.protocol import evaluation_attributes
+
+    data = FolderClips(folder, length=6, size=8, continuous=("angle",), evaluation_attributes="action",
+                       motion_attributes=("action",))
+    assert data.evaluation_attributes == ("action",) and data.motion_attributes == ("action",)
+    assert evaluation_attributes(data) == ("action",)
+    assert FolderClips(folder, length=6, size=8).evaluation_attributes == ()
+    with pytest.raises(DataError, match="option evaluation_attributes names column\\(s\\) speed that .* attribute columns: action, angle"):
+        FolderClips(folder, length=6, size=8, evaluation_attributes=("speed",))
+    with pytest.raises(DataError, match="evaluation_attributes must be categorical columns .*; angle is continuous"):
+        FolderClips(folder, length=6, size=8, continuous=("angle",), evaluation_attributes=("angle",))
+
+
 def test_folder_seeded_split_unlabelled_and_video(folder, tmp_path):
     (folder / "labels.csv").write_text("clip,action\na,walk\nb,run\nc,walk\nd,run\n")
     data = FolderClips(folder, length=4, test_fraction=0.25)

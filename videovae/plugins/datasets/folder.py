@@ -16,7 +16,10 @@ column with one value v gets [v, v + 1]); names in ``periodic`` are continuous
 attributes whose ends meet (angles). An empty cell is a missing label (NaN). An
 optional ``split`` column (``train``/``test``) fixes the split; otherwise a
 generator seeded with ``seed`` puts ``round(test_fraction · n)`` clips in test.
-Without a labels file every clip in ``root`` is used, with no attributes.
+Without a labels file every clip in ``root`` is used, with no attributes. ``evaluation_attributes``
+names the categorical columns whose joint label the evaluation classifier predicts (default: all),
+``motion_attributes`` the columns seen in how frames change (the attribute net reads frame
+differences for them, as for Weizmann's action).
 
 Frames that are not square are centre-cropped (``crop="center"``) or stretched
 (``crop="stretch"``), then resized to ``size``×``size`` (PIL Lanczos).
@@ -97,6 +100,10 @@ class FolderOptions:
     test_fraction: float = attrs.field(default=0.1, validator=fraction)
     test_clips: str = attrs.field(default="windows", validator=choice(*TEST_CLIP_MODES))
     continuous: tuple = attrs.field(default=(), converter=lambda v: name_tuple(v) or (), validator=_names)
+    #: the categorical columns whose joint label the evaluation classifier predicts (default: all attributes)
+    evaluation_attributes: tuple = attrs.field(default=(), converter=lambda v: name_tuple(v) or (), validator=_names)
+    #: columns seen in how frames change (an action, a direction): the attribute net reads frame differences
+    motion_attributes: tuple = attrs.field(default=(), converter=lambda v: name_tuple(v) or (), validator=_names)
     periodic: tuple = attrs.field(default=(), converter=lambda v: name_tuple(v) or (), validator=_names)
     ranges: dict = attrs.field(factory=dict, validator=_ranges)
     crop: str = attrs.field(default="center", validator=choice("center", "stretch"))
@@ -145,11 +152,17 @@ class FolderClips(StoredSplits):
                 if name not in listed and not any(p.name in listed for p in found[name]):
                     self.skipped.append((name, f"{found[name][0]} is not listed in {self.labels_path}"))
         names = [c for c in columns if c not in RESERVED]
-        for option in ("continuous", "periodic", "ranges"):
+        for option in ("continuous", "periodic", "ranges", "evaluation_attributes", "motion_attributes"):
             unknown = [n for n in getattr(o, option) if n not in names]
             if unknown:
                 raise DataError(f"{OWNER}: option {option} names column(s) {', '.join(unknown)} that {self.labels_path} does not have; attribute columns: {', '.join(names) or 'none'}")
         self.attributes = AttributeSet(tuple(self._spec(name, rows) for name in names))
+        not_categorical = [n for n in o.evaluation_attributes if self.attributes.spec(n).kind != "categorical"]
+        if not_categorical:
+            raise DataError(f"{OWNER}: evaluation_attributes must be categorical columns (the classifier predicts their "
+                            f"joint label); {', '.join(not_categorical)} is continuous")
+        self.evaluation_attributes = o.evaluation_attributes
+        self.motion_attributes = o.motion_attributes
         test_names = self._test_names(columns, rows)
 
         sources = []  # (line, row, path) of the clips to read
