@@ -273,7 +273,10 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
 
     cached = list((Path(os.environ["VIDEOVAE_CACHE"]) / "classifiers").glob("synthetic-chairs-*/classifier-synthetic-chairs-*.pt"))
     assert len(cached) == 1 and not list((tmp_path / "run").glob("classifier-*"))
-    assert json.loads((cached[0].parent / "key.json").read_text())["options"] == config.dataset_options
+    from videovae.engine.data import resolved_dataset_options  # the key holds every option, defaults included
+
+    assert json.loads((cached[0].parent / "key.json").read_text())["options"] == resolved_dataset_options(
+        "synthetic-chairs", config.dataset_options)
     assert report["rows"]["Shuffled real frames"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
     assert report["step"] == 2 and report["train_config"] == config.to_dict() and report["adjustments"] == []
     assert report["rows"]["checkpoint.pt (reconstruction)"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
@@ -422,11 +425,16 @@ def test_evaluate_averages_the_runs_of_one_label_over_their_training_seeds(two_r
 def test_evaluate_refuses_checkpoints_of_different_data_sets_in_one_line(two_runs, tmp_path):
     from videovae.core.errors import ConfigError
     from videovae.engine.checkpoint import read_checkpoint
+    from videovae.engine.data import resolved_dataset_options
     from videovae.engine.evaluation import evaluate
 
     payload = read_checkpoint(two_runs[1])
     payload["dataset"] = {**payload["dataset"], "options": {**payload["dataset"]["options"], "num_objects": 5}}
     torch.save(payload, tmp_path / "other.pt")
-    with pytest.raises(ConfigError, match=r"other.pt was trained on synthetic-chairs .*num_objects': 5.*one data set together$"):
+    with pytest.raises(ConfigError, match=r"other.pt was trained on synthetic-chairs with num_objects=5, .* on num_objects=4; "
+                                          r"evaluate checkpoints of one data set together$"):
         evaluate([two_runs[0], tmp_path / "other.pt"], out=tmp_path / "eval")
     assert not (tmp_path / "eval").exists()
+    # options that load the same data compare equal: the default size stored or not (32 for the sprites, 64 for the chairs)
+    assert resolved_dataset_options("moving-sprites", {}) == resolved_dataset_options("moving-sprites", {"size": 32})
+    assert resolved_dataset_options("synthetic-chairs", {}) != resolved_dataset_options("synthetic-chairs", {"size": 32})

@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from ..core.batch import VideoBatch
+from ..core.config import make_options
 from ..core.errors import ConfigError, DataError
 from ..registry import get_registry
 
@@ -37,6 +38,15 @@ def _size_hint(size: int) -> str:
 
     names = [name for name, fields in SIZES.items() if fields["frame_size"] == size]
     return "--size " + " or --size ".join(names) if names else f"--set frame_size={size}"
+
+
+def resolved_dataset_options(name: str, options: Mapping[str, Any]) -> dict:
+    """Every option of data set ``name`` with ``options`` applied and the rest at their defaults, so two
+    option sets that load the same data compare equal (``{}`` and ``{"size": 32}`` for a default size of 32)."""
+    entry = get_registry().get("dataset", name)
+    if entry.options is None:
+        return dict(options)
+    return attrs.asdict(make_options(entry.options, options, f"dataset {name!r}"))
 
 
 def fit_dataset_size(name: str, options: Mapping[str, Any], frame_size: int, *, fill: bool = True) -> tuple[dict, bool]:

@@ -18,6 +18,7 @@ from ...core.errors import ConfigError
 from ...core.interfaces import VideoDataset
 from ...registry.factory import resolve_config
 from ..checkpoint import LoadedCheckpoint, load_checkpoint
+from ..data import load_dataset, resolved_dataset_options
 from .cache import default_classifier_dir
 from .classifier import EvaluationClassifier, classifier_accuracy, load_or_train_classifier
 from .collapse import collapsed_seeds, model_health
@@ -86,13 +87,17 @@ def _shared_dataset(loaded: Sequence[LoadedCheckpoint], options: EvalOptions) ->
             raise ConfigError(f"{checkpoint.checkpoint.where} does not record its data set; it was not written by "
                               "`videovae train`")
         keys.append((info.name, info.options))
-    for checkpoint, key in zip(loaded[1:], keys[1:]):
-        if key != keys[0]:
-            raise ConfigError(f"{checkpoint.checkpoint.where} was trained on {key[0]} {key[1]}, "
-                              f"{loaded[0].checkpoint.where} on {keys[0][0]} {keys[0][1]}; "
-                              "evaluate checkpoints of one data set together")
-    from ..trainer import load_dataset
-
+    first_name, first_options = keys[0]
+    for checkpoint, (name, stored) in zip(loaded[1:], keys[1:]):
+        if name != first_name:
+            raise ConfigError(f"{checkpoint.checkpoint.where} was trained on {name}, {loaded[0].checkpoint.where} on "
+                              f"{first_name}; evaluate checkpoints of one data set together")
+        mine, theirs = resolved_dataset_options(name, stored), resolved_dataset_options(name, first_options)
+        differ = sorted(k for k in mine if mine[k] != theirs.get(k))
+        if differ:
+            raise ConfigError(f"{checkpoint.checkpoint.where} was trained on {name} with "
+                              f"{', '.join(f'{k}={mine[k]!r}' for k in differ)}, {loaded[0].checkpoint.where} on "
+                              f"{', '.join(f'{k}={theirs[k]!r}' for k in differ)}; evaluate checkpoints of one data set together")
     info = loaded[0].checkpoint.dataset
     return load_dataset(info.name, options.data_root or info.root, dict(info.options))
 
@@ -113,7 +118,7 @@ def _shared_classifier(dataset: VideoDataset, protocol: EvalProtocol, options: E
     name = info.name if info else "dataset"
     folder = options.classifier_dir
     if folder is None:
-        data_options = info.options if info else {"description": dataset.describe()}
+        data_options = resolved_dataset_options(info.name, info.options) if info else {"description": dataset.describe()}
         root = options.data_root or (info.root if info else None)
         folder = default_classifier_dir(name, data_options, root, config, protocol.version)
     return load_or_train_classifier(dataset, protocol, folder, name=name, model_config=config)
