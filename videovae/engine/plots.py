@@ -15,35 +15,38 @@ _COLOURS = {"loss": (31, 119, 180), "reconstruction": (44, 160, 44), "kl": (214,
 
 def save_loss_curve(history: Sequence[dict], path: str | Path, keys=("loss", "reconstruction", "kl"),
                     size=(720, 420)) -> Path:
-    """Plot ``history`` rows ``{"step": s, key: value, ...}`` on a log-scale y axis, one line per key."""
+    """Plot ``history`` rows ``{"step": s, key: value, ...}``, one line per key, on a log-scale y axis, or a
+    linear one when a value is not positive (the Gaussian likelihood's loss is a negative log-density)."""
     path = Path(path)
     width, height = size
     left, right, top, bottom = 70, 150, 30, 45
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
     rows = [r for r in history if all(k in r for k in keys)]
-    draw.text((left, 8), "training loss per frame (log scale)", fill="black")
+    log = all(r[k] > 0 for r in rows for k in keys)
+    scale, unscale = (math.log10, lambda v: 10 ** v) if log else (float, float)
+    draw.text((left, 8), f"training loss per frame ({'log' if log else 'linear'} scale)", fill="black")
     if rows:
         steps = [r["step"] for r in rows]
-        values = [max(r[k], 1e-6) for r in rows for k in keys]
-        lo, hi = math.log10(min(values)), math.log10(max(values))
+        values = [r[k] for r in rows for k in keys]
+        lo, hi = scale(min(values)), scale(max(values))
         hi = hi if hi > lo else lo + 1
         s0, s1 = min(steps), max(steps) if max(steps) > min(steps) else min(steps) + 1
 
         def xy(step, value):
             x = left + (step - s0) / (s1 - s0) * (width - left - right)
-            y = top + (hi - math.log10(max(value, 1e-6))) / (hi - lo) * (height - top - bottom)
+            y = top + (hi - scale(value)) / (hi - lo) * (height - top - bottom)
             return x, y
 
         draw.rectangle([left, top, width - right, height - bottom], outline="black")
         for i in range(5):
             v = lo + (hi - lo) * i / 4
-            _, y = xy(s0, 10 ** v)
+            _, y = xy(s0, unscale(v))
             draw.line([left - 4, y, left, y], fill="black")
-            draw.text((4, y - 6), f"{10 ** v:.3g}", fill="black")
+            draw.text((4, y - 6), f"{unscale(v):.3g}", fill="black")
         for i in range(5):
             s = s0 + (s1 - s0) * i / 4
-            x, _ = xy(s, 10 ** lo)
+            x, _ = xy(s, unscale(lo))
             draw.text((x - 10, height - bottom + 6), f"{int(s)}", fill="black")
         draw.text(((width - right + left) / 2 - 10, height - 18), "step", fill="black")
         for n, key in enumerate(keys):
