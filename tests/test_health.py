@@ -86,8 +86,8 @@ def test_a_model_forced_to_output_a_constant_is_found_collapsed():
 def test_the_trainer_warns_of_a_collapsed_model(tmp_path, caplog, monkeypatch):
     import videovae.engine.training as training
 
-    real_build = training.build_model
-    monkeypatch.setattr(training, "build_model", lambda *a, **k: constant_model(real_build(*a, **k).attributes))
+    real_build = training.build_from_config
+    monkeypatch.setattr(training, "build_from_config", lambda *a, **k: constant_model(real_build(*a, **k).attributes))
     config = TrainConfig(preset="tiny", dataset="moving-sprites", dataset_options=SPRITES, steps=2, batch_size=4,
                          log_every=1, val_every=2, val_clips=4)
     with caplog.at_level(logging.WARNING, logger="videovae"):

@@ -48,11 +48,20 @@ class GaussianLikelihood(Likelihood):
         self.options = given_options(GaussianOptions, options, keywords, "likelihood 'gaussian'")
 
     def variance(self, mean: Tensor, frames: Tensor) -> Tensor:
-        """σ²: the fixed scale squared, or the batch's mean squared error (no gradient), floored at min_scale²."""
+        """σ²: the fixed scale squared, or the batch's mean squared error (no gradient), floored at min_scale².
+
+        In training under ``torchrun`` the batch is the global one: the squared errors and their count are
+        summed over the processes, so N processes with batch B fit the σ of one process with batch N·B (the
+        trainer's guarantee). Validation runs on one process in eval mode and uses its own clips."""
         o = self.options
         if o.scale is not None:
             return mean.new_tensor(o.scale ** 2)
-        return (mean.detach() - frames).pow(2).mean().clamp_min(o.min_scale ** 2)
+        squared = (mean.detach() - frames).pow(2)
+        if self.training and torch.distributed.is_available() and torch.distributed.is_initialized():
+            total = torch.stack([squared.sum(), squared.new_tensor(float(squared.numel()))])
+            torch.distributed.all_reduce(total)
+            return (total[0] / total[1]).clamp_min(o.min_scale ** 2)
+        return squared.mean().clamp_min(o.min_scale ** 2)
 
     def nll(self, mean: Tensor, frames: Tensor) -> Tensor:
         variance = self.variance(mean, frames)
