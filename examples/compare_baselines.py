@@ -40,10 +40,9 @@ from videovae.engine.evaluation import EvalOptions, EvalProtocol, Run, evaluate,
 from videovae.engine.generation import generate_videos
 from videovae.engine.resume import require_same_model, resume_config
 from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, load_dataset
-from videovae.engine.training import sized_config, train
+from videovae.engine.training import model_config_of, sized_config, train
 from videovae.io.video import save_grid_png
 from videovae.plugins.presets import SIZES, size_fields
-from videovae.registry.factory import resolve_config
 ALL_MODELS = "static,minus-c-minus-s,plus-c-minus-s,minus-c-plus-s,videovae,deep-rotator"
 
 
@@ -160,7 +159,7 @@ def train_or_load(name: str, args, out: Path, seed: int):
         requested = sized_config(config) if "size" in stored_config.dataset_options else config
         resume_config(stored_config, requested, adjust, stored.step, stored.adjustments,
                       where=str(checkpoint), ignore=unused)
-        require_same_model(stored.model_config, resolve_config(config.preset, **config.model).to_dict(), str(checkpoint))
+        require_same_model(stored.model_config, model_config_of(config).to_dict(), str(checkpoint))
         if not resuming:
             return loaded
         train(config, folder, resume=True, adjust=adjust)

@@ -125,7 +125,6 @@ def check_health(model: VideoModel, split, indices: Sequence[int], *, references
     real, reconstructions, labels, firsts = [], [], [], []
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), eval_mode(model):
         torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
         for batch, _ in clip_batches(split, list(indices), batch_size):
             real.append(batch.frames)
             labels.append(batch.labels)
