@@ -10,7 +10,6 @@ it copies). Inside it the file name adds the evaluated attributes, the training 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any, Mapping
 from ...core.config import ModelConfig
 from ...core.errors import ConfigError
 from ...io.atomic import atomic_write_text
-from ...plugins.datasets.cache import cache_dir
+from ...plugins.datasets.cache import cache_dir, digest
 from .protocol import PROTOCOL_VERSION
 
 #: the file in each classifier folder that says what it was keyed by
@@ -38,9 +37,8 @@ def default_classifier_dir(name: str, options: Mapping[str, Any], root: str | No
     """``<cache>/classifiers/<name>-<key>``, created with its :data:`KEY_FILE`; an unwritable cache is a
     one-line :class:`ConfigError`."""
     key = classifier_folder_key(name, options, root, classifier_config, version)
-    text = json.dumps(key, sort_keys=True, default=str)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "dataset"
-    folder = cache_dir() / "classifiers" / f"{safe}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    folder = cache_dir() / "classifiers" / f"{safe}-{digest(key)[:12]}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / KEY_FILE).is_file():

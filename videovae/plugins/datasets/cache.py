@@ -3,6 +3,7 @@ arrays with a JSON note beside them, each written atomically; an unwritable cach
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,6 +16,12 @@ from ...io.atomic import atomic_path
 
 def cache_dir() -> Path:
     return Path(os.environ.get("VIDEOVAE_CACHE", Path.home() / ".cache" / "videovae"))
+
+
+def digest(data: Any) -> str:
+    """A stable hex digest of JSON-able ``data`` (keys sorted, anything else by ``str``): the name of a
+    cache entry keyed by ``data``."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> bool:

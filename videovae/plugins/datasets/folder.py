@@ -55,7 +55,8 @@ from ...core.validators import boolean, choice, fraction, integer, positive_int
 from ...registry import hookimpl
 from .clip_files import is_clip_file, read_clip, source_files, square_frames
 from .clips import ItemBuilder
-from .frame_cache import FORMAT, cache_file, digest, file_signature, open_frames, writable_cache, write_frames
+from .cache import digest
+from .frame_cache import FORMAT, cache_file, file_signature, open_frames, writable_cache, write_frames
 from .labels_csv import read_labels_csv
 from .names import natural_sorted
 from .sampling import sample_starts, seeded_split, stable_rng, window_starts

@@ -14,7 +14,6 @@ holds then: indexing it copies only the frames asked for; pickled (a DataLoader 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ import torch
 
 from ...core.errors import DataError, one_line
 from ...io.atomic import atomic_path, atomic_write_text
-from .cache import cache_dir
+from .cache import cache_dir, digest
 from .clips import ClipStore
 
 logger = logging.getLogger(__name__)
@@ -34,11 +33,6 @@ logger = logging.getLogger(__name__)
 FORMAT = "videovae-frames-1"
 MAGIC = b"VVFRAMES"
 HEADER = 128  # bytes before the frames: MAGIC, then the content key (ASCII), padded with spaces
-
-
-def digest(data: Any) -> str:
-    """A stable hex digest of JSON-able ``data``."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def file_signature(path: Path, relative_to: Path) -> list:
