@@ -349,9 +349,10 @@ def test_autoencoder_pretraining_uses_every_clip_and_lowers_the_reconstruction_e
     monkeypatch.setattr(type(split), "__getitem__", spy)
     net, history = ai.train_attribute_net(data, [0, 1], steps=2, batch_size=4, lr=2e-3, seed=0,
                                           model_config=TINY, pretrain_steps=60, log_every=10)
-    pre = [row for row in history if "pretrain_l1" in row]
+    pre = [row for row in history if "pretrain_loss" in row]
     assert [row["step"] for row in pre] == [-51, -41, -31, -21, -11, -1]
-    assert pre[-1]["pretrain_l1"] < 0.6 * pre[0]["pretrain_l1"], pre
+    assert pre[-1]["pretrain_mse"] < 0.6 * pre[0]["pretrain_mse"], pre
+    assert pre[-1]["pretrain_loss"] < pre[0]["pretrain_loss"], pre
     assert [row["step"] for row in history if "loss" in row] == [2]
     assert len(seen) > 2 and seen - {0, 1}, "pretraining must read the unlabelled clips too"
     # the same seed gives the same net; pretraining changes the encoder the heads start from
@@ -447,6 +448,22 @@ def test_pretraining_also_trains_the_motion_encoder():
     kwargs = dict(steps=1, batch_size=2, lr=1e-2, seed=0, model_config=TINY, motion_attributes=("rotation",))
     pretrained, history = ai.train_attribute_net(data, [0, 1], pretrain_steps=3, log_every=1, **kwargs)
     fresh, _ = ai.train_attribute_net(data, [0, 1], **kwargs)
-    assert len([row for row in history if "pretrain_l1" in row]) == 3
+    assert len([row for row in history if "pretrain_loss" in row]) == 3
     first = next(iter(fresh.motion_encoder.state_dict()))
     assert not torch.equal(pretrained.motion_encoder.state_dict()[first], fresh.motion_encoder.state_dict()[first])
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "l1"])
+def test_pretraining_optimises_the_model_configurations_likelihood(likelihood):
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    config = TINY.evolve(likelihood=likelihood)
+    _, history = ai.train_attribute_net(data, [0, 1], steps=1, batch_size=2, lr=1e-3, seed=0, model_config=config,
+                                        pretrain_steps=3, log_every=1, motion_attributes=())
+    rows = [row for row in history if "pretrain_loss" in row]
+    assert len(rows) == 3
+    for row in rows:
+        loss, mse = row["pretrain_loss"], row["pretrain_mse"]
+        if likelihood == "gaussian":  # σ² = the batch's mse: per value ½ + ½ log(2π mse)
+            assert loss == pytest.approx(0.5 + 0.5 * math.log(2 * math.pi * mse), rel=1e-4)
+        else:  # the mean absolute error, whose square is at most the mean squared error
+            assert 0 < loss ** 2 <= mse * (1 + 1e-5)
