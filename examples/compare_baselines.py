@@ -10,7 +10,7 @@ protocol, and write a table like Tables 1 and 2 of the paper plus a figure of sa
 
 Writes ``table.md``, ``results.json`` and ``samples.png`` into ``--out``; trained models live in
 ``--out/models/<name>/`` (training seed 0; ``<name>-seed<s>`` for seed s) and are reused (and
-resumed when ``--steps`` grows; ``--lr`` and ``--grad-clip`` then apply from the stored step on and
+resumed when ``--steps`` grows; ``--lr``, ``--grad-clip`` and ``--spike-clip`` then apply from the stored step on and
 ``results.json`` lists the change under ``adjustments``) on the next run. With ``--seeds N`` every model is trained with
 the seeds ``--seed`` … ``--seed`` + N − 1 and each row shows mean ± standard deviation over them
 (the per-seed rows are in ``results.json``); the generated sets use the same sampling seed.
@@ -80,6 +80,9 @@ def parse(argv=None):
     p.add_argument("--kl-weight", type=float, default=1.0,
                    help="β on the KL term after warm-up (β = b weighs Eq. 9's L1 term as a Laplace likelihood of scale b)")
     p.add_argument("--grad-clip", type=float, default=0.0, help="clip the gradient norm at this value (0: off)")
+    p.add_argument("--spike-clip", type=float, default=TrainConfig().spike_clip,
+                   help="clip a gradient norm above this many times the median of the last 100 steps' (0: off; "
+                        "the committed tables trained without it)")
     p.add_argument("--videos-per-class", type=int, default=20)
     p.add_argument("--prediction-clips", type=int, default=32)
     p.add_argument("--best-of", type=int, default=5)
@@ -141,7 +144,7 @@ def train_or_load(name: str, args, out: Path, seed: int):
     config = TrainConfig(preset=args.presets[name], model={**size_fields(args.sizes), **args.overrides[name]}, dataset=args.dataset,
                          dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, kl_weight=args.kl_weight,
-                         grad_clip=args.grad_clip, seed=seed,
+                         grad_clip=args.grad_clip, spike_clip=args.spike_clip, seed=seed,
                          checkpoint_every=500, log_every=10)
     checkpoint = folder / CHECKPOINT_NAME
     if checkpoint.exists():
@@ -152,9 +155,9 @@ def train_or_load(name: str, args, out: Path, seed: int):
         wanted = config.to_dict()
         unused = {k for k in wanted if k.startswith("inference_")} if wanted["labelled_fraction"] >= 1.0 else set()
         resuming = loaded.step < args.steps
-        # --lr and --grad-clip apply from the stored step on when resuming; otherwise they must match
+        # --lr, --grad-clip and --spike-clip apply from the stored step on when resuming; otherwise they must match
         adjust = {k: wanted[k] for k in TrainConfig.ADJUSTABLE} if resuming else {}
-        stored_config = TrainConfig.from_dict(stored.train_config)
+        stored_config = TrainConfig.from_stored(stored.train_config)
         # a run stores the data set's size it filled in from the model (runs from before that stored none)
         requested = sized_config(config) if "size" in stored_config.dataset_options else config
         resume_config(stored_config, requested, adjust, stored.step, stored.adjustments,

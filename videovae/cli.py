@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a data set")
     p.add_argument("--out", required=True, help="output folder (checkpoint, samples, logs)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; "
-                   "--lr and --grad-clip may change from there on (recorded in the checkpoint's adjustments)")
+                   "--lr, --grad-clip and --spike-clip may change from there on (recorded in the checkpoint's adjustments)")
     p.add_argument("--preset", help="model preset name (default videovae)")
     p.add_argument("--size", help="model sizes for any preset: tiny (32x32, 16-d), demo (32x32, 128-d) or paper "
                    "(A.4: 64x64, 512-d); --set still overrides single fields")
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset-option", dest="dataset_options", action="append", type=key_value, default=[],
                    metavar="KEY=VALUE", help="data set option, e.g. --dataset-option num_objects=200")
     for flag, kind in [("--steps", int), ("--batch-size", int), ("--lr", float), ("--kl-weight", float),
-                       ("--grad-clip", float), ("--kl-warmup", int), ("--seed", int), ("--log-every", int), ("--sample-every", int),
+                       ("--grad-clip", float), ("--spike-clip", float), ("--kl-warmup", int), ("--seed", int), ("--log-every", int), ("--sample-every", int),
                        ("--checkpoint-every", int), ("--time-limit", float), ("--num-samples", int),
                        ("--threads", int)]:
         p.add_argument(flag, type=kind)
@@ -170,6 +170,7 @@ def train_config_from_args(args):
     given = {
         "preset": args.preset, "size": args.size, "dataset": args.dataset, "data_root": args.data_root, "steps": args.steps,
         "batch_size": args.batch_size, "lr": args.lr, "kl_weight": args.kl_weight, "grad_clip": args.grad_clip,
+        "spike_clip": args.spike_clip,
         "kl_warmup": args.kl_warmup,
         "seed": args.seed, "log_every": args.log_every, "sample_every": args.sample_every,
         "checkpoint_every": args.checkpoint_every, "time_limit": args.time_limit, "num_samples": args.num_samples,

@@ -109,7 +109,7 @@ class Checkpoint:
     """A checkpoint's data, each field checked for its type by :meth:`from_payload`.
 
     ``train_config`` is the stored :class:`~videovae.engine.trainer.TrainConfig` as a dict (read it with
-    ``TrainConfig.from_dict``); ``adjustments`` are the ``{"step", "field", "from", "to"}`` rows of settings
+    ``TrainConfig.from_stored``); ``adjustments`` are the ``{"step", "field", "from", "to"}`` rows of settings
     changed on resume; ``attribute_net`` is the stage-1 net's payload of a semi-supervised run.
     """
 

@@ -15,6 +15,8 @@ from ..core.validators import (mapping, non_negative_float, non_negative_int, po
                                unit_fraction)
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: TrainConfig fields added after checkpoints were first written, with the value those runs trained with
+STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0}
 
 
 @attrs.frozen
@@ -34,6 +36,8 @@ class TrainConfig:
     kl_weight: float = attrs.field(default=1.0, converter=to_float, validator=non_negative_float)
     kl_warmup: int = attrs.field(default=0, validator=non_negative_int)  # steps of linear β ramp from 0
     grad_clip: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float)
+    # clip a gradient norm above this many times the median of the last 100 steps' (0: off; engine.optimization)
+    spike_clip: float = attrs.field(default=10.0, converter=to_float, validator=non_negative_float)
     seed: int = attrs.field(default=0, validator=non_negative_int)
     device: str = attrs.field(default="auto", validator=attrs.validators.instance_of(str))
     log_every: int = attrs.field(default=10, validator=positive_int)
@@ -62,7 +66,7 @@ class TrainConfig:
                  "workers", "val_every", "val_clips")
     #: optimiser settings a resumed run may change on request (to go on from the last good checkpoint of a
     #: run that diverged); each change is recorded with its step in the checkpoint's ``adjustments``
-    ADJUSTABLE = ("lr", "grad_clip")
+    ADJUSTABLE = ("lr", "grad_clip", "spike_clip")
 
     @property
     def validation_interval(self) -> int:
@@ -76,6 +80,11 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         return make_config(cls, data)
+
+    @classmethod
+    def from_stored(cls, data: dict) -> "TrainConfig":
+        """A checkpoint's stored config, the fields it predates filled in as it trained (``STORED_TRAIN_DEFAULTS``)."""
+        return cls.from_dict({**STORED_TRAIN_DEFAULTS, **data})
 
     def to_dict(self) -> dict:
         return attrs.asdict(self)

@@ -114,7 +114,8 @@ class Trainer:
         self.model = model
         self.model.to(self.device)
         #: the model's named optimizers (Adam, A.4, for the VAEs) and the update its steps call
-        self.optimizers = Optimizers(self.model, cfg.lr, grad_clip=cfg.grad_clip, process=self.process)
+        self.optimizers = Optimizers(self.model, cfg.lr, grad_clip=cfg.grad_clip, spike_clip=cfg.spike_clip,
+                                     process=self.process)
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoint on disk
         self.history: list[dict[str, Any]] = []
@@ -251,6 +252,9 @@ class Trainer:
         row["grad_norm"] = max(norms.values()) if norms else float("nan")
         if len(norms) > 1:
             row.update({f"grad_norm/{name}": norm for name, norm in norms.items()})
+        spikes = self.optimizers.take_spikes()
+        if spikes:  # updates cut by the relative clip (spike_clip) since the previous row
+            row["spikes_clipped"] = spikes
         row["seconds"] = round(elapsed, 3)
         for name, value in named.items():
             if not math.isfinite(value):

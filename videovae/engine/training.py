@@ -45,7 +45,7 @@ def _resumed_config(stored: Checkpoint, path: Path, requested: TrainConfig,
     and the list of adjustments so far (:func:`~videovae.engine.resume.resume_config`)."""
     if stored.train_config is None:
         raise CheckpointError(f"{path} lacks the checkpoint field 'train_config'; it cannot be resumed")
-    return resume_config(TrainConfig.from_dict(stored.train_config), requested, adjust, stored.step, stored.adjustments)
+    return resume_config(TrainConfig.from_stored(stored.train_config), requested, adjust, stored.step, stored.adjustments)
 
 
 def stage_one_settings(cfg: TrainConfig) -> dict:
