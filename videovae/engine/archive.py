@@ -9,8 +9,8 @@ existed load as before.
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import io
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -137,6 +137,8 @@ def load_plain_data(path: str | Path, what: str, marker: str, missing_hint: str,
     except CheckpointError:
         raise
     except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EIO):  # torch's own errors on a cut-short file
+            raise _unreadable(path, what, writer, exc) from None
         raise CheckpointError(f"{path} is not a readable videovae {what}: {exc.strerror or exc}") from None
     except Exception as exc:
         raise _unreadable(path, what, writer, exc) from None

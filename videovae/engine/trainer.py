@@ -225,7 +225,8 @@ class Trainer:
                 if distributed.any_process(out_of_time, self.process, self.device):
                     stopped = self.step < cfg.steps
                     break
-            self.save()
+            if (self.saved_step, self.saved_path) != (self.step, self.checkpoint_path):  # not just saved
+                self.save()
             if main:
                 self.write_samples(writer)
                 save_loss_curve(self.history, self.out_dir / "loss_curve.png")
