@@ -1,0 +1,191 @@
+"""The run folder: one owner at a time (run.lock), a dead owner's lock and temp files taken over, one event
+file per start, and a full disk, a read-only folder or SIGTERM as one line with the last checkpoint intact."""
+
+import errno
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+
+import pytest
+import torch
+
+from videovae.cli import main
+from videovae.engine.checkpoint import read_checkpoint
+from videovae.engine.run_folder import RunLock
+from videovae.engine.trainer import TrainConfig, Trainer
+from videovae.engine.training import train
+
+TINY = ["--preset", "tiny", "--dataset-option", "num_objects=4", "--dataset-option", "size=32",
+        "--dataset-option", "length=6", "--batch-size", "4", "--log-every", "1", "--no-progress"]
+TINY_RUN = dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, length=6), batch_size=4, log_every=1)
+RESUME = ["--resume", "--steps", "4", "--checkpoint-every", "2", "--no-progress"]
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def listing(folder):
+    return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A 2-step run with its checkpoint at step 2."""
+    out = tmp_path_factory.mktemp("saved")
+    train(TrainConfig.from_dict({**TINY_RUN, "steps": 2, "checkpoint_every": 2}), out, progress=False)
+    return out
+
+
+@pytest.fixture
+def run_dir(saved, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(saved, out)
+    return out
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_owner_and_writes_nothing(run_dir, tmp_path, capsys):
+    lock = RunLock.acquire(run_dir)
+    before = listing(run_dir)
+    assert main(["train", "--out", str(run_dir)] + RESUME) == 2
+    assert f"{run_dir} is in use by another run (pid {os.getpid()}, since " in error_line(capsys)
+    assert main(["train", "--out", str(run_dir), "--steps", "2"] + TINY) == 2
+    assert "wait for it to end or choose another --out" in error_line(capsys)
+    assert listing(run_dir) == before
+    lock.release()
+    assert not (run_dir / "run.lock").exists()
+    # a bad setting after the lock was taken leaves no folder behind
+    assert main(["train", "--out", str(tmp_path / "new"), "--steps", "2"] + TINY + ["--dataset-option", "num_objects=-1"]) == 2
+    assert "num_objects must be a positive integer" in error_line(capsys)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_dead_owners_lock_and_temp_files_are_taken_over_and_each_start_has_its_own_event_file(run_dir, caplog):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (run_dir / "run.lock").write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename}))
+    stale = [run_dir / f".checkpoint.{dead.pid}-abc_12.tmp.pt", run_dir / ".history.k2j9x_0q.tmp.jsonl",
+             run_dir / "samples" / f".step_000004.{dead.pid}-zz.tmp.png"]
+    for path in stale:
+        path.write_bytes(b"")  # what kill -9 inside a save leaves
+    live = run_dir / f".samples.{os.getppid()}-q1.tmp.gif"  # a live process's: kept
+    live.write_bytes(b"x")
+    caplog.set_level(logging.INFO, logger="videovae")
+    assert train(TrainConfig.from_dict({**TINY_RUN, "steps": 4, "checkpoint_every": 2}), run_dir, resume=True,
+                 progress=False).step == 4
+    assert f"from pid {dead.pid}" in caplog.text and "which is no longer running" in caplog.text
+    assert not any(path.exists() for path in stale) and live.exists()
+    assert not (run_dir / "run.lock").exists()
+    assert len(list((run_dir / "tensorboard").iterdir())) == 2  # the first start's and this one's
+
+
+def full_disk_after(limit):
+    """A torch.save whose file runs out of space after ``limit`` bytes, as a full disk does."""
+    real = torch.save
+
+    class Full:
+        def __init__(self, handle):
+            self.handle, self.written = handle, 0
+
+        def write(self, data):
+            if self.written + len(data) > limit:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.written += len(data)
+            return self.handle.write(data)
+
+        def flush(self):
+            self.handle.flush()
+
+    def save(obj, writer):
+        writer.handle = Full(writer.handle)
+        return real(obj, writer)
+
+    return save
+
+
+def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_last_checkpoint(run_dir, capsys, monkeypatch):
+    before = (run_dir / "checkpoint.pt").read_bytes()
+    monkeypatch.setattr(torch, "save", full_disk_after(20000))
+    assert main(["train", "--out", str(run_dir)] + RESUME) == 2
+    assert error_line(capsys) == (f"videovae: error: no space left on device writing {run_dir / 'checkpoint.pt'}: "
+                                  f"the last good checkpoint {run_dir / 'checkpoint.pt'} (step 2) is intact")
+    assert (run_dir / "checkpoint.pt").read_bytes() == before
+    assert not [p for p in run_dir.rglob("*") if p.name.startswith(".") or p.name == "run.lock"]
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("videovae.engine.run_folder.os.pwrite", full)  # still full at the next start
+    assert main(["train", "--out", str(run_dir)] + RESUME) == 2
+    assert error_line(capsys) == (f"videovae: error: no space left on device writing {run_dir / 'run.lock'}: "
+                                  "nothing was written")
+    assert (run_dir / "checkpoint.pt").read_bytes() == before and not (run_dir / "run.lock").exists()
+
+
+def test_a_read_only_or_unusable_folder_is_one_line(run_dir, tmp_path, capsys, monkeypatch):
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith("run.lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr("videovae.engine.run_folder.os.open", read_only)
+        assert main(["train", "--out", str(run_dir)] + RESUME) == 2
+        assert error_line(capsys) == f"videovae: error: read-only file system writing {run_dir / 'run.lock'}: nothing was written"
+    (tmp_path / "a-file").write_text("x")
+    assert main(["train", "--out", str(tmp_path / "a-file"), "--steps", "1"] + TINY) == 2
+    assert "a-file is a file; expected a folder for the run" in error_line(capsys)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_folder_without_write_permission_is_one_line(run_dir, tmp_path, capsys):
+    before = listing(run_dir)
+    run_dir.chmod(0o555)
+    try:
+        assert main(["train", "--out", str(run_dir)] + RESUME) == 2
+        assert f"permission denied writing {run_dir / 'run.lock'}: nothing was written" in error_line(capsys)
+        assert main(["train", "--out", str(run_dir / "sub"), "--steps", "1"] + TINY) == 2
+        assert "permission denied writing" in error_line(capsys)
+    finally:
+        run_dir.chmod(0o755)
+    assert listing(run_dir) == before
+
+
+def test_sigterm_stops_like_ctrl_c_with_one_line_and_exit_143(run_dir, capsys, monkeypatch):
+    before = (run_dir / "checkpoint.pt").read_bytes()
+    real = torch.save
+
+    def terminated_inside_the_save(obj, writer):
+        writer.write(b"PK\x03\x04 part of a checkpoint")
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(obj, writer)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "save", terminated_inside_the_save)
+        assert main(["train", "--out", str(run_dir)] + RESUME) == 143
+    assert error_line(capsys) == (f"videovae: terminated (SIGTERM) at step 4; the last good checkpoint "
+                                  f"{run_dir / 'checkpoint.pt'} (step 2) is intact")
+    assert (run_dir / "checkpoint.pt").read_bytes() == before
+    assert not [p for p in run_dir.rglob("*") if p.name.startswith(".") or p.name == "run.lock"]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+    real_step = Trainer._train_step
+
+    def terminated_between_steps(self, batch, indices):
+        if self.step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_step(self, batch, indices)
+
+    monkeypatch.setattr(Trainer, "_train_step", terminated_between_steps)
+    assert main(["train", "--out", str(run_dir), "--resume", "--steps", "6", "--checkpoint-every", "2",
+                 "--no-progress"]) == 143
+    assert error_line(capsys).endswith(f"at step 4; the last good checkpoint {run_dir / 'checkpoint.pt'} (step 4) is intact")
+    assert read_checkpoint(run_dir / "checkpoint.pt")["step"] == 4
+    assert read_checkpoint(run_dir / "checkpoint.prev.pt")["step"] == 2
