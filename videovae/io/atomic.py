@@ -43,6 +43,9 @@ def _fsync_folder(folder: Path) -> None:
 def keep_as_previous(path: Path, previous: Path) -> None:
     """Make ``previous`` a copy of ``path`` atomically (a hard link where the file system has them), so that
     at every moment both names hold a complete file."""
+    with contextlib.suppress(FileNotFoundError):
+        if os.path.samestat(os.stat(path), os.stat(previous)):
+            return  # already one file (a save stopped between its two renames): rename(2) would do nothing
     fd, tmp = tempfile.mkstemp(dir=previous.parent, prefix=f".{previous.stem}.{os.getpid()}-",
                                suffix=f".tmp{previous.suffix}")
     os.close(fd)
