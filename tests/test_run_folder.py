@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 import torch
@@ -189,3 +190,95 @@ def test_sigterm_stops_like_ctrl_c_with_one_line_and_exit_143(run_dir, capsys, m
     assert error_line(capsys).endswith(f"at step 4; the last good checkpoint {run_dir / 'checkpoint.pt'} (step 4) is intact")
     assert read_checkpoint(run_dir / "checkpoint.pt")["step"] == 4
     assert read_checkpoint(run_dir / "checkpoint.prev.pt")["step"] == 2
+
+
+def _in_a_small_tmpfs(folder: Path, size: str) -> str | None:
+    """Mount a tmpfs of ``size`` on ``folder`` in a private mount namespace of this (forked, single-threaded)
+    process; why it cannot, or None."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    clone_newns, clone_newuser, ms_rec, ms_private = 0x20000, 0x10000000, 0x4000, 0x40000
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(clone_newns | (clone_newuser if uid else 0)) != 0:
+        return f"unshare: {os.strerror(ctypes.get_errno())}"
+    if uid:
+        for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+            Path(f"/proc/self/{name}").write_text(text)
+    if libc.mount(b"none", b"/", None, ms_rec | ms_private, None) != 0:  # nothing reaches the parent's mounts
+        return f"mount --make-rprivate /: {os.strerror(ctypes.get_errno())}"
+    if libc.mount(b"tmpfs", str(folder).encode(), b"tmpfs", 0, f"size={size}".encode()) != 0:
+        return f"mount -t tmpfs: {os.strerror(ctypes.get_errno())}"
+    return None
+
+
+def _remount_read_only(folder: Path) -> None:
+    import ctypes
+
+    ms_rdonly, ms_remount = 0x1, 0x20
+    assert ctypes.CDLL(None, use_errno=True).mount(b"tmpfs", str(folder).encode(), b"tmpfs",
+                                                   ms_remount | ms_rdonly, None) == 0
+
+
+def _full_disk_story(disk: Path) -> dict:
+    """In the tmpfs ``disk``: a run, a save into a nearly full disk, a start on a full one, then read-only."""
+    import contextlib
+    import hashlib
+    import io
+
+    def cli(args):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(args)
+        return [code, err.getvalue().strip().splitlines()]
+
+    out = disk / "run"
+    story = {"first": cli(["train", "--out", str(out), "--steps", "2", "--checkpoint-every", "2"] + TINY)}
+    digest = hashlib.sha256((out / "checkpoint.pt").read_bytes()).hexdigest()
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    with open(disk / "filler", "wb") as handle:  # 150 kB left: less than a checkpoint
+        handle.write(b"\0" * max(0, free - 150_000))
+    story["nearly full"] = cli(["train", "--out", str(out)] + RESUME)
+    with contextlib.suppress(OSError), open(disk / "filler", "ab") as handle:
+        handle.write(b"\0" * 1_000_000)
+    story["full"] = cli(["train", "--out", str(out)] + RESUME)
+    story["intact"] = hashlib.sha256((out / "checkpoint.pt").read_bytes()).hexdigest() == digest
+    story["left"] = sorted(p.name for p in out.rglob("*") if p.name.startswith(".") or p.name == "run.lock")
+    (disk / "filler").unlink()
+    _remount_read_only(disk)
+    story["read-only"] = cli(["train", "--out", str(out)] + RESUME)
+    story["read-only new"] = cli(["train", "--out", str(disk / "new"), "--steps", "1"] + TINY)
+    return story
+
+
+def test_a_real_full_disk_and_a_read_only_file_system_in_a_small_tmpfs(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.close(read_end)
+            torch.set_num_threads(1)
+            why = _in_a_small_tmpfs(disk, "3m")
+            story = {"skip": why} if why else _full_disk_story(disk)
+            os.write(write_end, json.dumps(story).encode())
+        except BaseException as exc:
+            os.write(write_end, json.dumps({"crash": repr(exc)}).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        story = json.loads(pipe.read() or b"{}")
+    os.waitpid(pid, 0)
+    if "skip" in story:
+        pytest.skip(f"cannot mount a small tmpfs here ({story['skip']}); the simulated full-disk test covers it")
+    assert "crash" not in story, story
+    out = disk / "run"
+    kept = f"the last good checkpoint {out / 'checkpoint.pt'} (step 2) is intact"
+    assert story["first"] == [0, []]
+    assert story["nearly full"] == [2, [f"videovae: error: no space left on device writing {out / 'checkpoint.pt'}: {kept}"]]
+    assert story["full"] == [2, [f"videovae: error: no space left on device writing {out / 'run.lock'}: nothing was written"]]
+    assert story["intact"] and story["left"] == []
+    assert story["read-only"] == [2, [f"videovae: error: read-only file system writing {out / 'run.lock'}: nothing was written"]]
+    assert story["read-only new"] == [2, [f"videovae: error: read-only file system writing {disk / 'new'}: nothing was written"]]
