@@ -30,7 +30,7 @@ def _feed(h, value: Any) -> None:
         data = value.detach().cpu().contiguous()
         h.update(f"T{data.dtype}{tuple(data.shape)}".encode())
         if data.numel():
-            h.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
+            h.update(data.reshape(-1).view(torch.uint8).numpy())  # its buffer: no copy
     elif isinstance(value, Mapping):
         h.update(f"D{len(value)}".encode())
         for key, item in value.items():
