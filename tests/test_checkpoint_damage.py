@@ -76,6 +76,14 @@ def test_a_flipped_bit_is_one_line_in_every_load_path_and_resume_falls_back_only
                  "--checkpoint-every", "0", "--no-progress"]) == 0
     assert "resuming from" in capsys.readouterr().out
     assert read_checkpoint(out / "checkpoint.pt")["step"] == 3 and read_checkpoint(out / "checkpoint.prev.pt")["step"] == 2
+    # another folder's file would replace this folder's checkpoint.pt: refused
+    assert main(["train", "--out", str(out), "--resume-from", str(run_dir / "checkpoint.pt"), "--no-progress"]) == 2
+    assert "is not in" in error_line(capsys)
+    # a missing checkpoint.pt names the intact predecessor too
+    (out / "checkpoint.pt").unlink()
+    assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 2
+    line = error_line(capsys)
+    assert "checkpoint not found" in line and "(step 2) is intact: use it with --resume-from" in line
 
 
 def test_an_attribute_net_file_with_a_flipped_bit_is_one_line(tmp_path, chair_attributes):

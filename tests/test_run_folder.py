@@ -85,6 +85,22 @@ def test_a_dead_owners_lock_and_temp_files_are_taken_over_and_each_start_has_its
     assert len(list((run_dir / "tensorboard").iterdir())) == 2  # the first start's and this one's
 
 
+def test_without_os_file_locks_a_live_owners_pid_still_refuses_and_a_dead_ones_is_taken_over(tmp_path, monkeypatch):
+    from videovae.core.errors import RunInUseError
+
+    monkeypatch.setattr("videovae.engine.run_folder.fcntl", None)  # e.g. a file system without flock
+    (tmp_path / "run.lock").write_text(json.dumps({"pid": os.getppid(), "host": os.uname().nodename}))
+    with pytest.raises(RunInUseError, match=f"in use by another run \\(pid {os.getppid()}\\)"):
+        RunLock.acquire(tmp_path)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / "run.lock").write_text(json.dumps({"pid": dead.pid}))
+    lock = RunLock.acquire(tmp_path)
+    assert json.loads((tmp_path / "run.lock").read_text())["pid"] == os.getpid()
+    lock.release()
+    assert not (tmp_path / "run.lock").exists()
+
+
 def full_disk_after(limit):
     """A torch.save whose file runs out of space after ``limit`` bytes, as a full disk does."""
     real = torch.save

@@ -180,7 +180,7 @@ def open_checkpoint(path: str | Path, fallback_flag: str | None = None) -> Check
     try:
         return Checkpoint.from_payload(read_checkpoint(path), path)
     except CheckpointError as exc:
-        if fallback_flag is None or "not found" in str(exc):
+        if fallback_flag is None:
             raise
         raise CheckpointError(f"{exc}{fallback_hint(path, fallback_flag)}") from None
 
