@@ -161,7 +161,9 @@ def test_evaluate_scores_several_checkpoints_in_one_table(trained, tmp_path, cap
     # a checkpoint of another data set is refused in one line, before anything is written
     payload = read_checkpoint(first)
     payload["dataset"]["name"] = "weizmann"
-    torch.save(payload, tmp_path / "weizmann.pt")
+    from videovae.engine.archive import atomic_torch_save  # a new digest for the edited data
+
+    atomic_torch_save(payload, tmp_path / "weizmann.pt")
     assert main(["evaluate", "--checkpoint", str(first), "--checkpoint", str(tmp_path / "weizmann.pt"),
                  "--out", str(tmp_path / "refused")]) == 2
     assert "weizmann.pt was trained on weizmann" in error_line(capsys) and not (tmp_path / "refused").exists()

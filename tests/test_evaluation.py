@@ -430,7 +430,9 @@ def test_evaluate_refuses_checkpoints_of_different_data_sets_in_one_line(two_run
 
     payload = read_checkpoint(two_runs[1])
     payload["dataset"] = {**payload["dataset"], "options": {**payload["dataset"]["options"], "num_objects": 5}}
-    torch.save(payload, tmp_path / "other.pt")
+    from videovae.engine.archive import atomic_torch_save  # a new digest for the edited data
+
+    atomic_torch_save(payload, tmp_path / "other.pt")
     with pytest.raises(ConfigError, match=r"other.pt was trained on synthetic-chairs with num_objects=5, .* on num_objects=4; "
                                           r"evaluate checkpoints of one data set together$"):
         evaluate([two_runs[0], tmp_path / "other.pt"], out=tmp_path / "eval")

@@ -22,12 +22,13 @@ from .registry import get_registry
 
 
 def train(out_dir: str | Path, config: TrainConfig | None = None, *, resume: bool = False, progress: bool = True,
-          **overrides: Any) -> TrainResult:
-    """Train a model; ``overrides`` are :class:`TrainConfig` fields (``steps=``, ``preset=``, ``dataset=``...)."""
+          resume_from: str | Path | None = None, **overrides: Any) -> TrainResult:
+    """Train a model; ``overrides`` are :class:`TrainConfig` fields (``steps=``, ``preset=``, ``dataset=``...).
+    ``resume_from`` resumes another checkpoint file of ``out_dir``, e.g. ``checkpoint.prev.pt``."""
     config = config if config is not None else TrainConfig()
     if overrides:
         config = TrainConfig.from_dict({**config.to_dict(), **overrides})
-    return train_run(config, out_dir, resume=resume, progress=progress)
+    return train_run(config, out_dir, resume=resume, progress=progress, resume_from=resume_from)
 
 
 def load(path: str | Path) -> LoadedCheckpoint:

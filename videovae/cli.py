@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (checkpoint, samples, logs)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; "
                    "--lr, --grad-clip and --spike-clip may change from there on (recorded in the checkpoint's adjustments)")
+    p.add_argument("--resume-from", metavar="FILE", help="like --resume, from another checkpoint file of --out, e.g. "
+                   "<out>/checkpoint.prev.pt when checkpoint.pt is damaged (its next save replaces checkpoint.pt)")
     p.add_argument("--preset", help="model preset name (default videovae)")
     p.add_argument("--size", help="model sizes for any preset: tiny (32x32, 16-d), demo (32x32, 128-d) or paper "
                    "(A.4: 64x64, 512-d); --set still overrides single fields")
@@ -186,7 +188,7 @@ def train_config_from_args(args):
     if args.dataset_options:
         given["dataset_options"] = dict(args.dataset_options)
     adjust = {}
-    if args.resume:  # the trainer takes the stored settings with these changes (engine.resume)
+    if args.resume or args.resume_from:  # the trainer takes the stored settings with these changes (engine.resume)
         adjust = {k: given[k] for k in resume_flags(given, TrainConfig)}
     return TrainConfig.from_dict(given), adjust
 
@@ -195,7 +197,8 @@ def cmd_train(args) -> int:
     from .engine.training import train
 
     config, adjust = train_config_from_args(args)
-    result = train(config, args.out, resume=args.resume, progress=not args.no_progress, adjust=adjust)
+    result = train(config, args.out, resume=args.resume, progress=not args.no_progress, adjust=adjust,
+                   resume_from=args.resume_from)
     note = " (stopped by the time limit)" if result.stopped_by_time_limit else ""
     loss = result.last_losses.get("loss", float("nan"))
     print(f"trained to step {result.step}{note}; loss {loss:.2f}; checkpoint {result.checkpoint}")
@@ -341,9 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"videovae: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("videovae: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C: 130; SIGTERM (engine.run_folder): 143
+        print(f"videovae: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
 
 
 if __name__ == "__main__":

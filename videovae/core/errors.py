@@ -43,6 +43,22 @@ class CapabilityError(VideoVAEError, ValueError):
     """A model was asked for something it does not declare (e.g. continuing a first frame)."""
 
 
+class RunInUseError(VideoVAEError):
+    """A run folder is owned by another running process (its lock file names the process)."""
+
+
+class StorageError(VideoVAEError):
+    """A file could not be written (disk full, read-only folder, no permission); what was saved before is kept."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run was stopped by SIGINT (Ctrl-C, exit status 130) or SIGTERM (143); its message says what was kept."""
+
+    def __init__(self, message: str = "interrupted", exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def unknown_name_message(kind: str, name: str, choices, hint: str = "") -> str:
     """One line: the kind, the name, the closest match and what is registered."""
     import difflib

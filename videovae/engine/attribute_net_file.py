@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 from ..core.attributes import AttributeSet
 from ..core.config import ModelConfig
 from ..core.errors import CheckpointError, VideoVAEError
-from .checkpoint import atomic_torch_save, load_plain_data, versions
+from .archive import atomic_torch_save, load_plain_data, state_misfit
+from .checkpoint import versions
 
 if TYPE_CHECKING:
     from .attribute_inference.net import AttributeInferenceNet
@@ -51,7 +52,12 @@ def net_from_payload(payload: Mapping[str, Any], where: str = "attribute net") -
                                   hidden_dim=int(payload["hidden_dim"]), state_dim=int(payload["state_dim"]),
                                   pooling=str(payload.get("pooling", "mean")),
                                   motion_attributes=tuple(payload.get("motion_attributes", ())))
+        misfit = state_misfit(net.state_dict(), payload["state"])
+        if misfit is not None:
+            raise CheckpointError(f"{where}: the weights do not fit the net its config describes ({misfit})")
         net.load_state_dict(payload["state"])
+    except CheckpointError:
+        raise
     except KeyError as exc:
         raise CheckpointError(f"{where} lacks the field {exc.args[0]!r}") from None
     except RuntimeError as exc:
@@ -71,7 +77,8 @@ def save_attribute_net(path: str | Path, net: AttributeInferenceNet, **extra: An
 def read_attribute_net(path: str | Path) -> dict[str, Any]:
     """The data of an attribute-net file; one-line :class:`CheckpointError` if missing or foreign."""
     return load_plain_data(path, "attribute net", NET_FORMAT,
-                           f"expected {NET_FILE} written by `videovae train --labelled-fraction`")
+                           f"expected {NET_FILE} written by `videovae train --labelled-fraction`",
+                           writer="`videovae train --labelled-fraction` or `videovae evaluate`")
 
 
 def load_attribute_net(path: str | Path) -> tuple[AttributeInferenceNet, dict[str, Any]]:

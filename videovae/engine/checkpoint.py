@@ -1,16 +1,17 @@
 """Checkpoints: plain data (weights, resolved configuration, versions), never pickled code.
 
 A checkpoint is a ``torch.save`` archive of tensors, numbers, strings, lists and
-dicts, read back with ``weights_only=True``. It is written to a temporary file
+dicts, read back with ``weights_only=True``, with a digest of all of it that every
+load checks (:mod:`videovae.engine.archive`). It is written to a temporary file
 beside the target and moved into place, so a crash never leaves a half-written
-checkpoint and never destroys the previous one.
+checkpoint and never destroys the previous one; a training run also keeps the one
+before as ``checkpoint.prev.pt``.
 """
 
 from __future__ import annotations
 
 import copy
 import platform
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -22,8 +23,8 @@ from ..core.attributes import AttributeSet
 from ..core.config import ModelConfig
 from ..core.errors import CheckpointError, VideoVAEError
 from ..core.interfaces import VideoModel
-from ..io.atomic import atomic_path
 from ..registry.factory import build_from_config
+from .archive import atomic_torch_save, load_plain_data, state_misfit
 
 FORMAT = "videovae-checkpoint"
 FORMAT_VERSION = 1
@@ -34,15 +35,9 @@ def versions() -> dict[str, str]:
     return {"videovae": __version__, "torch": str(torch.__version__), "python": platform.python_version()}
 
 
-def atomic_torch_save(payload: dict[str, Any], path: str | Path) -> Path:
-    """``torch.save`` onto ``path`` atomically (:func:`videovae.io.atomic.atomic_path`)."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        torch.save(payload, handle)
-    return Path(path)
-
-
-def save_checkpoint(path: str | Path, model: VideoModel, **extra: Any) -> Path:
-    """Write the model's weights, configuration and attributes, plus ``extra`` data fields."""
+def save_checkpoint(path: str | Path, model: VideoModel, *, previous: str | Path | None = None, **extra: Any) -> Path:
+    """Write the model's weights, configuration and attributes, plus ``extra`` data fields (with ``previous``,
+    the checkpoint it replaces is kept under that name)."""
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -52,28 +47,13 @@ def save_checkpoint(path: str | Path, model: VideoModel, **extra: Any) -> Path:
         "model_state": model.state_dict(),
         **extra,
     }
-    return atomic_torch_save(payload, path)
-
-
-def load_plain_data(path: str | Path, what: str, marker: str, missing_hint: str) -> dict[str, Any]:
-    """A ``weights_only`` archive with ``{"format": marker}``; one-line :class:`CheckpointError` otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{what} not found: {path} ({missing_hint})")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
-        reason = text.splitlines()[0] if text else type(exc).__name__
-        raise CheckpointError(f"{path} is not a readable videovae {what} ({reason[:200]})") from None
-    if not isinstance(payload, dict) or payload.get("format") != marker:
-        raise CheckpointError(f"{path} is not a videovae {what} (no '{marker}' format marker)")
-    return payload
+    return atomic_torch_save(payload, path, previous=previous)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's data; a one-line :class:`CheckpointError` if it is missing or not one of ours."""
-    payload = load_plain_data(path, "checkpoint", FORMAT, "expected a file written by `videovae train`")
+    payload = load_plain_data(path, "checkpoint", FORMAT, "expected a file written by `videovae train`",
+                              writer="`videovae train`")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format version {payload.get('format_version')}, this videovae reads version {FORMAT_VERSION}"
@@ -175,9 +155,34 @@ def stored_model_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return {**copy.deepcopy(STORED_MODEL_DEFAULTS), **config}
 
 
-def open_checkpoint(path: str | Path) -> Checkpoint:
-    """:func:`read_checkpoint` and :meth:`Checkpoint.from_payload`: the checked data of the file at ``path``."""
-    return Checkpoint.from_payload(read_checkpoint(path), path)
+def previous_path(path: str | Path) -> Path:
+    """Where a training run keeps the checkpoint before ``path``: ``checkpoint.pt`` -> ``checkpoint.prev.pt``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def fallback_hint(path: str | Path, flag: str) -> str:
+    """``"; the previous checkpoint <prev> (step N) is intact: use it with <flag> <prev>"`` when ``path`` has a
+    readable predecessor (:func:`previous_path`), else ``""``: never a silent fallback to an older state."""
+    previous = previous_path(path)
+    if Path(path).name.endswith(".prev.pt") or not previous.is_file():
+        return ""
+    try:
+        step = Checkpoint.from_payload(read_checkpoint(previous), previous).step
+    except CheckpointError:
+        return f"; the previous checkpoint {previous} is damaged too"
+    return f"; the previous checkpoint {previous} (step {step}) is intact: use it with {flag} {previous}"
+
+
+def open_checkpoint(path: str | Path, fallback_flag: str | None = None) -> Checkpoint:
+    """:func:`read_checkpoint` and :meth:`Checkpoint.from_payload`: the checked data of the file at ``path``.
+    With ``fallback_flag``, an unreadable or damaged file's message names its intact predecessor and that flag."""
+    try:
+        return Checkpoint.from_payload(read_checkpoint(path), path)
+    except CheckpointError as exc:
+        if fallback_flag is None:
+            raise
+        raise CheckpointError(f"{exc}{fallback_hint(path, fallback_flag)}") from None
 
 
 def model_from_checkpoint(checkpoint: Checkpoint | Mapping[str, Any]) -> VideoModel:
@@ -187,11 +192,15 @@ def model_from_checkpoint(checkpoint: Checkpoint | Mapping[str, Any]) -> VideoMo
     config = ModelConfig.from_dict(checkpoint.model_config)
     attributes = AttributeSet.from_list(checkpoint.attributes)
     model = build_from_config(config, attributes)
-    try:
-        model.load_state_dict(checkpoint.model_state)
-    except (RuntimeError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"checkpoint weights do not fit the model they describe: {first[:200]}") from None
+    misfit = state_misfit(model.state_dict(), checkpoint.model_state)
+    if misfit is None:
+        try:
+            model.load_state_dict(checkpoint.model_state)
+        except (RuntimeError, KeyError, TypeError) as exc:
+            misfit = " ".join(str(exc).split())[:200]
+    if misfit is not None:
+        raise CheckpointError(f"{checkpoint.where}: the weights do not fit the model its config describes "
+                              f"({misfit}); expected the weights written with that config") from None
     return model
 
 
@@ -223,7 +232,7 @@ class LoadedCheckpoint:
 
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     """Read a checkpoint and rebuild its model in eval mode."""
-    checkpoint = open_checkpoint(path)
+    checkpoint = open_checkpoint(path, fallback_flag="--checkpoint")
     try:
         model = model_from_checkpoint(checkpoint)
     except CheckpointError:

@@ -26,23 +26,26 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from ..core.errors import CheckpointError, DataError, TrainingError
+from ..core.errors import CheckpointError, DataError, RunInterrupted, TrainingError
 from ..core.interfaces import StepContext
 from ..io.atomic import atomic_write_text
 from ..io.video import save_grid_png
 from . import distributed
-from .checkpoint import Checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, previous_path, save_checkpoint
 from .data import StepBatchSampler, load_dataset, training_loader, validation_indices
 from .generation import generate_videos
 from .health import check_health, reference_frames
 from .optimization import Optimizers, clip_noise, sample_noise, synchronize_model
 from .plots import save_loss_curve
+from .run_folder import STORAGE_ERRNOS, RunLock, sigterm_as_interrupt, storage_error
 from .train_config import CHECKPOINT_NAME, TrainConfig, TrainResult, resolve_device
 from .validation import validation_losses
 
@@ -65,8 +68,10 @@ class TrainCallback:
 class Trainer:
     """Trains ``model`` on ``train_split``, writing into ``out_dir``:
 
-    ``checkpoint.pt`` (latest), ``history.jsonl``, ``loss_curve.png``,
-    ``samples/step_NNNNNN.png`` and ``tensorboard/`` (rank 0 only).
+    ``checkpoint.pt`` (latest), ``checkpoint.prev.pt`` (the one before), ``history.jsonl``, ``loss_curve.png``,
+    ``samples/step_NNNNNN.png`` and ``tensorboard/`` (one event file per start; rank 0 only). Rank 0 owns
+    ``out_dir`` while it runs (:class:`~videovae.engine.run_folder.RunLock`, taken by :meth:`run` unless
+    ``lock`` hands it over); SIGTERM stops it as Ctrl-C does (:class:`~videovae.core.errors.RunInterrupted`).
 
     :param model: the built model (on any device; moved to ``device``).
     :param train_split: items ``(frames [T, C, H, W], labels [T, A])``: the clips trained on.
@@ -77,15 +82,18 @@ class Trainer:
     :param label_table: first-frame labels ``[N, A]`` of the training clips that free attributes are
         drawn from when sampling (default: read from ``train_split``).
     :param stage_one: the result of stage-1 attribute inference (Sec. 4.1), kept in every checkpoint.
+    :param lock: the ownership of ``out_dir`` already taken (:func:`~videovae.engine.training.build_trainer`).
     """
 
     def __init__(self, model, train_split, val_split, config: TrainConfig, out_dir: str | Path, *,
                  callbacks: Sequence[TrainCallback] = (), progress: bool = True, checkpoint: Checkpoint | None = None,
                  adjustments: Sequence[dict[str, Any]] = (), dataset=None, label_table: torch.Tensor | None = None,
-                 stage_one=None, device: torch.device | None = None, process: distributed.ProcessInfo | None = None):
+                 stage_one=None, device: torch.device | None = None, process: distributed.ProcessInfo | None = None,
+                 lock: RunLock | None = None):
         self.config = cfg = config
         self.out_dir = Path(out_dir)
         self.checkpoint_path = self.out_dir / CHECKPOINT_NAME
+        self.lock = lock
         self.progress = progress
         self.callbacks = list(callbacks)
         #: optimiser settings changed on resume: ``{"step", "field", "from", "to"}`` rows, oldest first
@@ -118,6 +126,10 @@ class Trainer:
                                      process=self.process)
         self.step = 0
         self.saved_step: int | None = None  # the step of the checkpoint on disk
+        self.saved_path: Path | None = None  # and its file
+        # the checkpoint.pt on disk is kept as checkpoint.prev.pt at the next save only when it is known to be
+        # good: this run wrote it or resumed from it (not when it resumed from checkpoint.prev.pt)
+        self._keep_previous = checkpoint is None or Path(checkpoint.where) == self.checkpoint_path
         self.history: list[dict[str, Any]] = []
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -131,7 +143,7 @@ class Trainer:
             self.optimizers.load_state_dict(stored.optimizer_state)
             self.optimizers.set_lr(self.config.lr)  # the stored states carry the old learning rate
             self.step = stored.step
-            self.saved_step = self.step
+            self.saved_step, self.saved_path = self.step, Path(stored.where)
             self.history = list(stored.history)
             torch.set_rng_state(stored.rng["torch"])
         except (KeyError, ValueError, RuntimeError) as exc:
@@ -147,7 +159,33 @@ class Trainer:
         return self.sampler.indices(step)
 
     # -- the loop -------------------------------------------------------------------
+    def kept(self) -> str:
+        """What a stopped run leaves, for its one-line message."""
+        if self.saved_step is None:
+            return "no checkpoint was written yet"
+        return f"the last good checkpoint {self.saved_path} (step {self.saved_step}) is intact"
+
     def run(self) -> TrainResult:
+        """Train to ``config.steps`` (or the time limit), owning ``out_dir``; a full disk, a read-only folder
+        or a signal stops it with one line that says which checkpoint is intact."""
+        if self.process.is_main and (self.lock is None or not self.lock.held):
+            self.lock = RunLock.acquire(self.out_dir)
+        try:
+            with sigterm_as_interrupt():
+                return self._run()
+        except KeyboardInterrupt as exc:
+            how = str(exc) if isinstance(exc, RunInterrupted) else "interrupted (Ctrl-C)"
+            raise RunInterrupted(f"{how} at step {self.step}; {self.kept()}",
+                                 exit_code=getattr(exc, "exit_code", 130)) from None
+        except OSError as exc:
+            if exc.errno not in STORAGE_ERRNOS:
+                raise
+            raise storage_error(exc, kept=self.kept()) from None
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _run(self) -> TrainResult:
         cfg = self.config
         main = self.process.is_main
         writer = None
@@ -155,7 +193,9 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             from tensorboardX import SummaryWriter
 
-            writer = SummaryWriter(logdir=str(self.out_dir / "tensorboard"), purge_step=self.step or None)
+            # one event file per start, so that two runs of the folder never write into one
+            writer = SummaryWriter(logdir=str(self.out_dir / "tensorboard"), purge_step=self.step or None,
+                                   filename_suffix=f".{os.getpid()}.{uuid.uuid4().hex[:8]}")
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (self.progress and main), desc="train", unit="step")
@@ -186,14 +226,18 @@ class Trainer:
                 if distributed.any_process(out_of_time, self.process, self.device):
                     stopped = self.step < cfg.steps
                     break
-            self.save()
+            if (self.saved_step, self.saved_path) != (self.step, self.checkpoint_path):  # not just saved
+                self.save()
             if main:
                 self.write_samples(writer)
                 save_loss_curve(self.history, self.out_dir / "loss_curve.png")
         finally:
             bar.close()
             if writer is not None:
-                writer.close()
+                try:
+                    writer.close()
+                except OSError as exc:  # e.g. the disk is full: the checkpoint matters, not the event file
+                    logger.warning(f"TensorBoard events could not be written: {exc}")
         return TrainResult(self.step, self.history, self.checkpoint_path, stopped, time.monotonic() - started)
 
     def _train_step(self, batch, indices: list[int]) -> dict[str, torch.Tensor]:
@@ -271,34 +315,48 @@ class Trainer:
 
     # -- outputs --------------------------------------------------------------------
     def save(self) -> None:
-        """Write the checkpoint (rank 0), atomically; every process waits for it.
+        """Write the checkpoint (rank 0), atomically, keeping the one before as ``checkpoint.prev.pt``; every
+        process waits for it. A failed write is a one-line :class:`~videovae.core.errors.StorageError` and
+        leaves the last good checkpoint as it was.
 
         Weights that are no longer finite are never saved over the last good checkpoint.
         """
         if not torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all():  # one device sync
             self._diverged(f"the weights are not finite at step {self.step}")
         if self.process.is_main:
-            save_checkpoint(
-                self.checkpoint_path,
-                self.model,
-                step=self.step,
-                optimizer_state=self.optimizers.state_dict(),
-                train_config=self.config.to_dict(),
-                dataset={"name": self.config.dataset, "options": dict(self.config.dataset_options),
-                         "root": self.config.data_root, "description": self.dataset.describe() if self.dataset is not None else None},
-                label_table=self.label_table,
-                clip_length=int(self.train_split[0][0].shape[0]),
-                rng={"torch": torch.get_rng_state()},
-                history=self.history,
-                adjustments=self.adjustments,
-                **({"attribute_net": self.stage_one.payload} if self.stage_one is not None else {}),
-            )
-            atomic_write_text(self.out_dir / "history.jsonl", "".join(json.dumps(row) + "\n" for row in self.history))
-        self.saved_step = self.step
+            try:
+                self._write_checkpoint()
+            except OSError as exc:
+                if exc.errno not in STORAGE_ERRNOS:
+                    raise
+                raise storage_error(exc, self.checkpoint_path, self.kept()) from None
+        self.saved_step, self.saved_path = self.step, self.checkpoint_path
         distributed.barrier(self.process)
         if self.process.is_main:
             for callback in self.callbacks:
                 callback.on_checkpoint(self.step)
+
+    def _write_checkpoint(self) -> None:
+        """The checkpoint and ``history.jsonl`` of now (rank 0)."""
+        save_checkpoint(
+            self.checkpoint_path,
+            self.model,
+            previous=previous_path(self.checkpoint_path) if self._keep_previous else None,
+            step=self.step,
+            optimizer_state=self.optimizers.state_dict(),
+            train_config=self.config.to_dict(),
+            dataset={"name": self.config.dataset, "options": dict(self.config.dataset_options),
+                     "root": self.config.data_root, "description": self.dataset.describe() if self.dataset is not None else None},
+            label_table=self.label_table,
+            clip_length=int(self.train_split[0][0].shape[0]),
+            rng={"torch": torch.get_rng_state()},
+            history=self.history,
+            adjustments=self.adjustments,
+            **({"attribute_net": self.stage_one.payload} if self.stage_one is not None else {}),
+        )
+        self._keep_previous = True
+        self.saved_step, self.saved_path = self.step, self.checkpoint_path
+        atomic_write_text(self.out_dir / "history.jsonl", "".join(json.dumps(row) + "\n" for row in self.history))
 
     def write_samples(self, writer=None) -> Path:
         """A grid of samples with free attributes (rows) into ``samples/`` and TensorBoard."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,9 +31,10 @@ from ..core.errors import CheckpointError, ConfigError
 from ..registry.factory import build_from_config, resolve_config
 from . import distributed
 from .attribute_inference import NET_FILE, LabelledView, reuse_stage_one, run_stage_one, stage_one_from_payload
-from .checkpoint import Checkpoint, model_from_checkpoint, open_checkpoint
+from .checkpoint import Checkpoint, model_from_checkpoint, open_checkpoint, previous_path
 from .data import fit_dataset_size, load_dataset, validation_split
 from .resume import resume_config
+from .run_folder import RunLock, sigterm_as_interrupt
 from .train_config import CHECKPOINT_NAME, TrainConfig, TrainResult, resolve_device
 from .trainer import TrainCallback, Trainer
 
@@ -115,23 +117,57 @@ def stage_one(cfg: TrainConfig, dataset, train_split, out_dir: Path, stored: Che
 
 
 def build_trainer(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
-                  adjust: dict[str, Any] | None = None, callbacks: Sequence[TrainCallback] = ()) -> Trainer:
+                  adjust: dict[str, Any] | None = None, callbacks: Sequence[TrainCallback] = (),
+                  resume_from: str | Path | None = None) -> Trainer:
     """Everything a run needs, built in order (module docstring), as a :class:`Trainer` ready to ``run()``.
 
     ``resume`` continues the checkpoint in ``out_dir`` with ``config``'s RESUMABLE fields and the
     ``adjust``ed ADJUSTABLE ones (recorded in the checkpoint); without it, ``out_dir`` must hold no checkpoint.
+    ``resume_from`` (implies ``resume``) continues another checkpoint file of ``out_dir`` instead, e.g.
+    ``checkpoint.prev.pt`` when ``checkpoint.pt`` is damaged; its next save replaces ``checkpoint.pt``.
+    Rank 0 owns ``out_dir`` from here on (:class:`~videovae.engine.run_folder.RunLock`; another run into it
+    is refused before anything is written), until the trainer's ``run()`` ends.
     """
     out_dir = Path(out_dir)
+    lock = RunLock.acquire(out_dir) if int(os.environ.get("RANK", "0")) == 0 else None
+    try:
+        return _build_trainer(config, out_dir, resume=resume or resume_from is not None, progress=progress,
+                              adjust=adjust, callbacks=callbacks, resume_from=resume_from, lock=lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _resume_source(out_dir: Path, resume_from: str | Path | None) -> Path:
+    """The checkpoint file a resumed run continues: ``checkpoint.pt``, or ``resume_from`` when it lies in ``out_dir``
+    (or ``out_dir`` holds no checkpoint.pt that it would replace)."""
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    if resume_from is None:
+        return checkpoint_path
+    source = Path(resume_from)
+    if source.resolve().parent != out_dir.resolve() and checkpoint_path.exists():
+        raise ConfigError(f"--resume-from {source} is not in {out_dir}, whose {CHECKPOINT_NAME} it would replace; "
+                          f"resume it into its own folder or choose another --out")
+    return source
+
+
+def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress: bool, adjust: dict[str, Any] | None,
+                   callbacks: Sequence[TrainCallback], resume_from: str | Path | None, lock: RunLock | None) -> Trainer:
     checkpoint_path = out_dir / CHECKPOINT_NAME
     stored: Checkpoint | None = None
     adjustments: list[dict[str, Any]] = []
     if adjust and not resume:
         raise ConfigError("adjust changes the settings of a resumed run; a new run takes them from its config")
     if resume:
-        stored = open_checkpoint(checkpoint_path)
-        config, adjustments = _resumed_config(stored, checkpoint_path, config, adjust or {})
+        source = _resume_source(out_dir, resume_from)
+        stored = open_checkpoint(source, fallback_flag="--resume-from" if source == checkpoint_path else None)
+        config, adjustments = _resumed_config(stored, source, config, adjust or {})
+        if source != checkpoint_path:
+            logger.info(f"resuming from {source} (step {stored.step}); its next save replaces {checkpoint_path}")
     elif checkpoint_path.exists():
-        raise ConfigError(f"{checkpoint_path} already exists; resume it with --resume or choose another output folder")
+        hint = f" (or {previous_path(checkpoint_path).name} with --resume-from)" if previous_path(checkpoint_path).exists() else ""
+        raise ConfigError(f"{checkpoint_path} already exists; resume it with --resume{hint} or choose another output folder")
     cfg = config
     # the model's config first: the data set is loaded at its frame size, or refused before anything is loaded
     model_config = ModelConfig.from_dict(stored.model_config) if stored is not None else model_config_of(cfg)
@@ -175,13 +211,18 @@ def build_trainer(config: TrainConfig, out_dir: str | Path, *, resume: bool = Fa
             logger.info(f"from step {change['step']}: {change['field']} {change['from']} -> {change['to']}")
     return Trainer(model, train_split, validation_split(dataset), cfg, out_dir, callbacks=callbacks, progress=progress,
                    checkpoint=stored, adjustments=adjustments, dataset=dataset, label_table=label_table,
-                   stage_one=stage, device=device, process=process)
+                   stage_one=stage, device=device, process=process, lock=lock)
 
 
 def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
-          adjust: dict[str, Any] | None = None, callbacks: Sequence[TrainCallback] = ()) -> TrainResult:
-    """Build the run (:func:`build_trainer`) and train it to ``config.steps`` (or its time limit)."""
-    return build_trainer(config, out_dir, resume=resume, progress=progress, adjust=adjust, callbacks=callbacks).run()
+          adjust: dict[str, Any] | None = None, callbacks: Sequence[TrainCallback] = (),
+          resume_from: str | Path | None = None) -> TrainResult:
+    """Build the run (:func:`build_trainer`) and train it to ``config.steps`` (or its time limit); SIGTERM
+    during either stops it as Ctrl-C does (:func:`~videovae.engine.run_folder.sigterm_as_interrupt`)."""
+    with sigterm_as_interrupt():
+        trainer = build_trainer(config, out_dir, resume=resume, progress=progress, adjust=adjust, callbacks=callbacks,
+                                resume_from=resume_from)
+    return trainer.run()
 
 
 __all__ = ["build_trainer", "model_config_of", "sized_config", "stage_one", "stage_one_settings", "train"]

@@ -13,7 +13,7 @@ from torch import Tensor
 from ...core.config import ModelConfig
 from ...core.errors import CheckpointError
 from ..attribute_net_file import NET_FILE, net_from_payload, net_payload, read_attribute_net
-from ..checkpoint import atomic_torch_save
+from ..archive import atomic_torch_save
 from .accuracy import accuracy, format_accuracy, infer_labels, seen_values_mask
 from .labels import LABELS_FILE, clip_names, combine_labels, labelled_subset, split_groups, write_labels_csv
 from .net import AttributeInferenceNet

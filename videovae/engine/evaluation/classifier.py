@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ...core.config import ModelConfig
-from ...core.errors import ConfigError, DataError
+from ...core.errors import CheckpointError, ConfigError, DataError
 from ...core.interfaces import VideoDataset
 from .protocol import EvalProtocol, JointLabels, real_test_clips
 
@@ -133,7 +133,10 @@ def load_or_train_classifier(dataset: VideoDataset, protocol: EvalProtocol, fold
     joint = JointLabels(dataset.attributes, protocol.eval_attributes)
     path = Path(folder) / f"classifier-{name}-{classifier_key(dataset, protocol)}.pt"
     if path.is_file():
-        net, payload = load_attribute_net(path)
+        try:
+            net, payload = load_attribute_net(path)
+        except CheckpointError as exc:  # a cache: say how to get a good one again
+            raise CheckpointError(f"{exc}; remove it and the next evaluation trains the classifier again") from None
         if model_config is not None:
             wanted = ModelConfig.from_dict(dict(model_config.to_dict() if isinstance(model_config, ModelConfig)
                                                 else model_config)).to_dict()

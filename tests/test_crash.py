@@ -1,0 +1,163 @@
+"""kill -9 at several moments of a tiny training (inside a save among them), then resume: the result is
+bit-identical to an uninterrupted run and no temporary file is left. While the killed run still held the
+folder a second run was refused; SIGTERM stops it with one line and exit status 143.
+
+The training runs in a forked child (no second import of torch) that pauses at the chosen moment and
+tells the test through a pipe; the test then kills it."""
+
+import os
+import select
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from videovae.cli import main
+from videovae.engine.checkpoint import read_checkpoint
+from videovae.engine.trainer import TrainConfig, Trainer
+from videovae.engine.training import train
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+
+TINY_RUN = dict(preset="tiny", dataset_options=dict(num_objects=4, size=32, length=6), batch_size=4, log_every=1,
+                checkpoint_every=2, val_every=2, val_clips=3)
+ARGS = ["--preset", "tiny", "--dataset-option", "num_objects=4", "--dataset-option", "size=32", "--dataset-option",
+        "length=6", "--batch-size", "4", "--log-every", "1", "--checkpoint-every", "2", "--val-every", "2",
+        "--val-clips", "3", "--steps", "6", "--no-progress"]
+PAUSE_AT = 4  # the step whose save (or what follows it) is interrupted; the checkpoint of step 2 is on disk
+
+
+def _pause_patches(where: str, tell):
+    """Patches (in the child) that call ``tell()`` at ``where`` during the save of step PAUSE_AT."""
+    import videovae.io.atomic as atomic
+
+    state = {"step": None}
+    real_save, real_torch_save, real_replace = Trainer.save, torch.save, atomic.os.replace
+
+    def save(self):
+        state["step"] = self.step
+        real_save(self)
+        if where == "after the save" and self.step == PAUSE_AT:
+            tell()
+
+    def torch_save(obj, writer):
+        if state["step"] == PAUSE_AT and where == "before writing":
+            tell()
+        if state["step"] == PAUSE_AT and where == "half written":
+            import io
+
+            buffer = io.BytesIO()
+            real_torch_save(obj, buffer)
+            writer.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+            writer.flush()
+            tell()
+        return real_torch_save(obj, writer)
+
+    def replace(src, dst):
+        if state["step"] == PAUSE_AT and where == "before the rename" and Path(dst).name == "checkpoint.pt":
+            tell()
+        return real_replace(src, dst)
+
+    Trainer.save, torch.save, atomic.os.replace = save, torch_save, replace
+
+
+def start_paused(out: Path, where: str, log: Path) -> int:
+    """Fork a child training ARGS into ``out`` that pauses at ``where``; its pid once it has paused."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            os.close(read_end)
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            sys.stdout = sys.stderr = open(fd, "w", buffering=1)  # not pytest's capture
+            torch.set_num_threads(1)
+
+            def tell():
+                os.write(write_end, b"paused")
+                time.sleep(120)
+
+            _pause_patches(where, tell)
+            code = main(["train", "--out", str(out)] + ARGS)
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 120)
+    message = os.read(read_end, 16) if ready else b""
+    os.close(read_end)
+    if message != b"paused":
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail(f"the child never paused {where}: {log.read_text()[-2000:]}")
+    return pid
+
+
+def stop(pid: int, signum: int) -> int:
+    os.kill(pid, signum)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def temp_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob(".*.tmp*"))
+
+
+def same_state(a: Path, b: Path) -> None:
+    x, y = read_checkpoint(a), read_checkpoint(b)
+    assert x["step"] == y["step"] == 6
+    for key in x["model_state"]:
+        assert torch.equal(x["model_state"][key], y["model_state"][key]), key
+    for group_x, group_y in zip(x["optimizer_state"].values(), y["optimizer_state"].values()):
+        for slot in group_x["state"]:
+            for name, value in group_x["state"][slot].items():
+                assert torch.equal(torch.as_tensor(value), torch.as_tensor(group_y["state"][slot][name])), (slot, name)
+    assert torch.equal(x["rng"]["torch"], y["rng"]["torch"])
+    drop = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]  # noqa: E731
+    assert drop(x["history"]) == drop(y["history"])
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight")
+    train(TrainConfig.from_dict({**TINY_RUN, "steps": 6}), out, progress=False)
+    return out / "checkpoint.pt"
+
+
+@pytest.mark.parametrize("where, resumes_at, left", [
+    ("before writing", 2, 1),  # kill -9 leaves a zero-byte temporary file
+    ("half written", 2, 1),
+    ("before the rename", 2, 1),
+    ("after the save", 4, 0),
+])
+def test_kill_9_then_resume_is_bit_identical_and_leaves_no_temp_file(straight, tmp_path, capsys, where, resumes_at, left):
+    out = tmp_path / "run"
+    pid = start_paused(out, where, tmp_path / "child.log")
+    if where == "half written":  # while it runs, a second run into its folder is refused, naming it
+        before = sorted(p.name for p in out.iterdir())
+        assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 2
+        assert f"is in use by another run (pid {pid}, since" in capsys.readouterr().err
+        assert sorted(p.name for p in out.iterdir()) == before
+    assert stop(pid, signal.SIGKILL) == -signal.SIGKILL
+    assert len(temp_files(out)) == left
+    assert read_checkpoint(out / "checkpoint.pt")["step"] == resumes_at
+    train(TrainConfig.from_dict({**TINY_RUN, "steps": 6}), out, resume=True, progress=False)
+    assert temp_files(out) == [] and not (out / "run.lock").exists()
+    same_state(straight, out / "checkpoint.pt")
+
+
+def test_sigterm_inside_a_save_abandons_it_with_one_line_and_exit_143(straight, tmp_path):
+    out = tmp_path / "run"
+    log = tmp_path / "child.log"
+    pid = start_paused(out, "before the rename", log)
+    assert stop(pid, signal.SIGTERM) == 143
+    assert log.read_text().strip().splitlines()[-1] == (
+        f"videovae: terminated (SIGTERM) at step 4; the last good checkpoint {out / 'checkpoint.pt'} (step 2) is intact")
+    assert temp_files(out) == [] and not (out / "run.lock").exists()
+    assert read_checkpoint(out / "checkpoint.pt")["step"] == 2
+    train(TrainConfig.from_dict({**TINY_RUN, "steps": 6}), out, resume=True, progress=False)
+    same_state(straight, out / "checkpoint.pt")
