@@ -81,7 +81,7 @@ def parse(argv=None):
                    help="β on the KL term after warm-up (β = b weighs Eq. 9's L1 term as a Laplace likelihood of scale b)")
     p.add_argument("--grad-clip", type=float, default=0.0, help="clip the gradient norm at this value (0: off)")
     p.add_argument("--spike-clip", type=float, default=TrainConfig().spike_clip,
-                   help="clip a gradient norm above this many times the median of the last 100 steps' (0: off; "
+                   help="clip a gradient norm above this many times the median of the last 100 steps' (default 0: off; "
                         "the committed tables trained without it)")
     p.add_argument("--videos-per-class", type=int, default=20)
     p.add_argument("--prediction-clips", type=int, default=32)

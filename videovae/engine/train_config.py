@@ -37,7 +37,7 @@ class TrainConfig:
     kl_warmup: int = attrs.field(default=0, validator=non_negative_int)  # steps of linear β ramp from 0
     grad_clip: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float)
     # clip a gradient norm above this many times the median of the last 100 steps' (0: off; engine.optimization)
-    spike_clip: float = attrs.field(default=10.0, converter=to_float, validator=non_negative_float)
+    spike_clip: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float)
     seed: int = attrs.field(default=0, validator=non_negative_int)
     device: str = attrs.field(default="auto", validator=attrs.validators.instance_of(str))
     log_every: int = attrs.field(default=10, validator=positive_int)
