@@ -93,7 +93,8 @@ def make_config(cls, data: Mapping[str, Any]):
     if not isinstance(data, Mapping):
         raise ConfigError(f"{cls.__name__} expects a mapping, got {type(data).__name__}")
     known = [f.name for f in attrs.fields(cls)]
-    unknown = sorted(set(data) - set(known))
+    unknown = sorted((key if isinstance(key, str) and key.isidentifier() else repr(key))
+                     for key in data if key not in known)
     if unknown:
         raise ConfigError(f"{cls.__name__} has no field(s) {', '.join(unknown)}; known fields: {', '.join(known)}")
     try:
