@@ -50,6 +50,10 @@ def test_an_output_path_that_is_a_file_is_refused_by_train_and_generate(checkpoi
     assert f"cannot be a folder: {afile} is a file" in one_error_line(capsys)
     assert run(generate(checkpoint, afile)) == 2
     assert f"--out {afile} is a file" in one_error_line(capsys)
+    assert run(["evaluate", "--checkpoint", str(checkpoint), "--out", str(afile)]) == 2
+    assert f"--out {afile} is a file" in one_error_line(capsys)
+    assert run(["infer-attributes", "--net", "x.pt", "--dataset", "synthetic-chairs", "--out", str(tmp_path)]) == 2
+    assert f"--out {tmp_path} is a folder; expected the path of a file" in one_error_line(capsys)
     assert afile.read_text() == "mine"
 
 

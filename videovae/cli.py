@@ -277,10 +277,12 @@ def cmd_infer_attributes(args) -> int:
     from .engine import attribute_inference as ai
     from .engine.data import require_data_root
     from .engine.trainer import load_dataset, resolve_device
+    from .io.outputs import output_file
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}")
     require_data_root(args.data_root)
+    output_file(args.out)
     net, _ = ai.load_attribute_net(args.net)
     dataset = load_dataset(args.dataset, args.data_root, dict(args.dataset_options))
     if dataset.attributes != net.attributes:
@@ -311,10 +313,12 @@ def checkpoint_labels(paths: Sequence[str]) -> list[str]:
 def cmd_evaluate(args) -> int:
     from .engine.data import require_data_root
     from .engine.evaluation import EvalOptions, Run, evaluate
+    from .io.outputs import output_folder
 
     if len(set(args.checkpoint)) != len(args.checkpoint):
         raise ConfigError("--checkpoint names the same file twice")
     require_data_root(args.data_root)
+    output_folder(args.out)
     options = EvalOptions(data_root=args.data_root, length=args.length, videos_per_class=args.videos_per_class,
                           prediction_clips=args.prediction_clips, best_of=args.best_of,
                           classifier_steps=args.classifier_steps, seed=args.seed, first_frame=args.first_frame,

@@ -40,6 +40,16 @@ def output_folder(path: str | Path, flag: str = "--out", *, writable: bool = Tru
     return path
 
 
+def output_file(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` as a Path when a file can be written there (not a folder; its folder can be one); a
+    one-line :class:`ConfigError` otherwise. Nothing is created."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; expected the path of a file to write")
+    output_folder(path.parent, flag)
+    return path
+
+
 def plain_stem(name: str, flag: str = "--name") -> str:
     """``name`` when it is a plain file name stem (no folder part); a one-line :class:`ConfigError` otherwise."""
     if (not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name
