@@ -110,3 +110,11 @@ def test_option_errors_name_the_option_not_an_attrs_attribute():
         with pytest.raises(VideoVAEError) as info:
             build()
         assert fragment in str(info.value) and "Attribute(" not in str(info.value), str(info.value)
+
+
+def test_every_project_error_is_one_line_whatever_it_quotes():
+    from videovae.core.errors import escape_line_breaks
+
+    error = ConfigError("latent 'hierarchical' takes no options, got \x850 and a\nb\u2028c\x00d")
+    assert str(error) == "latent 'hierarchical' takes no options, got \\x850 and a\\nb\\u2028c\\x00d"
+    assert len(str(error).splitlines()) == 1 and escape_line_breaks(str(error)) == str(error)
