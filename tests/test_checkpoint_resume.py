@@ -9,7 +9,7 @@ from videovae.engine.resume import resume_config, resume_flags
 from videovae.engine.trainer import TrainConfig
 
 PAYLOAD = {"format": "videovae-checkpoint", "format_version": 1, "model_config": {"latent_dim": 4},
-           "attributes": [], "model_state": {}, "step": 7, "clip_length": 6,
+           "attributes": [{"name": name, "values": ["x", "y"]} for name in "abc"], "model_state": {}, "step": 7, "clip_length": 6,
            "dataset": {"name": "synthetic-chairs", "options": {"size": 32}, "root": None, "description": "chairs"},
            "adjustments": [{"step": 5, "field": "lr", "from": 0.1, "to": 0.01}], "label_table": torch.zeros(2, 3)}
 
@@ -30,6 +30,8 @@ def test_checkpoint_fields_are_typed_and_defaulted():
     ({"step": True}, "run.pt: checkpoint field 'step' should be int, got bool"),
     ({"adjustments": {"lr": 1}}, "run.pt: checkpoint field 'adjustments' should be list, got dict"),
     ({"label_table": [[0.0]]}, "run.pt: checkpoint field 'label_table' should be Tensor, got list"),
+    ({"label_table": torch.zeros(2, 2)}, "run.pt: checkpoint field 'label_table' should be float rows [N, 3] "
+                                         "(one column per attribute), got torch.float32 (2, 2)"),
     ({"dataset": {"options": {}}}, "run.pt lacks the checkpoint field 'dataset.name'"),
     ({"dataset": {"name": "chairs", "options": [1]}}, "run.pt: checkpoint field 'dataset.options' should be dict, got list"),
 ])

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import TINY_TRAIN
 from videovae.cli import main
 
-TRAIN = ["train", "--preset", "tiny", "--dataset-option", "num_objects=4", "--dataset-option", "size=32",
-         "--dataset-option", "length=6", "--batch-size", "4", "--no-progress", "--checkpoint-every", "0"]
+TRAIN = TINY_TRAIN
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_generate_from_a_first_frame(trained, tmp_path):
     (["--attr", "rotation=sideways"], "unknown value of attribute 'rotation' 'sideways'"),
     (["--attr", "tilt=20deg@0,30deg@9"], "beyond the clip length 6"),
     (["--formats", "avi"], "--formats takes gif, png and/or mp4"),
-    (["--num", "0"], "at least 1"),
+    (["--num", "0"], "--num must be a positive integer, got 0"),
 ])
 def test_generate_bad_input(trained, tmp_path, capsys, args, fragment):
     out = tmp_path / "g"

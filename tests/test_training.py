@@ -303,7 +303,7 @@ def test_bad_adjustments_are_refused_before_anything_is_written(tmp_path, resume
 
 @pytest.mark.parametrize("field, value, fragment", [
     ("steps", 0, "steps must be a positive integer"),
-    ("lr", "fast", "expected a number"),
+    ("lr", "fast", "lr must be a finite number > 0, got 'fast'"),
     ("batch_size", 2.5, "batch_size must be a positive integer"),
     ("stepz", 3, "has no field(s) stepz"),
     ("workers", -1, "workers must be a non-negative integer, got -1"),

@@ -8,32 +8,54 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
+from .core.errors import CheckpointError, ConfigError, InputShapeError
 from .core.interfaces import VideoModel
+from .core.validators import boolean, check, integer, optional_positive_int, positive_int, short_repr
 from .engine.checkpoint import LoadedCheckpoint, load_checkpoint
+from .engine.data import require_data_root
 from .engine.generation import generate_videos
 from .engine.train_config import TrainConfig, TrainResult
 from .engine.training import train as train_run
+from .io.outputs import output_folder
 from .registry import get_registry
 
 
 def train(out_dir: str | Path, config: TrainConfig | None = None, *, resume: bool = False, progress: bool = True,
           resume_from: str | Path | None = None, **overrides: Any) -> TrainResult:
     """Train a model; ``overrides`` are :class:`TrainConfig` fields (``steps=``, ``preset=``, ``dataset=``...).
-    ``resume_from`` resumes another checkpoint file of ``out_dir``, e.g. ``checkpoint.prev.pt``."""
+    ``resume_from`` resumes another checkpoint file of ``out_dir``, e.g. ``checkpoint.prev.pt``.
+    A bad value is a one-line :class:`~videovae.core.errors.ConfigError` naming the field."""
+    _check_path(out_dir, "out_dir", "an output folder", ConfigError)
+    if config is not None and not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig (or None), got {type(config).__name__}")
+    check(boolean, "resume", resume)
+    if resume_from is not None:
+        _check_path(resume_from, "resume_from", "a checkpoint file", ConfigError)
+    output_folder(out_dir, "out_dir", writable=False)
     config = config if config is not None else TrainConfig()
     if overrides:
         config = TrainConfig.from_dict({**config.to_dict(), **overrides})
+    require_data_root(config.data_root, "data_root")
     return train_run(config, out_dir, resume=resume, progress=progress, resume_from=resume_from)
 
 
 def load(path: str | Path) -> LoadedCheckpoint:
-    """A trained model (eval mode) and its checkpoint data."""
+    """A trained model (eval mode) and its checkpoint data; a one-line
+    :class:`~videovae.core.errors.CheckpointError` when ``path`` is not a readable checkpoint."""
+    _check_path(path, "load", "the path of a checkpoint", CheckpointError)
     return load_checkpoint(path)
+
+
+def _check_path(value: Any, name: str, what: str, error: type[Exception]) -> None:
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise error(f"{name} expects {what} (a str or Path), got {short_repr(value)}")
 
 
 def clip_length(loaded: LoadedCheckpoint) -> int:
@@ -48,10 +70,21 @@ def generate(model: VideoModel | LoadedCheckpoint, *, num: int = 8, length: int 
 
     ``attributes`` maps names to a value or a transient schedule (``"walk@0,run@6"``); the
     others are free and drawn from the training distribution. ``first_frames``
-    ``[num, C, H, W]`` (or one ``[C, H, W]`` frame for all) are continued; when the checkpoint
+    ``[num, C, H, W]`` (or one ``[C, H, W]`` frame for all) are continued: a torch tensor or a numpy
+    array, of floats in [0, 1] or of ``uint8`` in 0..255 (divided by 255); other dtypes, other shapes
+    (channels last included), NaN or values outside [0, 1] are refused. When the checkpoint
     holds an attribute inference net (semi-supervised training), the free attributes are
-    inferred from the first frames instead.
+    inferred from the first frames instead. Bad arguments are one-line errors of the project's own
+    types (:mod:`videovae.core.errors`).
     """
+    if not isinstance(model, (VideoModel, LoadedCheckpoint)):
+        raise ConfigError(f"generate expects a model or a loaded checkpoint (videovae.load), got {type(model).__name__}")
+    check(positive_int, "num", num)
+    check(optional_positive_int, "length", length)
+    check(integer, "seed", seed)
+    _check_assignments(attributes)
+    frame_shape = (model.model if isinstance(model, LoadedCheckpoint) else model).config.frame_shape
+    first_frames = None if first_frames is None else as_first_frames(first_frames, num, frame_shape)
     label_table = None
     attribute_net = None
     if isinstance(model, LoadedCheckpoint):
@@ -63,11 +96,52 @@ def generate(model: VideoModel | LoadedCheckpoint, *, num: int = 8, length: int 
         length = length if length is not None else clip_length(model)
         model = model.model
     length = length if length is not None else 16
-    if first_frames is not None and first_frames.ndim == 3:
-        first_frames = first_frames.unsqueeze(0).expand(num, *first_frames.shape)
     return generate_videos(model, num=num, length=length, assignments=attributes or {},
                            first_frames=first_frames, label_table=label_table, seed=seed,
                            attribute_net=attribute_net)
+
+
+def _check_assignments(attributes: Any) -> None:
+    if attributes is None:
+        return
+    if not isinstance(attributes, Mapping) or not all(isinstance(k, str) for k in attributes):
+        raise ConfigError("attributes must map attribute names to a value or a schedule, e.g. "
+                          f"{{'rotation': 'cw'}}, got {short_repr(attributes)}")
+    bad = {k: v for k, v in attributes.items() if isinstance(v, bool) or not isinstance(v, (str, int, float))}
+    if bad:
+        name, value = next(iter(bad.items()))
+        raise ConfigError(f"attributes[{name!r}] must be a value or a schedule (a string or a number), got {short_repr(value)}")
+
+
+def as_first_frames(frames: Any, num: int, frame_shape: tuple[int, int, int]) -> torch.Tensor:
+    """``frames`` (one ``[C, H, W]`` frame for all ``num`` videos, or ``[num, C, H, W]``; a tensor or a numpy
+    array of floats in [0, 1] or ``uint8`` in 0..255) as float frames ``[num, C, H, W]`` in [0, 1]; anything
+    else is a one-line :class:`~videovae.core.errors.InputShapeError` or :class:`ConfigError`."""
+    if isinstance(frames, np.ndarray):
+        if frames.dtype == object or frames.dtype.kind not in "uif":
+            raise ConfigError(f"first_frames must hold numbers, got a numpy array of {frames.dtype}")
+        frames = torch.from_numpy(np.ascontiguousarray(frames))
+    if not isinstance(frames, torch.Tensor):
+        raise ConfigError(f"first_frames must be a torch.Tensor or a numpy array, got {type(frames).__name__}")
+    if frames.dtype == torch.uint8:
+        frames = frames.float() / 255.0
+    elif frames.is_floating_point():
+        frames = frames.float()
+    else:
+        raise ConfigError(f"first_frames must be floats in [0, 1] or uint8 in 0..255, got {frames.dtype}")
+    c, h, w = frame_shape
+    expected = f"[{c}, {h}, {w}] or [{num}, {c}, {h}, {w}]"
+    if frames.ndim == 3 and tuple(frames.shape) == tuple(frame_shape):
+        frames = frames.unsqueeze(0).expand(num, c, h, w)
+    if frames.ndim != 4 or tuple(frames.shape[1:]) != tuple(frame_shape) or frames.shape[0] != num:
+        last = " (channels last? use .permute(2, 0, 1))" if tuple(frames.shape[-3:]) == (h, w, c) and c != h else ""
+        raise InputShapeError(f"first_frames must have shape {expected}, got {tuple(frames.shape)}{last}")
+    if not bool(torch.isfinite(frames).all()):
+        raise InputShapeError("first_frames hold NaN or infinite values; expected pixels in [0, 1]")
+    if bool((frames < 0).any() or (frames > 1).any()):
+        raise InputShapeError(f"first_frames must hold pixels in [0, 1], got values in [{float(frames.min()):g}, "
+                              f"{float(frames.max()):g}] (uint8 frames in 0..255 are divided by 255)")
+    return frames
 
 
 def list_components() -> dict[str, list[dict]]:

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from .core.errors import ConfigError, VideoVAEError
+from .core.errors import ConfigError, VideoVAEError, one_line
+from .core.validators import MAX_DEPTH, check, nesting_depth, optional_positive_int, positive_int
 
 
 def key_value(text: str) -> tuple[str, Any]:
@@ -26,9 +27,15 @@ def key_value(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
+        parsed = json.loads(value)
+    except RecursionError:  # deeper than Python's JSON decoder goes, so deeper than the bound
+        parsed = None
+    except ValueError:  # not JSON (or a number of more digits than Python converts): the string itself
         return key, value
+    if parsed is None and value.strip() != "null" or nesting_depth(parsed) > MAX_DEPTH:
+        raise argparse.ArgumentTypeError(f"{key}: the value is nested more than {MAX_DEPTH} levels deep; "
+                                         "expected a number, a string, or a shallow list or mapping")
+    return key, parsed
 
 
 def _attr(text: str) -> tuple[str, str]:
@@ -38,8 +45,16 @@ def _attr(text: str) -> tuple[str, str]:
     return key, value
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line (``videovae train: error: ... (see videovae train --help)``),
+    exit status 2, like the errors of the commands themselves."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="videovae", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="videovae", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -194,8 +209,12 @@ def train_config_from_args(args):
 
 
 def cmd_train(args) -> int:
+    from .engine.data import require_data_root
     from .engine.training import train
+    from .io.outputs import output_folder
 
+    output_folder(args.out, writable=False)  # a read-only one: the run's own one-line error
+    require_data_root(args.data_root)
     config, adjust = train_config_from_args(args)
     result = train(config, args.out, resume=args.resume, progress=not args.no_progress, adjust=adjust,
                    resume_from=args.resume_from)
@@ -205,38 +224,54 @@ def cmd_train(args) -> int:
     return 0
 
 
+def attribute_assignments(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """``--attr`` pairs as a mapping; an attribute given twice is a one-line :class:`ConfigError`."""
+    seen: dict[str, str] = {}
+    for name, value in pairs:
+        if name in seen:
+            raise ConfigError(f"--attr gives {name!r} twice ({seen[name]!r} and {value!r}); give each attribute once "
+                              f"(a schedule changes it over time: {name}={seen[name]}@0,{value}@N)")
+        seen[name] = value
+    return seen
+
+
 def cmd_generate(args) -> int:
     from .api import clip_length, generate, load
     from .engine.first_frame import read_first_frame
-    from .io.video import save_grid_png, save_video
+    from .io.atomic import atomic_write_text
+    from .io.outputs import all_or_nothing, output_folder, plain_stem
+    from .io.video import available_formats, check_fps, save_grid_png, save_video
 
-    from .io.video import available_formats
-
-    formats = [f.strip().lower() for f in args.formats.split(",") if f.strip()]
+    # every argument is checked before anything is computed or written
+    formats = list(dict.fromkeys(f.strip().lower() for f in args.formats.split(",") if f.strip()))
     unknown = sorted(set(formats) - {"gif", "png", "mp4"})
     if unknown or not formats:
         raise ConfigError(f"--formats takes gif, png and/or mp4, got {args.formats!r}")
     if "mp4" in formats and "mp4" not in available_formats():
         raise ConfigError("MP4 output needs PyAV: run `pip install av` (or `pip install videovae[mp4]`), or leave mp4 out of --formats")
+    fps = check_fps(args.fps, "--fps")
+    check(positive_int, "--num", args.num)
+    check(optional_positive_int, "--length", args.length)
+    name = plain_stem(args.name)
+    attributes = attribute_assignments(args.attr)
+    out = output_folder(args.out)
     loaded = load(args.checkpoint)
     length = args.length if args.length is not None else clip_length(loaded)
     first = read_first_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
-    videos, labels = generate(loaded, num=args.num, length=length, attributes=dict(args.attr),
+    videos, labels = generate(loaded, num=args.num, length=length, attributes=attributes,
                               first_frames=first, seed=args.seed)
-    out = Path(args.out)
     names = [loaded.model.attributes.describe(labels[i, 0]) for i in range(len(labels))]
-    written = []
+    with all_or_nothing(out) as staging:  # moved into --out together, or nothing is
+        for fmt in formats:
+            if fmt == "png":
+                save_grid_png(videos, staging / f"{name}.png", row_labels=None)
+            else:
+                save_video(videos, staging / f"{name}.{fmt}", fps=fps)
+        atomic_write_text(staging / f"{name}.json", json.dumps(
+            {"checkpoint": str(args.checkpoint), "seed": args.seed, "attributes": attributes,
+             "first_frame": args.first_frame, "videos": names}, indent=2))
     for fmt in formats:
-        path = out / f"{args.name}.{fmt}"
-        if fmt == "png":
-            written.append(save_grid_png(videos, path, row_labels=None))
-        else:
-            written.append(save_video(videos, path, fps=args.fps))
-    (out / f"{args.name}.json").write_text(json.dumps(
-        {"checkpoint": str(args.checkpoint), "seed": args.seed, "attributes": dict(args.attr),
-         "first_frame": args.first_frame, "videos": names}, indent=2))
-    for path in written:
-        print(path)
+        print(out / f"{name}.{fmt}")
     return 0
 
 
@@ -244,10 +279,14 @@ def cmd_infer_attributes(args) -> int:
     import torch
 
     from .engine import attribute_inference as ai
+    from .engine.data import require_data_root
     from .engine.trainer import load_dataset, resolve_device
+    from .io.outputs import output_file
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    require_data_root(args.data_root)
+    output_file(args.out)
     net, _ = ai.load_attribute_net(args.net)
     dataset = load_dataset(args.dataset, args.data_root, dict(args.dataset_options))
     if dataset.attributes != net.attributes:
@@ -276,10 +315,14 @@ def checkpoint_labels(paths: Sequence[str]) -> list[str]:
 
 
 def cmd_evaluate(args) -> int:
+    from .engine.data import require_data_root
     from .engine.evaluation import EvalOptions, Run, evaluate
+    from .io.outputs import output_folder
 
     if len(set(args.checkpoint)) != len(args.checkpoint):
         raise ConfigError("--checkpoint names the same file twice")
+    require_data_root(args.data_root)
+    output_folder(args.out)
     options = EvalOptions(data_root=args.data_root, length=args.length, videos_per_class=args.videos_per_class,
                           prediction_clips=args.prediction_clips, best_of=args.best_of,
                           classifier_steps=args.classifier_steps, seed=args.seed, first_frame=args.first_frame,
@@ -302,7 +345,9 @@ def cmd_evaluate(args) -> int:
 
 def cmd_demo(args) -> int:
     from .engine.demo import run_demo
+    from .io.outputs import output_folder
 
+    output_folder(args.out, writable=False)
     run_demo(args.out, minutes=args.minutes, device=args.device, resume=args.resume)
     return 0
 

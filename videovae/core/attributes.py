@@ -15,9 +15,11 @@ import attrs
 import torch
 from torch import Tensor
 
-from .errors import AttributeValueError, ConfigError, UnknownNameError, unknown_name_message
+from .errors import AttributeValueError, ConfigError, UnknownNameError, one_line, unknown_name_message
+from .validators import boolean, choice, short_repr
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_FRAME = re.compile(r"[0-9]{1,9}")  # ASCII digits only: str.isdigit() also takes "²" and "٣"
 
 
 def _check_name(instance, attribute, value):
@@ -43,11 +45,11 @@ class AttributeSpec:
     """
 
     name: str = attrs.field(validator=_check_name)
-    kind: str = attrs.field(default="categorical", validator=attrs.validators.in_(("categorical", "continuous")))
+    kind: str = attrs.field(default="categorical", validator=choice("categorical", "continuous"))
     values: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=_check_values)
     low: float = attrs.field(default=0.0, converter=float)
     high: float = attrs.field(default=1.0, converter=float)
-    periodic: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    periodic: bool = attrs.field(default=False, validator=boolean)
 
     def __attrs_post_init__(self):
         if self.kind == "continuous" and not self.low < self.high:
@@ -153,10 +155,41 @@ class AttributeSet:
 
     @classmethod
     def from_list(cls, items: Iterable[Mapping]) -> "AttributeSet":
+        if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+            raise ConfigError(f"attribute specifications must be a list of mappings, got {type(items).__name__}")
+        items = list(items)
+        bad = [item for item in items if not isinstance(item, Mapping) or not all(isinstance(k, str) for k in item)]
+        if bad:
+            raise ConfigError(f"malformed attribute specification: expected a mapping of field names to values, "
+                              f"got {short_repr(bad[0])}")
         try:
-            return cls(tuple(AttributeSpec(**dict(item)) for item in items))
-        except TypeError as exc:
-            raise ConfigError(f"malformed attribute specification: {exc}") from None
+            return cls(tuple(AttributeSpec(**item) for item in items))
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+            raise ConfigError(f"malformed attribute specification: {one_line(message)}") from None
+
+    def check_labels(self, labels: Tensor, what: str = "labels") -> None:
+        """A one-line :class:`AttributeValueError` unless every known entry of ``labels [..., A]`` is a valid
+        label: a categorical one a whole class index in [0, classes), a continuous one in [low, high]; NaN
+        (missing) is allowed, infinities are not."""
+        if labels.shape[-1:] != (len(self.specs),) or not labels.is_floating_point():
+            return  # shapes and dtypes are the callers' checks
+        for column, spec in enumerate(self.specs):
+            values = labels[..., column]
+            values = values[~torch.isnan(values)]
+            if not len(values):
+                continue
+            if spec.kind == "categorical":
+                bad = (values < 0) | (values >= spec.num_classes) | (values != values.floor())
+                expected = f"a class index 0..{spec.num_classes - 1}"
+            else:
+                bad = (values < spec.low) | (values > spec.high)
+                expected = f"a number in [{spec.low:g}, {spec.high:g}]"
+            if bad.any():
+                raise AttributeValueError(f"{what}: attribute {spec.name!r} expects {expected}, "
+                                          f"got {float(values[bad][0]):g}")
 
     def controls(self, assignments: Mapping[str, str], length: int) -> Tensor:
         """Per-frame labels ``[length, A]`` from user assignments; unassigned ones are NaN (free).
@@ -185,7 +218,7 @@ def parse_schedule(spec: AttributeSpec, text: str, length: int) -> Tensor:
     previous = -1
     for position, item in enumerate(items):
         value, sep, frame_text = item.rpartition("@")
-        if not sep or not frame_text.isdigit():
+        if not sep or not _FRAME.fullmatch(frame_text):
             raise AttributeValueError(f"attribute {spec.name!r}: schedule item {item!r} must look like 'value@frame'")
         start = int(frame_text)
         if position == 0 and start != 0:

@@ -7,8 +7,8 @@ from typing import Any, Mapping
 
 import attrs
 
-from .errors import ConfigError
-from .validators import positive_int  # noqa: F401 (importable from here as before)
+from .errors import ConfigError, one_line
+from .validators import positive_int, shallow, short_repr  # positive_int: importable from here as before
 
 
 def _part_name(instance, attribute, value):
@@ -18,7 +18,13 @@ def _part_name(instance, attribute, value):
 
 def _options(instance, attribute, value):
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise ConfigError(f"{attribute.name} must be a mapping of option names to values, got {value!r}")
+        raise ConfigError(f"{attribute.name} must be a mapping of option names to values, got {short_repr(value)}")
+    shallow(instance, attribute, value)
+
+
+def _as_dict(value):
+    """Converter: a mapping as a plain dict; anything else as it is, for :func:`_options` to refuse by name."""
+    return dict(value) if isinstance(value, Mapping) else value
 
 
 def _channels(instance, attribute, value):
@@ -59,13 +65,13 @@ class ModelConfig:
     latent_dim: int = attrs.field(default=512, validator=positive_int)
     state_dim: int = attrs.field(default=512, validator=positive_int)
     hidden_dim: int = attrs.field(default=512, validator=positive_int)
-    encoder_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
-    decoder_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
-    latent_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
-    prior_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
-    sampler_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
-    likelihood_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
-    architecture_options: dict = attrs.field(factory=dict, validator=_options, converter=dict)
+    encoder_options: dict = attrs.field(factory=dict, validator=_options, converter=_as_dict)
+    decoder_options: dict = attrs.field(factory=dict, validator=_options, converter=_as_dict)
+    latent_options: dict = attrs.field(factory=dict, validator=_options, converter=_as_dict)
+    prior_options: dict = attrs.field(factory=dict, validator=_options, converter=_as_dict)
+    sampler_options: dict = attrs.field(factory=dict, validator=_options, converter=_as_dict)
+    likelihood_options: dict = attrs.field(factory=dict, validator=_options, converter=_as_dict)
+    architecture_options: dict = attrs.field(factory=dict, validator=_options, converter=_as_dict)
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -87,7 +93,8 @@ def make_config(cls, data: Mapping[str, Any]):
     if not isinstance(data, Mapping):
         raise ConfigError(f"{cls.__name__} expects a mapping, got {type(data).__name__}")
     known = [f.name for f in attrs.fields(cls)]
-    unknown = sorted(set(data) - set(known))
+    unknown = sorted((key if isinstance(key, str) and key.isidentifier() else repr(key))
+                     for key in data if key not in known)
     if unknown:
         raise ConfigError(f"{cls.__name__} has no field(s) {', '.join(unknown)}; known fields: {', '.join(known)}")
     try:
@@ -95,7 +102,8 @@ def make_config(cls, data: Mapping[str, Any]):
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):
             raise
-        raise ConfigError(f"{cls.__name__}: {exc}") from None
+        message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        raise ConfigError(f"{cls.__name__}: {one_line(message)}") from None
 
 
 def name_tuple(value) -> tuple:

@@ -8,7 +8,22 @@ from __future__ import annotations
 
 
 class VideoVAEError(Exception):
-    """Base class of every error meant for the user of the framework."""
+    """Base class of every error meant for the user of the framework.
+
+    Its message is one line whatever it quotes: a line break of any kind (``\\n``, ``\\r``, ``\\x85``,
+    ``\\u2028``, ...) or a NUL byte inside it, e.g. in an option name or a label read from a file, is
+    written as its escape (``\\n``)."""
+
+    def __init__(self, *args):
+        if args and isinstance(args[0], str):
+            args = (escape_line_breaks(args[0]), *args[1:])
+        super().__init__(*args)
+
+
+def escape_line_breaks(text: str) -> str:
+    """``text`` with every character that ``str.splitlines`` breaks at, and NUL, written as its escape."""
+    return "".join(char.encode("unicode_escape").decode("ascii") if char == "\x00" or len(f"a{char}a".splitlines()) > 1
+                   else char for char in text)
 
 
 class ConfigError(VideoVAEError, ValueError):

@@ -84,6 +84,15 @@ def _checked(value: Any, where: str, name: str, kinds: tuple[type, ...], default
     return value
 
 
+def _label_table(table: torch.Tensor | None, attributes, where: str) -> torch.Tensor | None:
+    """The stored training label rows ``[R, A]`` (float, one column per attribute), or a one-line
+    :class:`CheckpointError`: generation draws free attributes from them."""
+    if table is not None and (table.ndim != 2 or table.shape[1] != len(attributes) or not table.is_floating_point()):
+        raise CheckpointError(f"{where}: checkpoint field 'label_table' should be float rows [N, {len(attributes)}] "
+                              f"(one column per attribute), got {table.dtype} {tuple(table.shape)}")
+    return table
+
+
 @attrs.frozen(eq=False)
 class Checkpoint:
     """A checkpoint's data, each field checked for its type by :meth:`from_payload`.
@@ -133,7 +142,7 @@ class Checkpoint:
             step=int(get("step", (int,), 0)),
             train_config=get("train_config", (dict,), None),
             dataset=info,
-            label_table=get("label_table", (torch.Tensor,), None),
+            label_table=_label_table(get("label_table", (torch.Tensor,), None), get("attributes", (list, tuple)), where),
             clip_length=get("clip_length", (int,), None),
             adjustments=list(get("adjustments", (list,), list)),
             history=list(get("history", (list,), list)),

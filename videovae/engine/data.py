@@ -10,6 +10,8 @@ loader workers, and N processes with batch B see the global batch of one process
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import attrs
@@ -30,6 +32,22 @@ def load_dataset(name: str, root: str | None, options: dict):
     """Instantiate a registered data set by name."""
     entry = get_registry().get("dataset", name)
     return entry.factory(root, **options)
+
+
+def require_data_root(root: Any, flag: str = "--data-root") -> None:
+    """A data root given explicitly must be an existing folder: a one-line :class:`DataError` otherwise,
+    before anything is loaded (a data set that renders its frames, like synthetic-chairs, would
+    otherwise create it). ``None`` (the data set's default) passes."""
+    if root is None:
+        return
+    path = Path(os.fspath(root)).expanduser() if isinstance(root, (str, os.PathLike)) else None
+    if path is None or not str(root):
+        raise DataError(f"{flag} must be a folder path, got {root!r}")
+    if not path.exists():
+        raise DataError(f"{flag} {path} does not exist; expected the folder of the data set's files "
+                        "(leave it out for a data set's default)")
+    if not path.is_dir():
+        raise DataError(f"{flag} {path} is not a folder; expected the folder of the data set's files")
 
 
 def _size_hint(size: int) -> str:
@@ -163,4 +181,4 @@ def clip_batches(split, indices: list[int], batch_size: int) -> Iterator[tuple[V
 
 
 __all__ = ["StepBatchSampler", "IndexedClips", "VALIDATION_STEP", "clip_batches", "collate_clips", "fit_dataset_size",
-           "load_dataset", "training_loader", "validation_indices", "validation_split"]
+           "load_dataset", "require_data_root", "training_loader", "validation_indices", "validation_split"]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.validators import check, positive_float, to_float
 from ..io.atomic import atomic_write_text
 from ..io.video import save_gif, save_grid_png
 from .checkpoint import versions
@@ -81,6 +82,7 @@ def run_demo(out_dir: str | Path, *, minutes: float | None = None, device: str =
     started = time.monotonic()
     overrides = {"device": device}
     if minutes is not None:
+        check(positive_float, "--minutes", to_float(minutes))
         overrides["time_limit"] = float(minutes) * 60
     config = TrainConfig.from_dict({**config.to_dict(), **overrides})
     logger.info(f"videovae demo: training '{config.preset}' on {config.dataset} for up to {config.time_limit / 60:.1f} min -> {out}")

@@ -101,6 +101,10 @@ def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Ma
         raise AttributeValueError(f"expected labels for {num} videos of {length} frames, got {tuple(labels.shape)}")
     if first_frames is not None and first_frames.shape[0] != num:
         raise InputShapeError(f"expected {num} first frames, got {first_frames.shape[0]}")
+    if first_frames is not None and (not first_frames.is_floating_point() or not bool(torch.isfinite(first_frames).all())):
+        raise InputShapeError(f"first frames must hold finite float pixels in [0, 1], got {first_frames.dtype} "
+                              f"{'with NaN or infinite values' if first_frames.is_floating_point() else 'values'}")
+    model.attributes.check_labels(labels)
     if first_frames is not None and attribute_net is not None:
         labels = infer_free(attribute_net, model.attributes, labels, first_frames)
     labels = resolve_free(model.attributes, labels, label_table, generator)

@@ -11,8 +11,8 @@ import torch
 from ..core.config import make_config
 from ..core.errors import ConfigError
 from ..plugins.presets import size_fields
-from ..core.validators import (mapping, non_negative_float, non_negative_int, positive_float, positive_int, to_float,
-                               unit_fraction)
+from ..core.validators import (mapping, non_negative_float, non_negative_int, optional_path, path_text, positive_float,
+                               positive_int, string, to_float, unit_fraction)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 #: TrainConfig fields added after checkpoints were first written, with the value those runs trained with
@@ -23,13 +23,13 @@ STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0}
 class TrainConfig:
     """Everything a training run depends on; stored in every checkpoint."""
 
-    preset: str = attrs.field(default="videovae", validator=attrs.validators.instance_of(str))
+    preset: str = attrs.field(default="videovae", validator=string)
     model: dict = attrs.field(factory=dict, validator=mapping)  # ModelConfig overrides
     # named model sizes applied to the preset before the overrides (tiny, demo, paper; None: the preset's)
     size: str | None = attrs.field(default=None, validator=lambda _, __, value: size_fields(value))
-    dataset: str = attrs.field(default="synthetic-chairs", validator=attrs.validators.instance_of(str))
+    dataset: str = attrs.field(default="synthetic-chairs", validator=string)
     dataset_options: dict = attrs.field(factory=dict, validator=mapping)
-    data_root: str | None = attrs.field(default=None)
+    data_root: str | None = attrs.field(default=None, converter=path_text, validator=optional_path)
     steps: int = attrs.field(default=1000, validator=positive_int)
     batch_size: int = attrs.field(default=16, validator=positive_int)
     lr: float = attrs.field(default=1e-4, converter=to_float, validator=positive_float)
@@ -39,7 +39,7 @@ class TrainConfig:
     # clip a gradient norm above this many times the median of the last 100 steps' (0: off; engine.optimization)
     spike_clip: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float)
     seed: int = attrs.field(default=0, validator=non_negative_int)
-    device: str = attrs.field(default="auto", validator=attrs.validators.instance_of(str))
+    device: str = attrs.field(default="auto", validator=string)
     log_every: int = attrs.field(default=10, validator=positive_int)
     sample_every: int = attrs.field(default=0, validator=non_negative_int)
     checkpoint_every: int = attrs.field(default=100, validator=non_negative_int)

@@ -4,6 +4,7 @@ renders with their alpha mask, GIF frames, a conditioning first frame) goes thro
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -46,8 +47,17 @@ def _to_rgb(image, alpha: str):
 
 
 def _unreadable(path, owner: str) -> Callable[[Exception], DataError]:
-    return lambda exc: DataError(f"{owner}: cannot read image {path}: {one_line(exc) or type(exc).__name__}; "
-                                 "expected a readable image file")
+    def fail(exc: Exception) -> DataError:
+        from PIL import Image
+
+        if isinstance(exc, Image.DecompressionBombError):  # the header claims more pixels than PIL will decode
+            claimed = next(iter(re.findall(r"\d+", str(exc))), "too many")
+            return DataError(f"{owner}: image {path} claims {claimed} pixels, more than the {2 * Image.MAX_IMAGE_PIXELS} "
+                             "that are read (a decompression bomb?); expected an image of a sensible size")
+        return DataError(f"{owner}: cannot read image {path}: {one_line(exc) or type(exc).__name__}; "
+                         "expected a readable image file")
+
+    return fail
 
 
 def read_image(path: Path, owner: str, alpha: str = "drop") -> np.ndarray:

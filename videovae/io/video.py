@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..core.errors import VideoVAEError
+from ..core.errors import ConfigError, VideoVAEError
 from .atomic import atomic_path
 
 __all__ = [
@@ -98,11 +98,21 @@ def _tile_side_by_side(videos: list[np.ndarray], gap: int = 2) -> np.ndarray:
     return np.concatenate(parts, axis=2)
 
 
-def _check_fps(fps: float) -> float:
-    fps = float(fps)
-    if not (np.isfinite(fps) and fps > 0):
-        raise ValueError(f"expected fps > 0, received {fps}")
-    return fps
+#: the frame rates every writer can store (a GIF keeps each frame's duration in 16 bits of centiseconds)
+FPS_RANGE = (0.01, 1000.0)
+
+
+def check_fps(fps: float, name: str = "fps") -> float:
+    """``fps`` as a float, or a one-line :class:`ConfigError` naming ``name`` unless it is a number in
+    :data:`FPS_RANGE`."""
+    low, high = FPS_RANGE
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(fps, bool) or not low <= value <= high:
+        raise ConfigError(f"{name} must be a number from {low:g} to {high:g}, got {fps!r}")
+    return value
 
 
 def save_gif(video, path, fps: float = 8.0) -> Path:
@@ -112,7 +122,7 @@ def save_gif(video, path, fps: float = 8.0) -> Path:
     ``1000 / fps`` ms (GIF stores centiseconds). Note that Pillow merges
     consecutive identical frames into one longer frame. Returns the path.
     """
-    fps = _check_fps(fps)
+    fps = check_fps(fps)
     frames = _tile_side_by_side(_uint8_batch(video))
     images = [Image.fromarray(f) for f in frames]
     with atomic_path(path) as tmp:
@@ -172,7 +182,7 @@ def save_mp4(video, path, fps: float = 8.0) -> Path:
     ``VideoWriterUnavailable`` if PyAV is not installed. Returns the path.
     """
     av = _import_av()
-    fps = _check_fps(fps)
+    fps = check_fps(fps)
     frames = _tile_side_by_side(_uint8_batch(video))
     _, h, w, _ = frames.shape
     frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")

@@ -18,7 +18,7 @@ from ...core.errors import ConfigError
 from ...core.interfaces import VideoDataset
 from ...registry.factory import resolve_config
 from ..checkpoint import LoadedCheckpoint, load_checkpoint
-from ..data import load_dataset, resolved_dataset_options
+from ..data import load_dataset, require_data_root, resolved_dataset_options
 from .cache import default_classifier_dir
 from .classifier import EvaluationClassifier, classifier_accuracy, load_or_train_classifier
 from .collapse import collapsed_seeds, model_health
@@ -99,6 +99,7 @@ def _shared_dataset(loaded: Sequence[LoadedCheckpoint], options: EvalOptions) ->
                               f"{', '.join(f'{k}={mine[k]!r}' for k in differ)}, {loaded[0].checkpoint.where} on "
                               f"{', '.join(f'{k}={theirs[k]!r}' for k in differ)}; evaluate checkpoints of one data set together")
     info = loaded[0].checkpoint.dataset
+    require_data_root(options.data_root, "data_root")
     return load_dataset(info.name, options.data_root or info.root, dict(info.options))
 
 

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from ...core.errors import ConfigError
+from ...core.validators import boolean, choice
 from ...core.interfaces import BuildContext, FrameDecoder, FrameEncoder
 from ...registry import hookimpl
 
@@ -52,9 +53,9 @@ class ConvCodecOptions:
     strides: tuple[int, ...] = attrs.field(default=(1, 3, 1, 3), converter=_int_tuple)
     fc_dims: tuple[int, ...] = attrs.field(default=(1024,), converter=_int_tuple)
     dropout: float = attrs.field(default=0.5, converter=float)
-    activation: str = attrs.field(default="leaky_relu", validator=attrs.validators.in_(("relu", "leaky_relu")))
-    channels_last: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    norm: str = attrs.field(default="none", validator=attrs.validators.in_(("none", "group")))
+    activation: str = attrs.field(default="leaky_relu", validator=choice("relu", "leaky_relu"))
+    channels_last: bool = attrs.field(default=True, validator=boolean)
+    norm: str = attrs.field(default="none", validator=choice("none", "group"))
 
     def normalization(self, channels: int) -> list[nn.Module]:
         """GroupNorm (groups of about 8 channels) after a hidden convolution, when asked for."""

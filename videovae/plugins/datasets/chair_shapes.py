@@ -8,6 +8,8 @@ import math
 import attrs
 import numpy as np
 
+from ...core.validators import choice
+
 
 NUM_AZIMUTHS = 31
 ELEVATIONS_DEG = (20.0, 30.0)
@@ -50,13 +52,13 @@ class ChairParams:
     seat_height: float = attrs.field(default=0.45, converter=float, validator=_positive)  # floor to seat top
     seat_thickness: float = attrs.field(default=0.06, converter=float, validator=_positive)
     leg_thickness: float = attrs.field(default=0.045, converter=float, validator=_positive)
-    leg_style: str = attrs.field(default="four", validator=attrs.validators.in_(LEG_STYLES))
+    leg_style: str = attrs.field(default="four", validator=choice(*LEG_STYLES))
     back_height: float = attrs.field(default=0.45, converter=float, validator=_positive)  # above the seat top
     back_thickness: float = attrs.field(default=0.05, converter=float, validator=_positive)
     back_tilt_deg: float = attrs.field(default=8.0, converter=float)  # positive leans backwards
-    back_style: str = attrs.field(default="solid", validator=attrs.validators.in_(BACK_STYLES))
+    back_style: str = attrs.field(default="solid", validator=choice(*BACK_STYLES))
     back_width_frac: float = attrs.field(default=1.0, converter=float, validator=_positive)
-    arm_style: str = attrs.field(default="none", validator=attrs.validators.in_(ARM_STYLES))
+    arm_style: str = attrs.field(default="none", validator=choice(*ARM_STYLES))
     arm_height: float = attrs.field(default=0.2, converter=float, validator=_positive)  # above the seat top
     seat_color: RGB = attrs.field(default=(0.7, 0.3, 0.2), converter=_rgb, validator=_check_rgb)
     back_color: RGB = attrs.field(default=(0.7, 0.3, 0.2), converter=_rgb, validator=_check_rgb)

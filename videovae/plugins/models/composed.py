@@ -75,6 +75,10 @@ class ComposedVAE(VideoModel):
             raise InputShapeError(
                 f"expected labels of shape [B, T, {len(self.attributes)}] ({', '.join(self.attributes.names) or 'no attributes'}), got {tuple(labels.shape)}"
             )
+        if not frames.is_floating_point() or not bool(torch.isfinite(frames).all()):
+            raise InputShapeError(f"expected videos of finite float pixels in [0, 1], got {frames.dtype} "
+                                  f"{'with NaN or infinite values' if frames.is_floating_point() else 'values'}")
+        self.attributes.check_labels(labels)
 
     # -- training path -------------------------------------------------------------
     def forward(self, frames: Tensor, labels: Tensor, noise: Tensor | None = None,

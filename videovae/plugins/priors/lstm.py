@@ -16,14 +16,15 @@ from torch import Tensor, nn
 
 from ...core.distributions import DiagonalGaussian
 from ...core.interfaces import BuildContext, TemporalPrior
+from ...core.validators import choice, non_negative_float, to_float
 from ...registry import hookimpl
 from ..layers import PhiTau
 
 
 @attrs.frozen
 class LSTMPriorOptions:
-    initial_state: str = attrs.field(default="random", validator=attrs.validators.in_(("random", "zeros")))
-    initial_std: float = attrs.field(default=1.0, converter=float, validator=attrs.validators.ge(0.0))
+    initial_state: str = attrs.field(default="random", validator=choice("random", "zeros"))
+    initial_std: float = attrs.field(default=1.0, converter=to_float, validator=non_negative_float)
 
 
 class LSTMPrior(TemporalPrior):

@@ -1,0 +1,89 @@
+"""Output folders given on the command line (``--out``): checked before anything is computed, and
+written all or nothing.
+
+:func:`output_folder` refuses, in one line, a path that is a file, lies under a file, or whose
+nearest existing folder cannot be written, without creating anything. :func:`all_or_nothing`
+stages the files a command writes in a hidden folder inside the output folder and moves them in
+together at the end; when one fails (a read-only folder, a full disk) or anything else raises, the
+staged ones are removed, and so are the folders the command created, so a failed command leaves the
+output folder as it found it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from ..core.errors import ConfigError, one_line
+
+
+def output_folder(path: str | Path, flag: str = "--out", *, writable: bool = True) -> Path:
+    """``path`` as a Path when it is, or can become, a folder (``writable`` too: its nearest existing
+    folder can be written); a one-line :class:`ConfigError` saying why not otherwise. Nothing is created."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path} is a file; expected a folder (existing or new) for the output")
+    existing = path
+    while not existing.exists():
+        parent = existing.parent
+        if parent == existing:
+            break
+        existing = parent
+    if existing != path and existing.exists() and not existing.is_dir():
+        raise ConfigError(f"{flag} {path} cannot be a folder: {existing} is a file")
+    if writable and existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path}: {existing} is not writable (permission denied); choose another folder")
+    return path
+
+
+def output_file(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` as a Path when a file can be written there (not a folder; its folder can be one); a
+    one-line :class:`ConfigError` otherwise. Nothing is created."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; expected the path of a file to write")
+    output_folder(path.parent, flag)
+    return path
+
+
+def plain_stem(name: str, flag: str = "--name") -> str:
+    """``name`` when it is a plain file name stem (no folder part); a one-line :class:`ConfigError` otherwise."""
+    if (not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name
+            or name != name.strip() or name.startswith(".")):
+        raise ConfigError(f"{flag} must be a plain file name stem (no folders, no leading dot), got {name!r}")
+    return name
+
+
+@contextlib.contextmanager
+def all_or_nothing(folder: str | Path, flag: str = "--out") -> Iterator[Path]:
+    """Yield a hidden staging folder inside ``folder`` to write the outputs into; when the block ends
+    they are moved into ``folder`` together. On any error the staging folder goes, and so do the folders
+    this call created, so ``folder`` is left as it was (an earlier file of the same name included). An
+    ``OSError`` (a read-only folder, a full disk) becomes a one-line :class:`ConfigError`."""
+    folder = Path(folder)
+    created, probe = [], folder  # the folders this call may create, innermost first
+    while not probe.exists() and probe.parent != probe:
+        created.append(probe)
+        probe = probe.parent
+    staging = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=".videovae-writing-"))
+        yield staging
+        for path in sorted(staging.iterdir()):
+            os.replace(path, folder / path.name)
+        staging.rmdir()
+    except BaseException as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for path in created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        if isinstance(exc, OSError):
+            reason = exc.strerror or one_line(exc) or type(exc).__name__
+            raise ConfigError(f"{flag} {folder}: cannot write there ({reason}); nothing was written") from None
+        raise
