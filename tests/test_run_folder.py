@@ -158,7 +158,7 @@ def test_a_read_only_or_unusable_folder_is_one_line(run_dir, tmp_path, capsys, m
         assert error_line(capsys) == f"videovae: error: read-only file system writing {run_dir / 'run.lock'}: nothing was written"
     (tmp_path / "a-file").write_text("x")
     assert main(["train", "--out", str(tmp_path / "a-file"), "--steps", "1"] + TINY) == 2
-    assert "a-file is a file; expected a folder for the run" in error_line(capsys)
+    assert "a-file is a file; expected a folder (existing or new) for the output" in error_line(capsys)
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
