@@ -164,9 +164,10 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     The report (``options.table_name`` and ``options.json_name`` in ``out``) holds the bound, the
     optional shuffled-frames control, the "Mean frame" reference when a row continues first frames (mode iv),
     each model's rows (with its ``health``, the collapse checks on ``options.health_clips`` real test clips)
-    and the classifier's accuracy on the real test clips; with ``options.fvd``, FVD in every row (:mod:`.fvd`; the
-    bound's is the real-against-real noise floor; "n/a" and one line why without the I3D weights); its JSON also the caller's ``extra`` (a dict, or a
-    function of the loaded checkpoints, in the order of ``runs``, returning one). ``log`` gets each
+    and the classifier's accuracy on the real test clips; with ``options.fvd``, FVD in every row (:mod:`.fvd`;
+    the bound's is the real-against-real noise floor; "n/a" and one line why without the I3D weights); its JSON
+    also the caller's ``extra`` (a dict, or a function of the loaded checkpoints, in the order of ``runs``,
+    returning one). ``log`` gets each
     checkpoint's rows as they are scored.
     """
     runs = [r if isinstance(r, Run) else Run(Path(r).name, r) for r in runs]  # a bare path: its file name labels it
