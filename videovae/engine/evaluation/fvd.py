@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ...core.errors import ConfigError
-from ...plugins.metrics.fvd import FVD, FVDOptions, frechet_distance, gaussian, i3d_features, shared_i3d
+from ...plugins.metrics.fvd import FVDOptions, frechet_distance, gaussian, i3d_features, shared_i3d
 from .protocol import EvalProtocol
 
 #: the version of the FVD part of the evaluation protocol
@@ -34,7 +34,6 @@ class FVDScorer:
 
     def __init__(self, net, real: Tensor, options: FVDOptions = FVDOptions()):
         self.net, self.options = net, options
-        self.metric = FVD(options)
         self.real_features = i3d_features(real, net, options)
         self.real_gaussian = gaussian(self.real_features)
 
