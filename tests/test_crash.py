@@ -5,6 +5,7 @@ folder a second run was refused; SIGTERM stops it with one line and exit status 
 The training runs in a forked child (no second import of torch) that pauses at the chosen moment and
 tells the test through a pipe; the test then kills it."""
 
+import contextlib
 import os
 import select
 import signal
@@ -121,10 +122,24 @@ def same_state(a: Path, b: Path) -> None:
     assert drop(x["history"]) == drop(y["history"])
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Torch at one thread, as in the children: bit-identity holds only between equal thread counts, and
+    without OMP_NUM_THREADS (as in CI) this process runs with every core."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
+    """The uninterrupted run, at the children's one thread (see :func:`one_thread`)."""
     out = tmp_path_factory.mktemp("straight")
-    train(TrainConfig.from_dict({**TINY_RUN, "steps": 6}), out, progress=False)
+    with one_thread():
+        train(TrainConfig.from_dict({**TINY_RUN, "steps": 6}), out, progress=False)
     return out / "checkpoint.pt"
 
 
@@ -145,7 +160,8 @@ def test_kill_9_then_resume_is_bit_identical_and_leaves_no_temp_file(straight, t
     assert stop(pid, signal.SIGKILL) == -signal.SIGKILL
     assert len(temp_files(out)) == left
     assert read_checkpoint(out / "checkpoint.pt")["step"] == resumes_at
-    train(TrainConfig.from_dict({**TINY_RUN, "steps": 6}), out, resume=True, progress=False)
+    with one_thread():
+        train(TrainConfig.from_dict({**TINY_RUN, "steps": 6}), out, resume=True, progress=False)
     assert temp_files(out) == [] and not (out / "run.lock").exists()
     same_state(straight, out / "checkpoint.pt")
 
@@ -159,5 +175,6 @@ def test_sigterm_inside_a_save_abandons_it_with_one_line_and_exit_143(straight, 
         f"videovae: terminated (SIGTERM) at step 4; the last good checkpoint {out / 'checkpoint.pt'} (step 2) is intact")
     assert temp_files(out) == [] and not (out / "run.lock").exists()
     assert read_checkpoint(out / "checkpoint.pt")["step"] == 2
-    train(TrainConfig.from_dict({**TINY_RUN, "steps": 6}), out, resume=True, progress=False)
+    with one_thread():
+        train(TrainConfig.from_dict({**TINY_RUN, "steps": 6}), out, resume=True, progress=False)
     same_state(straight, out / "checkpoint.pt")
