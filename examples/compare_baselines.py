@@ -74,14 +74,15 @@ def parse(argv=None):
     p.add_argument("--data-root")
     p.add_argument("--dataset-option", action="append", type=key_value, default=[])
     p.add_argument("--sizes", choices=sorted(SIZES), default="demo", help="model sizes applied to every preset")
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--kl-warmup", type=int, default=200)
-    p.add_argument("--kl-weight", type=float, default=1.0,
+    recipe = TrainConfig()  # the training defaults of every run
+    p.add_argument("--steps", type=int, default=recipe.steps)
+    p.add_argument("--batch-size", type=int, default=recipe.batch_size)
+    p.add_argument("--lr", type=float, default=recipe.lr)
+    p.add_argument("--kl-warmup", type=int, default=recipe.kl_warmup)
+    p.add_argument("--kl-weight", type=float, default=recipe.kl_weight,
                    help="β on the KL term after warm-up (β = b weighs Eq. 9's L1 term as a Laplace likelihood of scale b)")
     p.add_argument("--grad-clip", type=float, default=0.0, help="clip the gradient norm at this value (0: off)")
-    p.add_argument("--spike-clip", type=float, default=TrainConfig().spike_clip,
+    p.add_argument("--spike-clip", type=float, default=recipe.spike_clip,
                    help="clip a gradient norm above this many times the median of the last 100 steps' (default 0: off; "
                         "the committed tables trained without it)")
     p.add_argument("--videos-per-class", type=int, default=20)

@@ -55,7 +55,7 @@ def test_resume_keeps_what_defines_the_run_and_records_adjustments():
 
 
 def test_resume_errors_are_one_line():
-    stored = TrainConfig(steps=10, grad_clip=0.0)
+    stored = TrainConfig(steps=10, grad_clip=0.0, batch_size=16)
     with pytest.raises(ConfigError, match=r"^only lr, grad_clip, spike_clip can be adjusted on resume, not batch_size$"):
         resume_config(stored, stored, {"batch_size": 2}, 10)
     with pytest.raises(ConfigError, match=r"^lr must be a finite number > 0, got -1.0$"):
@@ -64,7 +64,8 @@ def test_resume_errors_are_one_line():
     with pytest.raises(ConfigError, match=r"^m.pt was trained with other settings \(batch_size=16, grad_clip=0.0 "
                                           r"instead of batch_size=2, grad_clip=5.0\); use another --out$"):
         resume_config(stored, wanted, {}, 10, where="m.pt", ignore=("inference_steps",))
-    config, rows = resume_config(stored, TrainConfig(steps=12, grad_clip=5.0), {"grad_clip": 5.0}, 10, where="m.pt")
+    config, rows = resume_config(stored, TrainConfig(steps=12, grad_clip=5.0, batch_size=16), {"grad_clip": 5.0}, 10,
+                                 where="m.pt")
     assert config.grad_clip == 5.0 and rows == [{"step": 10, "field": "grad_clip", "from": 0.0, "to": 5.0}]
     assert resume_flags(["steps", "lr", "device"], TrainConfig) == ["lr"]
     with pytest.raises(ConfigError, match=r"these cannot change: batch_size, seed \(only lr, grad_clip, spike_clip can"):

@@ -33,16 +33,13 @@ from .training import build_trainer
 logger = logging.getLogger(__name__)
 
 #: The demo's run: the paper's +C+S composition at 32×32 ("demo" preset) on 30 procedural
-#: chairs. The A.4 sizes at 64×64 learn about ten times slower per second on 2 CPU cores and
+#: chairs, with the training defaults of every run (steps, batch, learning rate, KL warm-up).
+#: The A.4 sizes at 64×64 learn about ten times slower per second on 2 CPU cores and
 #: show only grey silhouettes after ten minutes; `videovae train` trains them.
 DEMO_CONFIG = TrainConfig(
     preset="demo",
     dataset="synthetic-chairs",
     dataset_options={"num_objects": 30, "size": 32},
-    steps=3000,
-    batch_size=8,
-    lr=2e-3,
-    kl_warmup=200,
     log_every=10,
     checkpoint_every=200,
     time_limit=10.5 * 60,
@@ -76,36 +73,25 @@ def rotation_and_identity_checks(videos: torch.Tensor, labels: torch.Tensor, cli
     return {"rotation_direction_correct": direction_hits / n, "nearest_chair_correct": identity_hits / n, "videos": n}
 
 
-def run_demo(out_dir: str | Path, *, minutes: float | None = None, device: str = "auto", resume: bool = False,
-             config: TrainConfig = DEMO_CONFIG, shown: int = SHOWN_CHAIRS) -> dict:
-    out = Path(out_dir)
-    started = time.monotonic()
-    overrides = {"device": device}
-    if minutes is not None:
-        check(positive_float, "--minutes", to_float(minutes))
-        overrides["time_limit"] = float(minutes) * 60
-    config = TrainConfig.from_dict({**config.to_dict(), **overrides})
-    logger.info(f"videovae demo: training '{config.preset}' on {config.dataset} for up to {config.time_limit / 60:.1f} min -> {out}")
-    trainer = build_trainer(config, out, resume=resume)  # the data set, the model and its trainer
-    result = trainer.run()
-    model = trainer.model.eval()
-    dataset = trainer.dataset
+def sample_and_check(model, dataset, label_table, out: Path, *, seed: int = 0, shown: int = SHOWN_CHAIRS) -> dict:
+    """Write ``first_frame.png``/``.gif`` and ``attributes_only.png``/``.gif`` of the first ``shown`` test chairs
+    into ``out`` and return the two checks (:func:`rotation_and_identity_checks`) of each mode."""
+    out = Path(out)
     clips = real_clips(dataset)
-
     test = dataset.split("test")
     picks = [test[i] for i in range(min(shown, len(test)))]
     first = torch.stack([frames[0] for frames, _ in picks])
     base = torch.stack([labels for _, labels in picks])  # [K, T, 3]
     length = base.shape[1]
-    rows, row_names, all_videos, all_labels = [], [], [], []
+    all_videos, all_labels = [], []
     for mode, first_frames in (("first_frame", first), ("attributes_only", None)):
         grid, names = [], []
         for rotation, name in enumerate(dataset.attributes.spec("rotation").values):
             labels = base.clone()
             labels[..., 2] = rotation
             videos, used = generate_videos(model, num=len(picks), length=length, labels=labels,
-                                           first_frames=first_frames, label_table=trainer.label_table,
-                                           seed=config.seed + rotation)
+                                           first_frames=first_frames, label_table=label_table,
+                                           seed=seed + rotation)
             grid.append(videos)
             names.append(name)
             all_videos.append(videos)
@@ -119,13 +105,26 @@ def run_demo(out_dir: str | Path, *, minutes: float | None = None, device: str =
         stacked = torch.stack(stacked)
         save_grid_png(stacked, out / f"{mode}.png", row_labels=labels_text)
         save_gif(stacked, out / f"{mode}.gif")
-        rows.append(mode)
-        row_names.append(labels_text)
-
-    checks = {
+    return {
         "first_frame": rotation_and_identity_checks(torch.cat(all_videos[:2]), torch.cat(all_labels[:2]), clips),
         "attributes_only": rotation_and_identity_checks(torch.cat(all_videos[2:]), torch.cat(all_labels[2:]), clips),
     }
+
+
+def run_demo(out_dir: str | Path, *, minutes: float | None = None, device: str = "auto", resume: bool = False,
+             config: TrainConfig = DEMO_CONFIG, shown: int = SHOWN_CHAIRS) -> dict:
+    out = Path(out_dir)
+    started = time.monotonic()
+    overrides = {"device": device}
+    if minutes is not None:
+        check(positive_float, "--minutes", to_float(minutes))
+        overrides["time_limit"] = float(minutes) * 60
+    config = TrainConfig.from_dict({**config.to_dict(), **overrides})
+    logger.info(f"videovae demo: training '{config.preset}' on {config.dataset} for up to {config.time_limit / 60:.1f} min -> {out}")
+    trainer = build_trainer(config, out, resume=resume)  # the data set, the model and its trainer
+    result = trainer.run()
+    checks = sample_and_check(trainer.model.eval(), trainer.dataset, trainer.label_table, out, seed=config.seed,
+                              shown=shown)
     summary = {
         "command": "videovae demo",
         "steps": result.step,
@@ -133,7 +132,7 @@ def run_demo(out_dir: str | Path, *, minutes: float | None = None, device: str =
         "total_seconds": round(time.monotonic() - started, 1),
         "stopped_by_time_limit": result.stopped_by_time_limit,
         "final_loss": result.last_losses or None,
-        "dataset": dataset.describe(),
+        "dataset": trainer.dataset.describe(),
         "checks": checks,
         "threads": torch.get_num_threads(),
         "versions": versions(),

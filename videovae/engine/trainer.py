@@ -1,4 +1,4 @@
-"""Training: the objective of Eq. 9 with Adam (A.4: learning rate 1e-4), checkpoints and resume.
+"""Training: the objective of Eq. 9 with Adam (A.4 used learning rate 1e-4; the default recipe is TrainConfig's), checkpoints and resume.
 
 :class:`Trainer` trains a built model on built splits (:func:`videovae.engine.training.train` builds
 them from a :class:`TrainConfig`). One process or many (``torchrun``): each process loads its share
