@@ -6,12 +6,15 @@ disk or a kill never leaves a half-written file and never destroys the previous 
 
 A temporary file is named ``.<stem>.<pid>-<random>.tmp<suffix>``: the writing process's id, so that a
 later run can tell the temporary files of a dead process (a ``kill -9`` leaves them) from those of a
-live one (:func:`remove_stale_temp_files`).
+live one (:func:`remove_stale_temp_files`, :func:`writer_is_gone`).
+
+A write that fails for want of room or permission is one line, :func:`storage_error`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -19,8 +22,17 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..core.errors import StorageError
+
 #: ``.<stem>.<pid>-<random>.tmp<suffix>``; older versions wrote ``.<stem>.<random>.tmp<suffix>`` (no pid)
 TEMP_NAME = re.compile(r"^\.(?P<stem>.+?)\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+\.tmp(?P<suffix>\.[^.]*)?$")
+
+#: what each errno of a failed write means to a user
+_REASONS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+            errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+            errno.EFBIG: "file too large for the file system", errno.EIO: "input/output error (a failing disk?)",
+            errno.ENOTDIR: "a path component is a file, not a folder", errno.EEXIST: "a file of that name exists"}
+STORAGE_ERRNOS = frozenset(_REASONS)
 
 
 def default_file_mode() -> int:
@@ -110,6 +122,14 @@ def target_of(path: str | Path) -> Path:
     path = Path(path)
     match = TEMP_NAME.match(path.name)
     return path.with_name(match["stem"] + (match["suffix"] or "")) if match else path
+
+
+def storage_error(exc: OSError, path: str | Path | None = None, kept: str = "") -> StorageError:
+    """One line for a failed write: what went wrong, the file (the target, not its temporary name) and ``kept``."""
+    reason = _REASONS.get(exc.errno, exc.strerror or type(exc).__name__)
+    where = target_of(exc.filename) if exc.filename else path
+    text = f"{reason} writing {where}" if where is not None else reason
+    return StorageError(f"{text}: {kept}" if kept else text)
 
 
 def process_alive(pid: int) -> bool:
