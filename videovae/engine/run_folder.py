@@ -7,7 +7,8 @@
   files that dead processes left in the folder (:func:`~videovae.io.atomic.remove_stale_temp_files`).
 * :func:`~videovae.io.atomic.storage_error` (shared with ``generate``): a full disk, a read-only folder or a
   missing permission as one line (:class:`~videovae.core.errors.StorageError`) that says what was kept.
-* :func:`sigterm_as_interrupt`: SIGTERM stops a run as Ctrl-C does (exit status 143 instead of 130).
+* :func:`sigterm_as_interrupt`: SIGTERM stops a run (and, in the CLI, every command) as Ctrl-C does (exit status
+  143 instead of 130).
 """
 
 from __future__ import annotations

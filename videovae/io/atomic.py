@@ -157,6 +157,15 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def writer_is_gone(pid: str | int | None) -> bool:
+    """Whether the process whose id a temporary name records (``None``: a name of an older version, which
+    records none) no longer runs on this machine, so that what it was writing can be removed; this
+    process's own names never count as gone."""
+    if pid is None:
+        return True
+    return int(pid) != os.getpid() and not process_alive(int(pid))
+
+
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
     """Remove the temporary files of :func:`atomic_path` in ``folder`` whose writer no longer runs (those of
     older versions, which carry no process id, too); the removed paths. Call it only while owning the folder."""
@@ -166,10 +175,7 @@ def remove_stale_temp_files(folder: str | Path) -> list[Path]:
         return removed
     for entry in folder.iterdir():
         match = TEMP_NAME.match(entry.name)
-        if not match or not entry.is_file():
-            continue
-        pid = int(match["pid"]) if match["pid"] else None
-        if pid is not None and (pid == os.getpid() or process_alive(pid)):
+        if not match or not entry.is_file() or not writer_is_gone(match["pid"]):
             continue
         with contextlib.suppress(FileNotFoundError):
             entry.unlink()

@@ -8,20 +8,31 @@ stages the files a command writes in a hidden folder inside the output folder an
 together at the end; when one fails (a read-only folder, a full disk) or anything else raises, the
 staged ones are removed, and so are the folders the command created, so a failed command leaves the
 output folder as it found it. A failed write is one line, :func:`~videovae.io.atomic.storage_error`.
+The staging folder's name carries the writer's pid (``.videovae-writing-<pid>-<random>``): one that a
+killed command left (``kill -9``) is removed by the next :func:`all_or_nothing` into the folder, one of a
+command still running is not (:func:`remove_stale_staging`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 from ..core.errors import ConfigError, one_line
-from .atomic import storage_error
+from .atomic import storage_error, writer_is_gone
+
+logger = logging.getLogger(__name__)
+
+STAGING_PREFIX = ".videovae-writing-"
+#: ``.videovae-writing-<pid>-<random>``; older versions wrote ``.videovae-writing-<random>`` (no pid)
+STAGING_NAME = re.compile(rf"^{re.escape(STAGING_PREFIX)}(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+$")
 
 
 def output_folder(path: str | Path, flag: str = "--out", *, writable: bool = True) -> Path:
@@ -72,13 +83,28 @@ def plain_stem(name: str, flag: str = "--name") -> str:
     return name
 
 
+def remove_stale_staging(folder: str | Path) -> list[Path]:
+    """Remove the staging folders of :func:`all_or_nothing` in ``folder`` whose writer no longer runs
+    (:func:`~videovae.io.atomic.writer_is_gone`, as for temporary files: those of older versions, whose names
+    carry no pid, too); the removed paths."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in Path(folder).iterdir():
+            match = STAGING_NAME.match(entry.name)
+            if match and entry.is_dir() and not entry.is_symlink() and writer_is_gone(match["pid"]):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+    return removed
+
+
 @contextlib.contextmanager
 def all_or_nothing(folder: str | Path) -> Iterator[Path]:
     """Yield a hidden staging folder inside ``folder`` to write the outputs into; when the block ends
     they are moved into ``folder`` together. On any error the staging folder goes, and so do the folders
     this call created, so ``folder`` is left as it was (an earlier file of the same name included). An
     ``OSError`` (a read-only folder, a full disk) becomes a one-line :class:`~videovae.core.errors.StorageError`
-    (:func:`~videovae.io.atomic.storage_error`, as in training) naming ``folder``."""
+    (:func:`~videovae.io.atomic.storage_error`, as in training) naming ``folder``. Staging folders that
+    killed commands left in ``folder`` are removed first (:func:`remove_stale_staging`)."""
     folder = Path(folder)
     created, probe = [], folder  # the folders this call may create, innermost first
     while not probe.exists() and probe.parent != probe:
@@ -87,7 +113,9 @@ def all_or_nothing(folder: str | Path) -> Iterator[Path]:
     staging = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=folder, prefix=".videovae-writing-"))
+        for stale in remove_stale_staging(folder):
+            logger.info(f"removed {stale}, a staging folder a stopped command left")
+        staging = Path(tempfile.mkdtemp(dir=folder, prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
         yield staging
         for path in sorted(staging.iterdir()):
             os.replace(path, folder / path.name)
