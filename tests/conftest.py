@@ -48,3 +48,52 @@ def random_labels(batch: int, length: int, attributes, generator=None) -> torch.
 #: ``videovae train`` of the tiny preset on four procedural chairs, 32x32, clips of 6 frames (add --out, --steps)
 TINY_TRAIN = ["train", "--preset", "tiny", "--dataset-option", "num_objects=4", "--dataset-option", "size=32",
               "--dataset-option", "length=6", "--batch-size", "4", "--no-progress", "--checkpoint-every", "0"]
+
+
+def start_paused(argv: list[str], pause, log: Path, what: str = "") -> int:
+    """Fork a child that runs ``videovae`` with ``argv`` (output into ``log``, torch at one thread) after
+    ``pause(tell)`` patched it to call ``tell()`` at the chosen moment; the child's pid once it has paused
+    there (it then sleeps until the test stops it). Forked: no second import of torch."""
+    import select
+    import signal
+    import sys
+    import time
+
+    from videovae.cli import main
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            os.close(read_end)
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            sys.stdout = sys.stderr = open(fd, "w", buffering=1)  # not pytest's capture
+            torch.set_num_threads(1)
+
+            def tell():
+                os.write(write_end, b"paused")
+                time.sleep(120)
+
+            pause(tell)
+            code = main(argv)
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 120)
+    message = os.read(read_end, 16) if ready else b""
+    os.close(read_end)
+    if message != b"paused":
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail(f"the child never paused {what}: {log.read_text()[-2000:]}")
+    return pid
+
+
+def stop(pid: int, signum: int) -> int:
+    """Send ``signum`` to the child ``pid`` and reap it; its exit code (minus the signal when one ended it)."""
+    os.kill(pid, signum)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)

@@ -1,5 +1,6 @@
 """Bad input on the command line (issue 18, items 5 and 6): one line, exit status 2, nothing written."""
 
+import errno
 import os
 import struct
 import zlib
@@ -64,20 +65,38 @@ def test_generate_into_a_read_only_folder_is_one_line(checkpoint, tmp_path, caps
     folder.chmod(0o555)
     try:
         assert run(generate(checkpoint, folder)) == 2
-        assert "is not writable (permission denied)" in one_error_line(capsys)
+        assert one_error_line(capsys) == f"videovae: error: permission denied writing {folder}: nothing was written"
         assert list(folder.iterdir()) == []
     finally:
         folder.chmod(0o755)
 
 
-def test_an_unwritable_output_folder_is_refused_before_the_checkpoint_is_read(checkpoint, tmp_path, capsys, monkeypatch):
-    """The check a non-root user meets on a read-only folder, with ``os.access`` answering as it would."""
+@pytest.mark.parametrize("read_only, reason", [(False, "permission denied"), (True, "read-only file system")])
+def test_an_unwritable_output_folder_is_refused_before_the_checkpoint_is_read_saying_why(
+        checkpoint, tmp_path, capsys, monkeypatch, read_only, reason):
+    """The check a non-root user meets on a read-only folder, with ``os.access`` (and ``statvfs``, which tells a
+    file system mounted read-only) answering as they would: the cause is the one training names."""
     folder = tmp_path / "ro"
     folder.mkdir()
     monkeypatch.setattr("videovae.io.outputs.os.access", lambda path, mode: Path(path) != folder)
+    flags = os.ST_RDONLY if read_only else 0
+    monkeypatch.setattr("videovae.io.outputs.os.statvfs", lambda path: type("StatVFS", (), {"f_flag": flags}), raising=False)
+    monkeypatch.setattr("videovae.api.load", lambda *args: pytest.fail("the checkpoint was read"))
     assert run(generate(checkpoint, folder / "new")) == 2
-    assert f"--out {folder / 'new'}: {folder} is not writable (permission denied)" in one_error_line(capsys)
+    assert one_error_line(capsys) == f"videovae: error: {reason} writing {folder / 'new'}: nothing was written"
     assert list(folder.iterdir()) == []
+
+
+def test_a_write_into_a_read_only_file_system_says_so_as_training_does(checkpoint, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "g"
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(args[-1]))
+
+    monkeypatch.setattr("videovae.io.video._WRITERS", {".gif": read_only})
+    assert run(generate(checkpoint, out, "--formats", "png,gif")) == 2
+    assert one_error_line(capsys) == f"videovae: error: read-only file system writing {out}: nothing was written"
+    assert not out.exists()
 
 
 def test_a_failed_write_leaves_the_output_folder_as_it_was(checkpoint, tmp_path, capsys, monkeypatch):
@@ -93,7 +112,7 @@ def test_a_failed_write_leaves_the_output_folder_as_it_was(checkpoint, tmp_path,
     monkeypatch.setattr("videovae.io.video.save_gif", refuse)
     monkeypatch.setattr("videovae.io.video._WRITERS", {".gif": refuse})
     assert run(generate(checkpoint, out, "--formats", "png,gif")) == 2
-    assert "cannot write there (Permission denied); nothing was written" in one_error_line(capsys)
+    assert one_error_line(capsys) == f"videovae: error: permission denied writing {out}: nothing was written"
     assert sorted(p.name for p in out.iterdir()) == ["samples.png"] and (out / "samples.png").read_bytes() == b"older"
     fresh = tmp_path / "new" / "deeper"
     assert run(generate(checkpoint, fresh, "--formats", "png,gif")) == 2

@@ -137,3 +137,41 @@ def test_a_foreign_or_broken_file_is_one_line_saying_what_was_expected(run_dir, 
     assert fragment in line and str(path) in line and "PyTorch 2.6" not in line
     if make is _wrong_shape:
         assert "has shape (3, 1), expected (" in line
+
+
+def test_a_cached_evaluation_classifier_with_a_flipped_bit_is_one_line_saying_to_remove_it(tmp_path, chair_attributes):
+    from types import SimpleNamespace
+
+    from videovae.core.config import ModelConfig
+    from videovae.engine.attribute_inference import build_attribute_net, save_attribute_net
+    from videovae.engine.evaluation.classifier import classifier_key, load_or_train_classifier
+    from videovae.engine.evaluation.protocol import EvalProtocol
+    from videovae.registry.factory import resolve_config
+
+    dataset = SimpleNamespace(attributes=chair_attributes, describe=lambda: {"name": "four chairs"})
+    protocol = EvalProtocol(eval_attributes=("chair", "rotation"), classifier_steps=1)
+    path = tmp_path / f"classifier-chairs-{classifier_key(dataset, protocol)}.pt"
+    net = build_attribute_net(ModelConfig.from_dict(resolve_config("tiny").to_dict()), chair_attributes)
+    save_attribute_net(path, net, purpose="evaluation classifier")
+    assert load_or_train_classifier(dataset, protocol, tmp_path, name="chairs").joint is not None  # the cached file
+    flip_a_bit_in_a_tensor(path)
+    with pytest.raises(CheckpointError) as caught:
+        load_or_train_classifier(dataset, protocol, tmp_path, name="chairs")
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1 and message.startswith(f"{path} is damaged: ")
+    assert message.endswith("; remove it and the next evaluation trains the classifier again")
+
+
+def test_infer_attributes_with_a_damaged_net_is_one_line_and_writes_nothing(tmp_path, chair_attributes, capsys):
+    from videovae.core.config import ModelConfig
+    from videovae.engine.attribute_inference import build_attribute_net, save_attribute_net
+    from videovae.registry.factory import resolve_config
+
+    net = build_attribute_net(ModelConfig.from_dict(resolve_config("tiny").to_dict()), chair_attributes)
+    path = save_attribute_net(tmp_path / "attribute_net.pt", net)
+    flip_a_bit_in_a_tensor(path)
+    out = tmp_path / "labels.csv"
+    assert main(["infer-attributes", "--net", str(path), "--dataset", "synthetic-chairs", "--out", str(out),
+                 "--no-progress"]) == 2
+    assert error_line(capsys).startswith(f"videovae: error: {path} is damaged: its contents do not match the digest")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["attribute_net.pt"]

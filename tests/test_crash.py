@@ -7,15 +7,14 @@ tells the test through a pipe; the test then kills it."""
 
 import contextlib
 import os
-import select
 import signal
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
+import conftest
+from conftest import stop
 from videovae.cli import main
 from videovae.engine.checkpoint import read_checkpoint
 from videovae.engine.trainer import TrainConfig, Trainer
@@ -67,41 +66,8 @@ def _pause_patches(where: str, tell):
 
 def start_paused(out: Path, where: str, log: Path) -> int:
     """Fork a child training ARGS into ``out`` that pauses at ``where``; its pid once it has paused."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 1
-        try:
-            os.close(read_end)
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            sys.stdout = sys.stderr = open(fd, "w", buffering=1)  # not pytest's capture
-            torch.set_num_threads(1)
-
-            def tell():
-                os.write(write_end, b"paused")
-                time.sleep(120)
-
-            _pause_patches(where, tell)
-            code = main(["train", "--out", str(out)] + ARGS)
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    ready, _, _ = select.select([read_end], [], [], 120)
-    message = os.read(read_end, 16) if ready else b""
-    os.close(read_end)
-    if message != b"paused":
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail(f"the child never paused {where}: {log.read_text()[-2000:]}")
-    return pid
-
-
-def stop(pid: int, signum: int) -> int:
-    os.kill(pid, signum)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    return conftest.start_paused(["train", "--out", str(out)] + ARGS, lambda tell: _pause_patches(where, tell), log,
+                                 where)
 
 
 def temp_files(folder: Path) -> list[str]:

@@ -237,7 +237,8 @@ def _remount_read_only(folder: Path) -> None:
 
 
 def _full_disk_story(disk: Path) -> dict:
-    """In the tmpfs ``disk``: a run, a save into a nearly full disk, a start on a full one, then read-only."""
+    """In the tmpfs ``disk``: a run, a save into a nearly full disk, a start on a full one, then read-only (generate
+    too)."""
     import contextlib
     import hashlib
     import io
@@ -264,6 +265,7 @@ def _full_disk_story(disk: Path) -> dict:
     _remount_read_only(disk)
     story["read-only"] = cli(["train", "--out", str(out)] + RESUME)
     story["read-only new"] = cli(["train", "--out", str(disk / "new"), "--steps", "1"] + TINY)
+    story["generate read-only"] = cli(["generate", "--checkpoint", str(out / "checkpoint.pt"), "--out", str(out)])
     return story
 
 
@@ -298,3 +300,4 @@ def test_a_real_full_disk_and_a_read_only_file_system_in_a_small_tmpfs(tmp_path)
     assert story["intact"] and story["left"] == []
     assert story["read-only"] == [2, [f"videovae: error: read-only file system writing {out / 'run.lock'}: nothing was written"]]
     assert story["read-only new"] == [2, [f"videovae: error: read-only file system writing {disk / 'new'}: nothing was written"]]
+    assert story["generate read-only"] == [2, [f"videovae: error: read-only file system writing {out}: nothing was written"]]

@@ -1,7 +1,7 @@
 """The ``videovae`` command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo. Thin: it parses (:mod:`videovae.cli_parser`) and calls the API.
 
 Errors meant for users print as one line and exit with status 2; ``--debug`` shows
-the full traceback.
+the full traceback. Ctrl-C and SIGTERM print one line and exit with status 130 and 143.
 """
 
 from __future__ import annotations
@@ -260,8 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging()
+    from .engine.run_folder import sigterm_as_interrupt
+
     try:
-        return COMMANDS[args.command](args)
+        with sigterm_as_interrupt():  # every command: SIGTERM stops it as Ctrl-C does, cleaning up what it was writing
+            return COMMANDS[args.command](args)
     except VideoVAEError as exc:
         if args.debug:
             raise

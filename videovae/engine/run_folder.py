@@ -5,9 +5,10 @@
   folder is refused with one line naming it (:class:`~videovae.core.errors.RunInUseError`). A lock file
   left by a process that no longer runs is taken over with a notice. The owner removes the temporary
   files that dead processes left in the folder (:func:`~videovae.io.atomic.remove_stale_temp_files`).
-* :func:`storage_error`: a full disk, a read-only folder or a missing permission as one line
-  (:class:`~videovae.core.errors.StorageError`) that says what was kept.
-* :func:`sigterm_as_interrupt`: SIGTERM stops a run as Ctrl-C does (exit status 143 instead of 130).
+* :func:`~videovae.io.atomic.storage_error` (shared with ``generate``): a full disk, a read-only folder or a
+  missing permission as one line (:class:`~videovae.core.errors.StorageError`) that says what was kept.
+* :func:`sigterm_as_interrupt`: SIGTERM stops a run (and, in the CLI, every command) as Ctrl-C does (exit status
+  143 instead of 130).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..core.errors import RunInterrupted, RunInUseError, StorageError
-from ..io.atomic import process_alive, remove_stale_temp_files, target_of
+from ..io.atomic import process_alive, remove_stale_temp_files, storage_error
 
 try:
     import fcntl
@@ -35,22 +36,6 @@ except ImportError:  # Windows: the lock file's pid is all there is
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "run.lock"
-
-#: what each errno of a failed write means to a user
-_REASONS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
-            errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-            errno.EFBIG: "file too large for the file system", errno.EIO: "input/output error (a failing disk?)",
-            errno.ENOTDIR: "a path component is a file, not a folder", errno.EEXIST: "a file of that name exists"}
-STORAGE_ERRNOS = frozenset(_REASONS)
-
-
-def storage_error(exc: OSError, path: str | Path | None = None, kept: str = "") -> StorageError:
-    """One line for a failed write: what went wrong, the file (the target, not its temporary name) and ``kept``."""
-    reason = _REASONS.get(exc.errno, exc.strerror or type(exc).__name__)
-    where = target_of(exc.filename) if exc.filename else path
-    text = f"{reason} writing {where}" if where is not None else reason
-    return StorageError(f"{text}: {kept}" if kept else text)
-
 
 def _holder(path: Path) -> dict:
     with contextlib.suppress(OSError, ValueError):

@@ -36,7 +36,7 @@ import torch
 
 from ..core.errors import CheckpointError, DataError, RunInterrupted, TrainingError
 from ..core.interfaces import StepContext
-from ..io.atomic import atomic_write_text
+from ..io.atomic import STORAGE_ERRNOS, atomic_write_text, storage_error
 from ..io.video import save_grid_png
 from . import distributed
 from .checkpoint import Checkpoint, previous_path, save_checkpoint
@@ -45,7 +45,7 @@ from .generation import generate_videos
 from .health import check_health, reference_frames
 from .optimization import Optimizers, clip_noise, sample_noise, synchronize_model
 from .plots import save_loss_curve
-from .run_folder import STORAGE_ERRNOS, RunLock, sigterm_as_interrupt, storage_error
+from .run_folder import RunLock, sigterm_as_interrupt
 from .train_config import CHECKPOINT_NAME, TrainConfig, TrainResult, resolve_device
 from .validation import validation_losses
 

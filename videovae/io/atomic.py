@@ -6,12 +6,15 @@ disk or a kill never leaves a half-written file and never destroys the previous 
 
 A temporary file is named ``.<stem>.<pid>-<random>.tmp<suffix>``: the writing process's id, so that a
 later run can tell the temporary files of a dead process (a ``kill -9`` leaves them) from those of a
-live one (:func:`remove_stale_temp_files`).
+live one (:func:`remove_stale_temp_files`, :func:`writer_is_gone`).
+
+A write that fails for want of room or permission is one line, :func:`storage_error`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -19,8 +22,17 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..core.errors import StorageError
+
 #: ``.<stem>.<pid>-<random>.tmp<suffix>``; older versions wrote ``.<stem>.<random>.tmp<suffix>`` (no pid)
 TEMP_NAME = re.compile(r"^\.(?P<stem>.+?)\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+\.tmp(?P<suffix>\.[^.]*)?$")
+
+#: what each errno of a failed write means to a user
+_REASONS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+            errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+            errno.EFBIG: "file too large for the file system", errno.EIO: "input/output error (a failing disk?)",
+            errno.ENOTDIR: "a path component is a file, not a folder", errno.EEXIST: "a file of that name exists"}
+STORAGE_ERRNOS = frozenset(_REASONS)
 
 
 def default_file_mode() -> int:
@@ -112,6 +124,14 @@ def target_of(path: str | Path) -> Path:
     return path.with_name(match["stem"] + (match["suffix"] or "")) if match else path
 
 
+def storage_error(exc: OSError, path: str | Path | None = None, kept: str = "") -> StorageError:
+    """One line for a failed write: what went wrong, the file (the target, not its temporary name) and ``kept``."""
+    reason = _REASONS.get(exc.errno, exc.strerror or type(exc).__name__)
+    where = target_of(exc.filename) if exc.filename else path
+    text = f"{reason} writing {where}" if where is not None else reason
+    return StorageError(f"{text}: {kept}" if kept else text)
+
+
 def process_alive(pid: int) -> bool:
     """Whether a process with this id runs on this machine (zombies count as running until reaped)."""
     if pid <= 0:
@@ -137,6 +157,15 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def writer_is_gone(pid: str | int | None) -> bool:
+    """Whether the process whose id a temporary name records (``None``: a name of an older version, which
+    records none) no longer runs on this machine, so that what it was writing can be removed; this
+    process's own names never count as gone."""
+    if pid is None:
+        return True
+    return int(pid) != os.getpid() and not process_alive(int(pid))
+
+
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
     """Remove the temporary files of :func:`atomic_path` in ``folder`` whose writer no longer runs (those of
     older versions, which carry no process id, too); the removed paths. Call it only while owning the folder."""
@@ -146,10 +175,7 @@ def remove_stale_temp_files(folder: str | Path) -> list[Path]:
         return removed
     for entry in folder.iterdir():
         match = TEMP_NAME.match(entry.name)
-        if not match or not entry.is_file():
-            continue
-        pid = int(match["pid"]) if match["pid"] else None
-        if pid is not None and (pid == os.getpid() or process_alive(pid)):
+        if not match or not entry.is_file() or not writer_is_gone(match["pid"]):
             continue
         with contextlib.suppress(FileNotFoundError):
             entry.unlink()
