@@ -80,8 +80,9 @@ def parse(argv=None):
     p.add_argument("--lr", type=float, default=recipe.lr)
     p.add_argument("--kl-warmup", type=int, default=recipe.kl_warmup)
     p.add_argument("--kl-weight", type=float, default=recipe.kl_weight,
-                   help="β on the KL term after warm-up (β = b weighs Eq. 9's L1 term as a Laplace likelihood of scale b)")
-    p.add_argument("--grad-clip", type=float, default=0.0, help="clip the gradient norm at this value (0: off)")
+                   help="β on the KL term after warm-up (with --set likelihood=l1, β = b makes Eq. 9's L1 term a Laplace "
+                        "likelihood of scale b)")
+    p.add_argument("--grad-clip", type=float, default=recipe.grad_clip, help="clip the gradient norm at this value (0: off)")
     p.add_argument("--spike-clip", type=float, default=recipe.spike_clip,
                    help="clip a gradient norm above this many times the median of the last 100 steps' (default 0: off; "
                         "the committed tables trained without it)")
