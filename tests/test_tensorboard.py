@@ -111,3 +111,71 @@ def test_a_missing_metric_is_left_out_of_the_hparams_metrics():
                {"step": 2, "loss": 1.0}]
     assert final_metrics(history) == {"hparams/train_loss": 1.0, "hparams/val_loss": 3.0,
                                       "hparams/reconstruction_vs_mean_frame": 0.5}
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """A tiny run of 2 steps and ``videovae evaluate`` of its checkpoint in both modes."""
+    from videovae.cli import main
+
+    root = tmp_path_factory.mktemp("eval")
+    train(TrainConfig.from_dict({**TINY_RUN, "steps": 2, "dataset_options": dict(num_objects=4, size=32, length=4)}),
+          root / "run", progress=False)
+    flags = ["--checkpoint", str(root / "run" / "checkpoint.pt"), "--videos-per-class", "1", "--prediction-clips", "2",
+             "--best-of", "1", "--classifier-steps", "2", "--classifier-dir", str(root / "classifier")]
+    assert main(["evaluate", *flags, "--out", str(root / "out"), "--first-frame", "--reconstruction"]) == 0
+    return root, flags
+
+
+def test_evaluate_writes_each_score_into_the_run_at_the_checkpoint_step(evaluated):
+    root, _ = evaluated
+    board = root / "run" / "tensorboard"
+    assert len(list(board.iterdir())) == 2  # the run's start and the evaluation
+    report = json.loads((root / "out" / "evaluation.json").read_text())
+    rows = report["rows"]
+    expected = {
+        "eval/i/intra_entropy": rows["checkpoint.pt"]["intra_entropy"],
+        "eval/i/inter_entropy": rows["checkpoint.pt"]["inter_entropy"],
+        "eval/i/inception_score": rows["checkpoint.pt"]["inception_score"],
+        "eval/iv/inception_score": rows["checkpoint.pt (iv)"]["inception_score"],
+        "eval/iv/psnr": rows["checkpoint.pt (iv)"]["psnr"],
+        "eval/iv/ssim": rows["checkpoint.pt (iv)"]["ssim"],
+        "eval/reconstruction/intra_entropy": rows["checkpoint.pt (reconstruction)"]["intra_entropy"],
+        "eval/bound/inter_entropy": rows["Bound"]["inter_entropy"],
+        "eval/classifier_accuracy": report["classifier_accuracy"]["joint"],
+    }
+    for tag, value in expected.items():
+        assert scalars(board, tag) == [(2, pytest.approx(value, rel=1e-6))], tag
+    assert scalars(board, "eval/i/psnr") == [] and scalars(board, "eval/i/fvd") == []  # not in the row: not written
+    assert text(board, "eval/table") == [(2, (root / "out" / "evaluation.md").read_text())]
+
+
+def test_evaluate_without_tensorboard_or_into_a_folder_that_cannot_take_it_still_writes_the_report(evaluated, capsys,
+                                                                                                   monkeypatch):
+    from videovae.cli import main
+    from videovae.engine.evaluation import tensorboard
+
+    root, flags = evaluated
+    board = root / "run" / "tensorboard"
+    before = sorted(board.iterdir())
+    assert main(["evaluate", *flags, "--out", str(root / "off"), "--no-tensorboard"]) == 0
+    assert sorted(board.iterdir()) == before and (root / "off" / "evaluation.json").is_file()
+
+    def read_only(folder, purge_step=None):
+        raise PermissionError(13, "Permission denied", str(folder))
+
+    monkeypatch.setattr(tensorboard, "open_writer", read_only)
+    capsys.readouterr()
+    assert main(["evaluate", *flags, "--out", str(root / "ro")]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("TensorBoard:")]
+    assert lines == [f"TensorBoard: {board} cannot be written (Permission denied); its scores are only in the report"]
+    assert (root / "ro" / "evaluation.json").is_file() and (root / "ro" / "evaluation.md").is_file()
+
+    monkeypatch.undo()
+    for path in before:
+        path.unlink()
+    board.rmdir()
+    assert main(["evaluate", *flags, "--out", str(root / "none")]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("TensorBoard:")]
+    assert lines == [f"TensorBoard: {root / 'run'} has no tensorboard/ folder; its scores are only in the report"]
+    assert (root / "none" / "evaluation.json").is_file() and not board.exists()

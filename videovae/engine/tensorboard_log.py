@@ -17,6 +17,8 @@ TensorBoard shows"):
   ``hparams/train_loss``, ``hparams/val_loss`` and ``hparams/reconstruction_vs_mean_frame`` at its step, and a
   run that reached its steps marks the session done. ``--resume`` adds no session: the hyper-parameters stay
   the first start's (TensorBoard keeps a run's first) and the metrics are the latest end's.
+
+``videovae evaluate`` adds ``eval/*`` to the same folder (:mod:`videovae.engine.evaluation.tensorboard`).
 """
 
 from __future__ import annotations
