@@ -64,7 +64,7 @@ def write_to_runs(scored: Sequence[tuple[Any, Sequence[tuple[str, Mapping[str, A
     for checkpoint, rows in scored:
         where = Path(checkpoint.checkpoint.where)
         if where.is_file():  # not a checkpoint built in memory
-            by_folder.setdefault(where.resolve().parent / "tensorboard", []).append((checkpoint.step, rows))
+            by_folder.setdefault(where.parent / "tensorboard", []).append((checkpoint.step, rows))
     written = []
     for folder, entries in by_folder.items():
         reason = _skip_reason(folder)
