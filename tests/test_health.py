@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from tensorboard_events import event_tags
 from videovae import build_model
 from videovae.engine.data import load_dataset
 from videovae.engine.health import (check_health, l1_per_frame, reference_frames, spread, squared_error_per_frame,
@@ -100,23 +101,6 @@ def test_the_trainer_warns_of_a_collapsed_model(tmp_path, caplog, monkeypatch):
     assert val[0]["health_reconstruction_spread"] == 0.0
     tags = event_tags(tmp_path / "run/tensorboard")
     assert {"health/collapsed", "health/reconstruction_spread", "health/warning/text_summary"} <= tags
-
-
-def event_tags(folder):
-    """The summary tags of every TensorBoard event file in ``folder`` (TFRecord framing read by hand)."""
-    import struct
-
-    from tensorboardX.proto import event_pb2
-
-    tags = set()
-    for path in folder.iterdir():
-        data, position = path.read_bytes(), 0
-        while position < len(data):
-            (length,) = struct.unpack("<Q", data[position:position + 8])
-            event = event_pb2.Event.FromString(data[position + 12:position + 12 + length])
-            tags.update(value.tag for value in event.summary.value)
-            position += 12 + length + 4
-    return tags
 
 
 @pytest.mark.parametrize("likelihood, healthy", [("gaussian", True), ("l1", False)])

@@ -83,6 +83,14 @@ def test_gif_batch_tiled_with_white_gap(tmp_path):
     assert np.abs(first[:, 12:] - COLORS[2] * 255).max() <= 8
 
 
+def test_gif_bytes_are_the_file_save_gif_writes_and_bad_input_writes_nothing(tmp_path):
+    batch = np.stack([solid_video(t=3, offset=0), solid_video(t=3, offset=2)])
+    assert vio.gif_bytes(batch, fps=5) == save_gif(batch, tmp_path / "b.gif", fps=5).read_bytes()
+    with pytest.raises(ValueError, match="fps"):
+        save_gif(batch, tmp_path / "new" / "c.gif", fps=0)
+    assert not (tmp_path / "new").exists()  # refused before the folder or a temporary file was made
+
+
 # --- PNG grid -------------------------------------------------------------
 
 

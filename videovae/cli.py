@@ -190,7 +190,8 @@ def cmd_evaluate(args) -> int:
                           prediction_clips=args.prediction_clips, best_of=args.best_of,
                           classifier_steps=args.classifier_steps, seed=args.seed, first_frame=args.first_frame,
                           reconstruction=args.reconstruction, shuffled_frames=args.shuffled_frames,
-                          classifier_dir=args.classifier_dir, fvd=args.fvd, fvd_weights=args.fvd_weights)
+                          classifier_dir=args.classifier_dir, fvd=args.fvd, fvd_weights=args.fvd_weights,
+                          tensorboard=not args.no_tensorboard)
     runs = [Run(label, path) for label, path in zip(checkpoint_labels(args.checkpoint), args.checkpoint)]
 
     def scored(loaded) -> dict:

@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also score the posterior reconstructions of the real test clips (what the codec keeps)")
     p.add_argument("--shuffled-frames", action="store_true",
                    help="add a control row: real test frames in random order (a perfect static model)")
+    p.add_argument("--no-tensorboard", action="store_true",
+                   help="do not also write each checkpoint's scores (eval/*, at its step) into its run folder's tensorboard/")
     fvd_arguments(p)
 
     p = sub.add_parser("fvd-weights", help="find (or --download) the Kinetics-400 I3D weights of FVD and convert them once")

@@ -18,7 +18,7 @@ each change with the step it took effect, and nothing else that defines the run 
 
 Every ``val_every`` steps the held-out loss of a fixed set of validation clips, with fixed noise
 (:mod:`videovae.engine.validation`), goes into ``history.jsonl`` as a row of ``val_*`` keys beside the
-training rows, and into TensorBoard as ``val/*``.
+training rows, and into TensorBoard as ``val/*`` (what TensorBoard shows: :mod:`videovae.engine.tensorboard_log`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -39,13 +37,14 @@ from ..core.interfaces import StepContext
 from ..io.atomic import STORAGE_ERRNOS, atomic_write_text, storage_error
 from ..io.video import save_grid_png
 from . import distributed
-from .checkpoint import Checkpoint, previous_path, save_checkpoint
+from .checkpoint import Checkpoint, previous_path, save_checkpoint, versions
 from .data import StepBatchSampler, load_dataset, training_loader, validation_indices
 from .generation import generate_videos
 from .health import check_health, reference_frames
 from .optimization import Optimizers, clip_noise, sample_noise, synchronize_model
 from .plots import save_loss_curve
 from .run_folder import RunLock, sigterm_as_interrupt
+from .tensorboard_log import RunBoard
 from .train_config import CHECKPOINT_NAME, TrainConfig, TrainResult, resolve_device
 from .validation import validation_losses
 
@@ -188,14 +187,12 @@ class Trainer:
     def _run(self) -> TrainResult:
         cfg = self.config
         main = self.process.is_main
-        writer = None
+        board = None
         if main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            from tensorboardX import SummaryWriter
-
-            # one event file per start, so that two runs of the folder never write into one
-            writer = SummaryWriter(logdir=str(self.out_dir / "tensorboard"), purge_step=self.step or None,
-                                   filename_suffix=f".{os.getpid()}.{uuid.uuid4().hex[:8]}")
+            board = RunBoard(self.out_dir / "tensorboard", self.step)  # one event file per start
+            board.start(cfg, self.model.config, step=self.step, dataset=self.dataset_info(), versions=versions(),
+                        world_size=self.process.world_size, device=str(self.device), adjustments=self.adjustments)
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (self.progress and main), desc="train", unit="step")
@@ -211,15 +208,14 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     row = self._log_row(terms, time.monotonic() - started)
                     bar.set_postfix({key: f"{row[key]:.1f}" for key in ("loss", "kl") if key in row})
-                    if writer is not None:
-                        for key in [key for key in row if key not in ("step", "seconds")]:
-                            writer.add_scalar(f"train/{key}", row[key], self.step)
+                    if board is not None:
+                        board.log_train(row, self.step)
                         for callback in self.callbacks:
                             callback.on_log(row)
                 if main and validate_every and self.step % validate_every == 0:
-                    self.validate(writer, time.monotonic() - started)
+                    self.validate(board, time.monotonic() - started)
                 if main and cfg.sample_every and self.step % cfg.sample_every == 0:
-                    self.write_samples(writer)
+                    self.write_samples(board)
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                     self.save()
                 out_of_time = bool(cfg.time_limit) and time.monotonic() - started > cfg.time_limit
@@ -229,15 +225,14 @@ class Trainer:
             if (self.saved_step, self.saved_path) != (self.step, self.checkpoint_path):  # not just saved
                 self.save()
             if main:
-                self.write_samples(writer)
+                if not (cfg.sample_every and self.step % cfg.sample_every == 0):  # else written at this step already
+                    self.write_samples(board)
                 save_loss_curve(self.history, self.out_dir / "loss_curve.png")
+                board.finish(self.history, self.step, complete=self.step >= cfg.steps)
         finally:
             bar.close()
-            if writer is not None:
-                try:
-                    writer.close()
-                except OSError as exc:  # e.g. the disk is full: the checkpoint matters, not the event file
-                    logger.warning(f"TensorBoard events could not be written: {exc}")
+            if board is not None:
+                board.close()
         return TrainResult(self.step, self.history, self.checkpoint_path, stopped, time.monotonic() - started)
 
     def _train_step(self, batch, indices: list[int]) -> dict[str, torch.Tensor]:
@@ -248,8 +243,8 @@ class Trainer:
         self.model.train()
         return self.model.training_step(batch, context)
 
-    def validate(self, writer=None, elapsed: float = 0.0) -> dict[str, Any]:
-        """The held-out losses now: a ``val_*`` row appended to the history, ``val/*`` in TensorBoard.
+    def validate(self, board: RunBoard | None = None, elapsed: float = 0.0) -> dict[str, Any]:
+        """The held-out losses now: a ``val_*`` row appended to the history, ``val/*`` and ``health/*`` on ``board``.
 
         β is the configured ``kl_weight`` (not the warm-up's), so rows of one run compare.
         """
@@ -269,15 +264,8 @@ class Trainer:
                     row.get("val_kl", float("nan")), row["val_clips"])
         if health.warnings:
             logger.warning("step %d: the model looks collapsed: %s", self.step, row["health_warning"])
-        if writer is not None:
-            for name, value in losses.items():
-                writer.add_scalar(f"val/{name}", value, self.step)
-            for key, value in health.as_row().items():
-                if key != "health_warning":
-                    writer.add_scalar(f"health/{key[len('health_'):]}", value, self.step)
-            writer.add_scalar("health/collapsed", float(health.collapsed), self.step)
-            if health.warnings:
-                writer.add_text("health/warning", row["health_warning"], self.step)
+        if board is not None:
+            board.log_validation(losses, health, self.step)
         for callback in self.callbacks:
             callback.on_validation(row)
         return row
@@ -345,8 +333,7 @@ class Trainer:
             step=self.step,
             optimizer_state=self.optimizers.state_dict(),
             train_config=self.config.to_dict(),
-            dataset={"name": self.config.dataset, "options": dict(self.config.dataset_options),
-                     "root": self.config.data_root, "description": self.dataset.describe() if self.dataset is not None else None},
+            dataset=self.dataset_info(),
             label_table=self.label_table,
             clip_length=int(self.train_split[0][0].shape[0]),
             rng={"torch": torch.get_rng_state()},
@@ -358,8 +345,13 @@ class Trainer:
         self.saved_step, self.saved_path = self.step, self.checkpoint_path
         atomic_write_text(self.out_dir / "history.jsonl", "".join(json.dumps(row) + "\n" for row in self.history))
 
-    def write_samples(self, writer=None) -> Path:
-        """A grid of samples with free attributes (rows) into ``samples/`` and TensorBoard."""
+    def dataset_info(self) -> dict[str, Any]:
+        """The data set as the checkpoint records it: name, options, root and description."""
+        return {"name": self.config.dataset, "options": dict(self.config.dataset_options), "root": self.config.data_root,
+                "description": self.dataset.describe() if self.dataset is not None else None}
+
+    def write_samples(self, board: RunBoard | None = None) -> Path:
+        """A grid of samples with free attributes (rows) into ``samples/``, and on ``board`` (also as a video)."""
         length = int(self.train_split[0][0].shape[0])
         first_frames = labels = None
         if not self.model.capabilities.attributes_only:  # e.g. the Deep Rotator baseline
@@ -371,10 +363,8 @@ class Trainer:
             label_table=self.label_table, seed=self.config.seed + self.step,
         )
         path = save_grid_png(videos, self.out_dir / "samples" / f"step_{self.step:06d}.png")
-        if writer is not None:
-            from torchvision.utils import make_grid
-
-            writer.add_image("samples", make_grid(videos.flatten(0, 1), nrow=length, padding=2), self.step)
+        if board is not None:
+            board.log_samples(videos, self.step)
         return path
 
 

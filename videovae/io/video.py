@@ -9,8 +9,10 @@ failed write never leaves a partial file or clobbers an existing one.
 
 from __future__ import annotations
 
+import io
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -21,6 +23,7 @@ from .atomic import atomic_path
 __all__ = [
     "VideoWriterUnavailable",
     "available_formats",
+    "gif_bytes",
     "save_gif",
     "save_grid_png",
     "save_mp4",
@@ -122,13 +125,25 @@ def save_gif(video, path, fps: float = 8.0) -> Path:
     ``1000 / fps`` ms (GIF stores centiseconds). Note that Pillow merges
     consecutive identical frames into one longer frame. Returns the path.
     """
-    fps = check_fps(fps)
-    frames = _tile_side_by_side(_uint8_batch(video))
-    images = [Image.fromarray(f) for f in frames]
+    encode = _gif_encoder(video, fps)  # bad input is refused before anything is written
     with atomic_path(path) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=max(1, round(1000.0 / fps)), loop=0)
+        encode(tmp)
     return Path(path)
+
+
+def gif_bytes(video, fps: float = 8.0) -> bytes:
+    """The GIF :func:`save_gif` writes, as bytes (e.g. for a TensorBoard image summary, which shows it animated)."""
+    buffer = io.BytesIO()
+    _gif_encoder(video, fps)(buffer)
+    return buffer.getvalue()
+
+
+def _gif_encoder(video, fps: float) -> Callable[[Any], None]:
+    """Check and convert ``video`` now; the function returned encodes it into a path or a binary file object."""
+    fps = check_fps(fps)
+    images = [Image.fromarray(f) for f in _tile_side_by_side(_uint8_batch(video))]
+    return lambda target: images[0].save(target, format="GIF", save_all=True, append_images=images[1:],
+                                         duration=max(1, round(1000.0 / fps)), loop=0)
 
 
 def save_grid_png(videos, path, gap: int = 2, row_labels: list[str] | None = None) -> Path:

@@ -9,6 +9,7 @@
   (mode iv only), the "Mean frame" reference.
 * :mod:`.collapse`: the collapse checks (:mod:`videovae.engine.health`) of each evaluated model.
 * :mod:`.report`: the Markdown table and the JSON report.
+* :mod:`.tensorboard`: each checkpoint's numbers into its run's TensorBoard log (``eval/*`` at its step).
 * :mod:`.flow`: :func:`evaluate`, the one entry point (bound → classifier → rows → report).
 
 Every result carries its :class:`EvalProtocol`; two results are comparable only when

@@ -28,6 +28,7 @@ from .protocol import EvalProtocol, balanced_test_indices, evaluation_attributes
 from .report import adjustment_notes, write_report
 from .scores import (MODE_FIRST_FRAME, bound, mean_frame_scores, mean_over_seeds, score_model, shuffled_frames,
                      training_references)
+from .tensorboard import write_to_runs
 
 #: the fields of a model config that the evaluation classifier copies from a checkpoint's model
 CODEC_FIELDS = ("frame_size", "channels", "encoder", "encoder_options", "latent_dim", "state_dim", "hidden_dim")
@@ -55,6 +56,7 @@ class EvalOptions:
     fvd_batch_size: int = attrs.field(default=8, validator=positive_int)  # clips per I3D call
     table_name: str = "evaluation.md"
     json_name: str = "evaluation.json"
+    tensorboard: bool = False  # each checkpoint's scores into its run folder's tensorboard/ as well (.tensorboard)
 
     def first_frame_for(self, label: str) -> bool:
         return self.first_frame if isinstance(self.first_frame, bool) else label in self.first_frame
@@ -169,7 +171,8 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     the bound's is the real-against-real noise floor; "n/a" and one line why without the I3D weights); its JSON
     also the caller's ``extra`` (a dict, or a function of the loaded checkpoints, in the order of ``runs``,
     returning one). ``log`` gets each
-    checkpoint's rows as they are scored.
+    checkpoint's rows as they are scored. With ``options.tensorboard``, each checkpoint's rows then go into its run
+    folder's ``tensorboard/`` at its step (:mod:`.tensorboard`; a folder that cannot take them is skipped in one line).
     """
     runs = [r if isinstance(r, Run) else Run(Path(r).name, r) for r in runs]  # a bare path: its file name labels it
     if not runs:
@@ -192,7 +195,7 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     by_label: dict[str, list] = {}
     for run, checkpoint in zip(runs, loaded):
         by_label.setdefault(run.label, []).append((run, checkpoint))
-    per_seed, adjustments = {}, {}
+    per_seed, adjustments, per_checkpoint = {}, {}, []
     for label, members in by_label.items():
         scored_by_seed = []
         for index, (run, checkpoint) in enumerate(members):
@@ -206,6 +209,7 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
                                  fvd=fvd)
             health = model_health(checkpoint, dataset, protocol, references, options.health_clips).as_row()
             scored = [(row_label, {**result, "health": health}) for row_label, result in scored]
+            per_checkpoint.append((checkpoint, scored))
             scored_by_seed.append((seed, scored))
             for row_label, result in scored if log is not None else ():
                 log(f"{row_label} (training seed {seed}): {json.dumps(result)}")
@@ -221,5 +225,7 @@ def evaluate(runs: Sequence[Run | str | Path], *, out: str | Path, options: Eval
     table = write_report(out, options.table_name, options.json_name, rows, protocol,
                          changed_on_resume=adjustment_notes(adjustments), classifier_accuracy=accuracy,
                          fvd_note=fvd_note, **{"health_clips": options.health_clips, **report_extra})
+    if options.tensorboard:
+        write_to_runs(per_checkpoint, bound=rows[0][1], accuracy=accuracy, table=table)
     return EvalReport(rows, protocol, table, classifier, {label: [c for _, c in m] for label, m in by_label.items()},
                       accuracy)

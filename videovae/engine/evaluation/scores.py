@@ -34,6 +34,8 @@ from .protocol import EvalProtocol, balanced_test_indices, per_class_labels, rea
 #: the ``mode`` of a row generated from attributes alone, and of one continuing real first frames
 MODE_ATTRIBUTES = "attributes only (i)"
 MODE_FIRST_FRAME = "first frame given (iv)"
+#: the ``mode`` of a row of a model's posterior reconstructions of real test clips
+MODE_RECONSTRUCTION = "posterior reconstruction of real test videos"
 
 
 def _fvd(fvd: FVDScorer | None, videos: Tensor) -> dict[str, Any]:
@@ -105,7 +107,7 @@ def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationCl
                               generator=generator if device.type == "cpu" else None).cpu()
             for part in pick.split(chunk)
         ])
-    return {"mode": "posterior reconstruction of real test videos", **entropy_scores(classifier(videos)),
+    return {"mode": MODE_RECONSTRUCTION, **entropy_scores(classifier(videos)),
             **_fvd(fvd, videos)}
 
 
