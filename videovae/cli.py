@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .cli_parser import build_parser, fvd_arguments, key_value  # noqa: F401 (key_value, fvd_arguments: for scripts)
+from .cli_parser import build_parser, fvd_arguments, given_fields, key_value  # noqa: F401 (key_value, fvd_arguments: for scripts)
 from .core.errors import ConfigError, VideoVAEError
 from .core.validators import check, optional_positive_int, positive_int
 
@@ -47,24 +47,7 @@ def train_config_from_args(args):
     from .engine.resume import resume_flags
     from .engine.train_config import TrainConfig
 
-    given = {
-        "preset": args.preset, "size": args.size, "dataset": args.dataset, "data_root": args.data_root, "steps": args.steps,
-        "batch_size": args.batch_size, "lr": args.lr, "kl_weight": args.kl_weight, "grad_clip": args.grad_clip,
-        "spike_clip": args.spike_clip,
-        "kl_warmup": args.kl_warmup,
-        "seed": args.seed, "log_every": args.log_every, "sample_every": args.sample_every,
-        "checkpoint_every": args.checkpoint_every, "time_limit": args.time_limit, "num_samples": args.num_samples,
-        "threads": args.threads, "device": args.device, "labelled_fraction": args.labelled_fraction,
-        "inference_steps": args.inference_steps, "inference_lr": args.inference_lr,
-        "inference_pretrain_steps": args.inference_pretrain_steps,
-        "inference_self_training_steps": args.inference_self_training_steps,
-        "workers": args.workers, "val_every": args.val_every, "val_clips": args.val_clips,
-    }
-    given = {k: v for k, v in given.items() if v is not None}
-    if args.model:
-        given["model"] = dict(args.model)
-    if args.dataset_options:
-        given["dataset_options"] = dict(args.dataset_options)
+    given = given_fields(args, TrainConfig)
     adjust = {}
     if args.resume or args.resume_from:  # the trainer takes the stored settings with these changes (engine.resume)
         adjust = {k: given[k] for k in resume_flags(given, TrainConfig)}
