@@ -43,15 +43,26 @@ def cmd_plugins(args) -> int:
 
 
 def train_config_from_args(args):
-    """The :class:`TrainConfig` of ``videovae train``'s arguments, and (with ``--resume``) the adjusted settings."""
+    """The :class:`TrainConfig` of ``videovae train``'s arguments, and (with ``--resume``) the adjusted settings.
+
+    With ``--config`` the file's settings, overridden by the flags given (``--set`` and ``--dataset-option``
+    key by key); resumed, a file's ADJUSTABLE values are adjustments too (a value the run already has
+    changes nothing) and the trainer checks that its other settings are the run's (``match_stored``)."""
     from .engine.resume import resume_flags
     from .engine.train_config import TrainConfig
 
     given = given_fields(args, TrainConfig)
-    adjust = {}
-    if args.resume or args.resume_from:  # the trainer takes the stored settings with these changes (engine.resume)
-        adjust = {k: given[k] for k in resume_flags(given, TrainConfig)}
-    return TrainConfig.from_dict(given), adjust
+    resuming = args.resume or args.resume_from
+    adjust = {k: given[k] for k in resume_flags(given, TrainConfig)} if resuming else {}
+    if args.config is None:
+        return TrainConfig.from_dict(given), adjust
+    settings = TrainConfig.from_toml(args.config).to_dict()
+    for name, value in given.items():
+        settings[name] = {**settings[name], **value} if isinstance(value, dict) else value
+    config = TrainConfig.from_dict(settings)
+    if resuming:
+        adjust = {name: getattr(config, name) for name in TrainConfig.ADJUSTABLE}
+    return config, adjust
 
 
 def cmd_train(args) -> int:
@@ -63,7 +74,7 @@ def cmd_train(args) -> int:
     require_data_root(args.data_root)
     config, adjust = train_config_from_args(args)
     result = train(config, args.out, resume=args.resume, progress=not args.no_progress, adjust=adjust,
-                   resume_from=args.resume_from)
+                   resume_from=args.resume_from, match_stored=args.config is not None)
     note = " (stopped by the time limit)" if result.stopped_by_time_limit else ""
     loss = result.last_losses.get("loss", float("nan"))
     print(f"trained to step {result.step}{note}; loss {loss:.2f}; checkpoint {result.checkpoint}")

@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "checkpoint's adjustments)")
     p.add_argument("--resume-from", metavar="FILE", help="like --resume, from another checkpoint file of --out, e.g. "
                    "<out>/checkpoint.prev.pt when checkpoint.pt is damaged (its next save replaces checkpoint.pt)")
+    p.add_argument("--config", metavar="FILE", help="read the settings from a TOML file of the fields below (a run's "
+                   "config.toml, or one written by hand; model and dataset_options as tables); the flags given "
+                   "override it, --set and --dataset-option key by key")
     config_flags(p, TrainConfig)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -116,6 +116,15 @@ class TrainConfig:
         return make_config(cls, data)
 
     @classmethod
+    def from_toml(cls, path: str | Path) -> "TrainConfig":
+        """The settings of a TOML file: a run's ``config.toml`` or one written by hand with these fields' names
+        (:mod:`videovae.engine.run_config`); a one-line :class:`ConfigError` naming the file and the key when
+        it cannot be used."""
+        from .run_config import read_run_config
+
+        return read_run_config(path)
+
+    @classmethod
     def from_stored(cls, data: dict) -> "TrainConfig":
         """A checkpoint's stored config, the fields it predates filled in as it trained (``STORED_TRAIN_DEFAULTS``)."""
         return cls.from_dict({**STORED_TRAIN_DEFAULTS, **data})
