@@ -92,6 +92,14 @@ def attribute_assignments(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
     return seen
 
 
+def samples_json(meta: dict, schedules: list[list[dict]]) -> str:
+    """The text of ``generate``'s ``<name>.json``: ``meta`` indented, then ``schedules`` (per video, its
+    segments ``{"from": frame, "labels": {...}}``), one segment a line."""
+    videos = ["    [\n" + ",\n".join("      " + json.dumps(segment) for segment in schedule) + "\n    ]"
+              for schedule in schedules]
+    return json.dumps(meta, indent=2)[:-2] + ',\n  "schedules": [\n' + ",\n".join(videos) + "\n  ]\n}\n"
+
+
 def cmd_generate(args) -> int:
     from .api import clip_length, generate, load
     from .engine.first_frame import read_first_frame
@@ -117,16 +125,18 @@ def cmd_generate(args) -> int:
     first = read_first_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
     videos, labels = generate(loaded, num=args.num, length=length, attributes=attributes,
                               first_frames=first, seed=args.seed)
-    names = [loaded.model.attributes.describe(labels[i, 0]) for i in range(len(labels))]
+    attribute_set = loaded.model.attributes
+    names = [attribute_set.describe(labels[i, 0]) for i in range(len(labels))]  # frame 0's; schedules: every frame's
     with all_or_nothing(out) as staging:  # moved into --out together, or nothing is
         for fmt in formats:
             if fmt == "png":
                 save_grid_png(videos, staging / f"{name}.png", row_labels=None)
             else:
                 save_video(videos, staging / f"{name}.{fmt}", fps=fps)
-        atomic_write_text(staging / f"{name}.json", json.dumps(
-            {"checkpoint": str(args.checkpoint), "seed": args.seed, "attributes": attributes,
-             "first_frame": args.first_frame, "videos": names}, indent=2))
+        meta = {"checkpoint": str(args.checkpoint), "seed": args.seed, "attributes": attributes,
+                "first_frame": args.first_frame, "length": length, "videos": names}
+        atomic_write_text(staging / f"{name}.json",
+                          samples_json(meta, [attribute_set.segments(labels[i]) for i in range(len(labels))]))
     for fmt in formats:
         print(out / f"{name}.{fmt}")
     return 0
