@@ -74,3 +74,14 @@ def test_specs_validate_and_round_trip(attrs_):
     with pytest.raises(ConfigError):
         AttributeSpec("x", kind="continuous", low=1, high=0)
     assert math.isnan(float("nan")) and attrs_.specs[0].format(float("nan")) == "?"
+
+
+def test_segments_record_every_frame_of_a_schedule(chair_attributes):
+    labels = chair_attributes.controls({"chair": "c2", "rotation": "ccw@0,cw@2,ccw@5"}, 6)
+    assert chair_attributes.segments(labels) == [
+        {"from": 0, "labels": {"chair": "c2", "tilt": "?", "rotation": "ccw"}},
+        {"from": 2, "labels": {"chair": "c2", "tilt": "?", "rotation": "cw"}},
+        {"from": 5, "labels": {"chair": "c2", "tilt": "?", "rotation": "ccw"}},
+    ]
+    assert chair_attributes.segments(labels[:2]) == chair_attributes.segments(labels)[:1]
+    assert chair_attributes.describe(labels[0]) == "chair=c2, tilt=?, rotation=ccw"

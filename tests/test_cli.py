@@ -42,6 +42,12 @@ def test_train_then_generate_files(trained, tmp_path, capsys):
     assert {p.name for p in out.iterdir()} == {"samples.gif", "samples.png", "samples.mp4", "samples.json"}
     meta = json.loads((out / "samples.json").read_text())
     assert all("rotation=cw" in v for v in meta["videos"]) and len(meta["videos"]) == 3
+    assert meta["length"] == 6 and len(meta["schedules"]) == 3  # every frame's labels: a segment per change
+    for video, schedule in zip(meta["videos"], meta["schedules"]):
+        first, second = schedule
+        assert first["from"] == 0 and second["from"] == 3 and video == ", ".join(f"{k}={v}" for k, v in first["labels"].items())
+        assert (first["labels"]["tilt"], second["labels"]["tilt"]) == ("20deg", "30deg")
+        assert {**first["labels"], "tilt": "30deg"} == second["labels"]  # the free chair and the fixed rotation stay
     with Image.open(out / "samples.png") as grid:
         assert grid.size == (6 * 32 + 5 * 2, 3 * 32 + 2 * 2)  # 6 frames, 3 videos
 

@@ -151,7 +151,7 @@ def test_two_processes_match_one_process_with_the_global_batch(first_launch, tmp
     run_dir = first_launch / "ddp"
     files = files_under(run_dir)
     assert [f for f in files if not f.startswith("tensorboard/")] == [
-        "checkpoint.pt", "history.jsonl", "loss_curve.png", "samples/step_000003.png"]
+        "checkpoint.pt", "config.toml", "history.jsonl", "loss_curve.png", "samples/step_000003.png"]
     assert len([f for f in files if f.startswith("tensorboard/")]) == 1, files
     assert not [p for p in run_dir.rglob(".*")], "temporary files were left behind"
     payload = read_checkpoint(run_dir / "checkpoint.pt")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .cli_parser import build_parser, fvd_arguments, key_value  # noqa: F401 (key_value, fvd_arguments: for scripts)
+from .cli_parser import build_parser, fvd_arguments, given_fields, key_value  # noqa: F401 (key_value, fvd_arguments: for scripts)
 from .core.errors import ConfigError, VideoVAEError
 from .core.validators import check, optional_positive_int, positive_int
 
@@ -43,32 +43,26 @@ def cmd_plugins(args) -> int:
 
 
 def train_config_from_args(args):
-    """The :class:`TrainConfig` of ``videovae train``'s arguments, and (with ``--resume``) the adjusted settings."""
+    """The :class:`TrainConfig` of ``videovae train``'s arguments, and (with ``--resume``) the adjusted settings.
+
+    With ``--config`` the file's settings, overridden by the flags given (``--set`` and ``--dataset-option``
+    key by key); resumed, a file's ADJUSTABLE values are adjustments too (a value the run already has
+    changes nothing) and the trainer checks that its other settings are the run's (``match_stored``)."""
     from .engine.resume import resume_flags
     from .engine.train_config import TrainConfig
 
-    given = {
-        "preset": args.preset, "size": args.size, "dataset": args.dataset, "data_root": args.data_root, "steps": args.steps,
-        "batch_size": args.batch_size, "lr": args.lr, "kl_weight": args.kl_weight, "grad_clip": args.grad_clip,
-        "spike_clip": args.spike_clip,
-        "kl_warmup": args.kl_warmup,
-        "seed": args.seed, "log_every": args.log_every, "sample_every": args.sample_every,
-        "checkpoint_every": args.checkpoint_every, "time_limit": args.time_limit, "num_samples": args.num_samples,
-        "threads": args.threads, "device": args.device, "labelled_fraction": args.labelled_fraction,
-        "inference_steps": args.inference_steps, "inference_lr": args.inference_lr,
-        "inference_pretrain_steps": args.inference_pretrain_steps,
-        "inference_self_training_steps": args.inference_self_training_steps,
-        "workers": args.workers, "val_every": args.val_every, "val_clips": args.val_clips,
-    }
-    given = {k: v for k, v in given.items() if v is not None}
-    if args.model:
-        given["model"] = dict(args.model)
-    if args.dataset_options:
-        given["dataset_options"] = dict(args.dataset_options)
-    adjust = {}
-    if args.resume or args.resume_from:  # the trainer takes the stored settings with these changes (engine.resume)
-        adjust = {k: given[k] for k in resume_flags(given, TrainConfig)}
-    return TrainConfig.from_dict(given), adjust
+    given = given_fields(args, TrainConfig)
+    resuming = args.resume or args.resume_from
+    adjust = {k: given[k] for k in resume_flags(given, TrainConfig)} if resuming else {}
+    if args.config is None:
+        return TrainConfig.from_dict(given), adjust
+    settings = TrainConfig.from_toml(args.config).to_dict()
+    for name, value in given.items():
+        settings[name] = {**settings[name], **value} if isinstance(value, dict) else value
+    config = TrainConfig.from_dict(settings)
+    if resuming:
+        adjust = {name: getattr(config, name) for name in TrainConfig.ADJUSTABLE}
+    return config, adjust
 
 
 def cmd_train(args) -> int:
@@ -80,7 +74,7 @@ def cmd_train(args) -> int:
     require_data_root(args.data_root)
     config, adjust = train_config_from_args(args)
     result = train(config, args.out, resume=args.resume, progress=not args.no_progress, adjust=adjust,
-                   resume_from=args.resume_from)
+                   resume_from=args.resume_from, match_stored=args.config is not None)
     note = " (stopped by the time limit)" if result.stopped_by_time_limit else ""
     loss = result.last_losses.get("loss", float("nan"))
     print(f"trained to step {result.step}{note}; loss {loss:.2f}; checkpoint {result.checkpoint}")
@@ -96,6 +90,14 @@ def attribute_assignments(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
                               f"(a schedule changes it over time: {name}={seen[name]}@0,{value}@N)")
         seen[name] = value
     return seen
+
+
+def samples_json(meta: dict, schedules: list[list[dict]]) -> str:
+    """The text of ``generate``'s ``<name>.json``: ``meta`` indented, then ``schedules`` (per video, its
+    segments ``{"from": frame, "labels": {...}}``), one segment a line."""
+    videos = ["    [\n" + ",\n".join("      " + json.dumps(segment) for segment in schedule) + "\n    ]"
+              for schedule in schedules]
+    return json.dumps(meta, indent=2)[:-2] + ',\n  "schedules": [\n' + ",\n".join(videos) + "\n  ]\n}\n"
 
 
 def cmd_generate(args) -> int:
@@ -123,16 +125,18 @@ def cmd_generate(args) -> int:
     first = read_first_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
     videos, labels = generate(loaded, num=args.num, length=length, attributes=attributes,
                               first_frames=first, seed=args.seed)
-    names = [loaded.model.attributes.describe(labels[i, 0]) for i in range(len(labels))]
+    attribute_set = loaded.model.attributes
+    names = [attribute_set.describe(labels[i, 0]) for i in range(len(labels))]  # frame 0's; schedules: every frame's
     with all_or_nothing(out) as staging:  # moved into --out together, or nothing is
         for fmt in formats:
             if fmt == "png":
                 save_grid_png(videos, staging / f"{name}.png", row_labels=None)
             else:
                 save_video(videos, staging / f"{name}.{fmt}", fps=fps)
-        atomic_write_text(staging / f"{name}.json", json.dumps(
-            {"checkpoint": str(args.checkpoint), "seed": args.seed, "attributes": attributes,
-             "first_frame": args.first_frame, "videos": names}, indent=2))
+        meta = {"checkpoint": str(args.checkpoint), "seed": args.seed, "attributes": attributes,
+                "first_frame": args.first_frame, "length": length, "videos": names}
+        atomic_write_text(staging / f"{name}.json",
+                          samples_json(meta, [attribute_set.segments(labels[i]) for i in range(len(labels))]))
     for fmt in formats:
         print(out / f"{name}.{fmt}")
     return 0

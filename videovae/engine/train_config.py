@@ -21,47 +21,79 @@ STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0}
 
 @attrs.frozen
 class TrainConfig:
-    """Everything a training run depends on; stored in every checkpoint."""
+    """Everything a training run depends on; stored in every checkpoint.
 
-    preset: str = attrs.field(default="videovae", validator=string)
-    model: dict = attrs.field(factory=dict, validator=mapping)  # ModelConfig overrides
-    # named model sizes applied to the preset before the overrides (tiny, demo, paper; None: the preset's)
-    size: str | None = attrs.field(default=None, validator=lambda _, __, value: size_fields(value))
-    dataset: str = attrs.field(default="synthetic-chairs", validator=string)
-    dataset_options: dict = attrs.field(factory=dict, validator=mapping)
-    data_root: str | None = attrs.field(default=None, converter=path_text, validator=optional_path)
+    Each field's ``metadata`` holds the help text of its ``videovae train`` flag (``help``; the flag is the
+    field's name with dashes unless ``flag`` names another), from which :mod:`videovae.cli_parser` makes the
+    flags.
+    """
+
+    preset: str = attrs.field(default="videovae", validator=string, metadata={
+        "help": "model preset: a composition of parts and sizes (videovae plugins lists them)"})
+    model: dict = attrs.field(factory=dict, validator=mapping, metadata={
+        "flag": "--set", "metavar": "FIELD=VALUE",
+        "help": "override a model field (ModelConfig), e.g. --set latent_dim=64 --set sampler=unconditional; repeatable"})
+    size: str | None = attrs.field(default=None, validator=lambda _, __, value: size_fields(value), metadata={
+        "help": "model sizes for any preset, applied before --set: tiny (32x32, 16-d), demo (32x32, 128-d) or paper "
+                "(A.4: 64x64, 512-d) (default: the preset's own)"})
+    dataset: str = attrs.field(default="synthetic-chairs", validator=string, metadata={"help": "data set name"})
+    dataset_options: dict = attrs.field(factory=dict, validator=mapping, metadata={
+        "flag": "--dataset-option", "metavar": "KEY=VALUE",
+        "help": "data set option, e.g. --dataset-option num_objects=200; repeatable"})
+    data_root: str | None = attrs.field(default=None, converter=path_text, validator=optional_path, metadata={
+        "metavar": "FOLDER", "help": "folder of the data set's files (default: the data set's own)"})
     # The one training recipe (README, "Design decisions"): measured at 32×32 on the built-in chairs, Weizmann
     # and the two stress sets (docs/own_data.md); A.4's own settings were lr 1e-4, batch 16, no warm-up.
-    steps: int = attrs.field(default=3000, validator=positive_int)
-    batch_size: int = attrs.field(default=8, validator=positive_int)
-    lr: float = attrs.field(default=1e-3, converter=to_float, validator=positive_float)
-    kl_weight: float = attrs.field(default=1.0, converter=to_float, validator=non_negative_float)
-    kl_warmup: int = attrs.field(default=200, validator=non_negative_int)  # steps of linear β ramp from 0
-    grad_clip: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float)
-    # clip a gradient norm above this many times the median of the last 100 steps' (0: off; engine.optimization)
-    spike_clip: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float)
-    seed: int = attrs.field(default=0, validator=non_negative_int)
-    device: str = attrs.field(default="auto", validator=string)
-    log_every: int = attrs.field(default=10, validator=positive_int)
-    sample_every: int = attrs.field(default=0, validator=non_negative_int)
-    checkpoint_every: int = attrs.field(default=100, validator=non_negative_int)
-    time_limit: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float)
-    num_samples: int = attrs.field(default=8, validator=positive_int)
-    threads: int = attrs.field(default=0, validator=non_negative_int)
+    steps: int = attrs.field(default=3000, validator=positive_int, metadata={"help": "training steps"})
+    batch_size: int = attrs.field(default=8, validator=positive_int, metadata={
+        "help": "clips per batch (per process under torchrun)"})
+    lr: float = attrs.field(default=1e-3, converter=to_float, validator=positive_float, metadata={
+        "help": "learning rate of Adam"})
+    kl_weight: float = attrs.field(default=1.0, converter=to_float, validator=non_negative_float, metadata={
+        "help": "beta, the weight of the KL term of Eq. 9 (with --set likelihood=l1: the Laplace scale)"})
+    kl_warmup: int = attrs.field(default=200, validator=non_negative_int, metadata={
+        "help": "steps over which beta ramps linearly from 0, against posterior collapse (0: none)"})
+    grad_clip: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float, metadata={
+        "help": "cap the gradient norm at this value (0: off)"})
+    spike_clip: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float, metadata={
+        "help": "cut a gradient norm above this many times the median of the last 100 steps' norms (0: off)"})
+    seed: int = attrs.field(default=0, validator=non_negative_int, metadata={
+        "help": "random seed (weights, data order, noise)"})
+    device: str = attrs.field(default="auto", validator=string, metadata={"help": "auto, cpu or cuda[:N]"})
+    log_every: int = attrs.field(default=10, validator=positive_int, metadata={
+        "help": "steps between training rows of history.jsonl"})
+    sample_every: int = attrs.field(default=0, validator=non_negative_int, metadata={
+        "help": "steps between sample grids in samples/ (0: at the end only)"})
+    checkpoint_every: int = attrs.field(default=100, validator=non_negative_int, metadata={
+        "help": "steps between checkpoints (0: at the end only)"})
+    time_limit: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float, metadata={
+        "help": "stop after this many seconds of training, with a checkpoint (0: no limit)"})
+    num_samples: int = attrs.field(default=8, validator=positive_int, metadata={"help": "videos in each sample grid"})
+    threads: int = attrs.field(default=0, validator=non_negative_int, metadata={
+        "help": "torch CPU threads (0: torch's default)"})
     # semi-supervised attribute inference (Sec. 4.1): with labelled_fraction < 1, stage 1 trains
     # φ_att on that fraction of the training clips and infers the labels of the others
-    labelled_fraction: float = attrs.field(default=1.0, converter=to_float, validator=unit_fraction)
-    inference_steps: int = attrs.field(default=1500, validator=positive_int)
-    inference_lr: float = attrs.field(default=1e-3, converter=to_float, validator=positive_float)
-    # frame-autoencoder steps of the attribute net's encoder on all training clips before its supervised steps
-    inference_pretrain_steps: int = attrs.field(default=1500, validator=non_negative_int)
-    # then steps on the labelled clips plus the unlabelled ones the net labels confidently (self-training)
-    inference_self_training_steps: int = attrs.field(default=1000, validator=non_negative_int)
-    # DataLoader worker processes that load the training clips (0: in the training process)
-    workers: int = attrs.field(default=0, validator=non_negative_int)
-    # the held-out loss every val_every steps (None: 10 x log_every; 0: never) on val_clips clips
-    val_every: int | None = attrs.field(default=None, validator=attrs.validators.optional(non_negative_int))
-    val_clips: int = attrs.field(default=64, validator=positive_int)
+    labelled_fraction: float = attrs.field(default=1.0, converter=to_float, validator=unit_fraction, metadata={
+        "help": "semi-supervised (Sec. 4.1): keep the labels of this fraction of the training clips, infer the "
+                "others with an attribute net first (1: use the data's labels)"})
+    inference_steps: int = attrs.field(default=1500, validator=positive_int, metadata={
+        "help": "supervised training steps of the attribute net"})
+    inference_lr: float = attrs.field(default=1e-3, converter=to_float, validator=positive_float, metadata={
+        "help": "learning rate of the attribute net"})
+    inference_pretrain_steps: int = attrs.field(default=1500, validator=non_negative_int, metadata={
+        "help": "autoencoder steps of the attribute net's encoder on all training clips, labelled or not, before "
+                "its supervised steps (0: none)"})
+    inference_self_training_steps: int = attrs.field(default=1000, validator=non_negative_int, metadata={
+        "help": "then steps on the labelled clips plus the unlabelled ones the attribute net labels with "
+                "confidence >= 0.9 (0: none)"})
+    workers: int = attrs.field(default=0, validator=non_negative_int, metadata={
+        "help": "DataLoader processes that load the training clips (0: the training process itself); the batches "
+                "are the same for any number"})
+    val_every: int | None = attrs.field(default=None, validator=attrs.validators.optional(non_negative_int), metadata={
+        "help": "steps between held-out losses on the validation split, written to history.jsonl (val_* keys) and "
+                "TensorBoard (val/*) (default: 10 x --log-every; 0: never)"})
+    val_clips: int = attrs.field(default=64, validator=positive_int, metadata={
+        "help": "validation clips scored each time, spread over the split"})
 
     #: fields that may change when a run is resumed; the others define the run
     RESUMABLE = ("steps", "time_limit", "log_every", "sample_every", "checkpoint_every", "device", "num_samples", "threads",
@@ -82,6 +114,15 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         return make_config(cls, data)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "TrainConfig":
+        """The settings of a TOML file: a run's ``config.toml`` or one written by hand with these fields' names
+        (:mod:`videovae.engine.run_config`); a one-line :class:`ConfigError` naming the file and the key when
+        it cannot be used."""
+        from .run_config import read_run_config
+
+        return read_run_config(path)
 
     @classmethod
     def from_stored(cls, data: dict) -> "TrainConfig":

@@ -28,12 +28,14 @@ import torch
 
 from ..core.config import ModelConfig
 from ..core.errors import CheckpointError, ConfigError
-from ..registry.factory import build_from_config, resolve_config
+from ..io.atomic import STORAGE_ERRNOS, storage_error
+from ..registry.factory import build_from_config
 from . import distributed
 from .attribute_inference import NET_FILE, LabelledView, reuse_stage_one, run_stage_one, stage_one_from_payload
 from .checkpoint import Checkpoint, model_from_checkpoint, open_checkpoint, previous_path
 from .data import fit_dataset_size, load_dataset, validation_split
 from .resume import resume_config
+from .run_config import RUN_CONFIG_NAME, model_config_of, started_config, write_run_config
 from .run_folder import RunLock, sigterm_as_interrupt
 from .train_config import CHECKPOINT_NAME, TrainConfig, TrainResult, resolve_device
 from .trainer import TrainCallback, Trainer
@@ -41,13 +43,18 @@ from .trainer import TrainCallback, Trainer
 logger = logging.getLogger(__name__)
 
 
-def _resumed_config(stored: Checkpoint, path: Path, requested: TrainConfig,
-                    adjust: dict[str, Any]) -> tuple[TrainConfig, list]:
+def _resumed_config(stored: Checkpoint, path: Path, requested: TrainConfig, adjust: dict[str, Any],
+                    match_stored: bool = False) -> tuple[TrainConfig, list]:
     """The stored config with ``requested``'s RESUMABLE fields and the ``adjust``ed ADJUSTABLE ones,
-    and the list of adjustments so far (:func:`~videovae.engine.resume.resume_config`)."""
+    and the list of adjustments so far (:func:`~videovae.engine.resume.resume_config`). With ``match_stored``
+    (``requested`` is a whole run's settings, e.g. of ``--config``) every other field must be the stored one."""
     if stored.train_config is None:
         raise CheckpointError(f"{path} lacks the checkpoint field 'train_config'; it cannot be resumed")
-    return resume_config(TrainConfig.from_stored(stored.train_config), requested, adjust, stored.step, stored.adjustments)
+    config = TrainConfig.from_stored(stored.train_config)
+    if not match_stored:
+        return resume_config(config, requested, adjust, stored.step, stored.adjustments)
+    requested = sized_config(requested) if "size" in config.dataset_options else requested  # as the run stored it
+    return resume_config(config, requested, adjust, stored.step, stored.adjustments, where=str(path))
 
 
 def stage_one_settings(cfg: TrainConfig) -> dict:
@@ -58,11 +65,6 @@ def stage_one_settings(cfg: TrainConfig) -> dict:
     if cfg.size is not None:  # only when set, so that runs from before the field keep their settings
         settings["size"] = cfg.size
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
-
-
-def model_config_of(cfg: TrainConfig) -> ModelConfig:
-    """The ModelConfig a new run of ``cfg`` builds: its preset, then its named ``size``, then its overrides."""
-    return resolve_config(cfg.preset, **cfg.model_overrides())
 
 
 def sized_config(cfg: TrainConfig) -> TrainConfig:
@@ -118,13 +120,17 @@ def stage_one(cfg: TrainConfig, dataset, train_split, out_dir: Path, stored: Che
 
 def build_trainer(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
                   adjust: dict[str, Any] | None = None, callbacks: Sequence[TrainCallback] = (),
-                  resume_from: str | Path | None = None) -> Trainer:
+                  resume_from: str | Path | None = None, match_stored: bool = False) -> Trainer:
     """Everything a run needs, built in order (module docstring), as a :class:`Trainer` ready to ``run()``.
 
     ``resume`` continues the checkpoint in ``out_dir`` with ``config``'s RESUMABLE fields and the
     ``adjust``ed ADJUSTABLE ones (recorded in the checkpoint); without it, ``out_dir`` must hold no checkpoint.
     ``resume_from`` (implies ``resume``) continues another checkpoint file of ``out_dir`` instead, e.g.
     ``checkpoint.prev.pt`` when ``checkpoint.pt`` is damaged; its next save replaces ``checkpoint.pt``.
+    ``match_stored`` (with ``resume``): ``config`` is a whole run's settings (``--config``), so each field
+    that is neither RESUMABLE nor adjusted must equal the stored one, or it is a one-line :class:`ConfigError`.
+    A new run writes its settings as ``config.toml`` into ``out_dir`` (:mod:`~videovae.engine.run_config`);
+    a resumed one only when the folder has none (the settings it started with, as far as the checkpoint says).
     Rank 0 owns ``out_dir`` from here on (:class:`~videovae.engine.run_folder.RunLock`; another run into it
     is refused before anything is written), until the trainer's ``run()`` ends.
     """
@@ -132,7 +138,8 @@ def build_trainer(config: TrainConfig, out_dir: str | Path, *, resume: bool = Fa
     lock = RunLock.acquire(out_dir) if int(os.environ.get("RANK", "0")) == 0 else None
     try:
         return _build_trainer(config, out_dir, resume=resume or resume_from is not None, progress=progress,
-                              adjust=adjust, callbacks=callbacks, resume_from=resume_from, lock=lock)
+                              adjust=adjust, callbacks=callbacks, resume_from=resume_from, lock=lock,
+                              match_stored=match_stored)
     except BaseException:
         if lock is not None:
             lock.release()
@@ -153,7 +160,8 @@ def _resume_source(out_dir: Path, resume_from: str | Path | None) -> Path:
 
 
 def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress: bool, adjust: dict[str, Any] | None,
-                   callbacks: Sequence[TrainCallback], resume_from: str | Path | None, lock: RunLock | None) -> Trainer:
+                   callbacks: Sequence[TrainCallback], resume_from: str | Path | None, lock: RunLock | None,
+                   match_stored: bool = False) -> Trainer:
     checkpoint_path = out_dir / CHECKPOINT_NAME
     stored: Checkpoint | None = None
     adjustments: list[dict[str, Any]] = []
@@ -162,7 +170,7 @@ def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress
     if resume:
         source = _resume_source(out_dir, resume_from)
         stored = open_checkpoint(source, fallback_flag="--resume-from" if source == checkpoint_path else None)
-        config, adjustments = _resumed_config(stored, source, config, adjust or {})
+        config, adjustments = _resumed_config(stored, source, config, adjust or {}, match_stored)
         if source != checkpoint_path:
             logger.info(f"resuming from {source} (step {stored.step}); its next save replaces {checkpoint_path}")
     elif checkpoint_path.exists():
@@ -209,19 +217,39 @@ def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress
     for change in adjustments:
         if change["step"] == step and process.is_main:
             logger.info(f"from step {change['step']}: {change['field']} {change['from']} -> {change['to']}")
-    return Trainer(model, train_split, validation_split(dataset), cfg, out_dir, callbacks=callbacks, progress=progress,
-                   checkpoint=stored, adjustments=adjustments, dataset=dataset, label_table=label_table,
-                   stage_one=stage, device=device, process=process, lock=lock)
+    trainer = Trainer(model, train_split, validation_split(dataset), cfg, out_dir, callbacks=callbacks,
+                      progress=progress, checkpoint=stored, adjustments=adjustments, dataset=dataset,
+                      label_table=label_table, stage_one=stage, device=device, process=process, lock=lock)
+    if process.is_main and (stored is None or not (out_dir / RUN_CONFIG_NAME).exists()):
+        _write_run_config(out_dir, cfg, model_config, stored, adjustments)
+    return trainer
+
+
+def _write_run_config(out_dir: Path, cfg: TrainConfig, model_config: ModelConfig, stored: Checkpoint | None,
+                      adjustments: Sequence[dict[str, Any]]) -> None:
+    """``config.toml`` of a run that starts, or of a resumed one whose folder has none (a run from before
+    config.toml): then the settings it started with, as far as the checkpoint records them."""
+    when = "written when the run started"
+    if stored is not None:
+        cfg = started_config(cfg, adjustments)
+        when = (f"written when it was resumed at step {stored.step} (the folder had no config.toml); steps and the "
+                "other settings a resume may change are those of the resumed run")
+    try:
+        write_run_config(out_dir, cfg, model_config, when)
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        raise storage_error(exc, out_dir / RUN_CONFIG_NAME, "the run did not start") from None
 
 
 def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True,
           adjust: dict[str, Any] | None = None, callbacks: Sequence[TrainCallback] = (),
-          resume_from: str | Path | None = None) -> TrainResult:
+          resume_from: str | Path | None = None, match_stored: bool = False) -> TrainResult:
     """Build the run (:func:`build_trainer`) and train it to ``config.steps`` (or its time limit); SIGTERM
     during either stops it as Ctrl-C does (:func:`~videovae.engine.run_folder.sigterm_as_interrupt`)."""
     with sigterm_as_interrupt():
         trainer = build_trainer(config, out_dir, resume=resume, progress=progress, adjust=adjust, callbacks=callbacks,
-                                resume_from=resume_from)
+                                resume_from=resume_from, match_stored=match_stored)
     return trainer.run()
 
 
