@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .core.errors import CheckpointError, ConfigError, InputShapeError
+from .core.errors import CheckpointError, ConfigError, InputShapeError, UnknownNameError, unknown_name_message
 from .core.interfaces import VideoModel
 from .core.validators import boolean, check, integer, optional_positive_int, positive_int, short_repr
 from .engine.checkpoint import LoadedCheckpoint, load_checkpoint
@@ -144,10 +144,26 @@ def as_first_frames(frames: Any, num: int, frame_shape: tuple[int, int, int]) ->
     return frames
 
 
-def list_components() -> dict[str, list[dict]]:
-    """Every registered part by kind: name, plugin, package, description and option names."""
+def list_components(kind: str | None = None, pattern: str | None = None) -> dict[str, list[dict]]:
+    """Registered parts by kind: name, plugin, package, description and option names.
+
+    ``kind`` keeps one kind (``"prior"``, or as the listing spells it, ``"priors"``); ``pattern`` keeps the
+    names that match it (shell-style, :mod:`fnmatch`: ``"minus-*"``), across kinds. Kinds with no match are
+    left out when either is given. An unknown kind is a one-line :class:`UnknownNameError` listing the kinds."""
     registry = get_registry()
-    return {
-        kind: [e.to_dict() for e in registry.entries(kind)]
-        for kind in registry.kinds
-    }
+    if pattern is not None and (not isinstance(pattern, str) or not pattern):
+        raise ConfigError(f"pattern must be a shell-style name pattern such as 'minus-*', got {short_repr(pattern)}")
+    kinds = registry.kinds if kind is None else (component_kind(kind, registry.kinds),)
+    listed = {k: [e.to_dict() for e in registry.entries(k, pattern or "*")] for k in kinds}
+    return listed if kind is None and pattern is None else {k: v for k, v in listed.items() if v}
+
+
+def component_kind(kind: Any, kinds: tuple[str, ...]) -> str:
+    """``kind`` as the registry names it (a plural as ``videovae plugins`` prints it is accepted); a one-line
+    :class:`UnknownNameError` listing ``kinds`` otherwise."""
+    if not isinstance(kind, str):
+        raise ConfigError(f"kind must be a kind name such as 'prior', got {short_repr(kind)}; kinds: {', '.join(kinds)}")
+    for name in (kind, kind[:-1] if kind.endswith("s") else None):
+        if name in kinds:
+            return name
+    raise UnknownNameError(unknown_name_message("kind", kind, kinds))

@@ -18,28 +18,33 @@ from .core.validators import check, optional_positive_int, positive_int
 
 
 def cmd_plugins(args) -> int:
+    from .api import list_components
     from .registry import get_registry
 
     registry = get_registry()
+    listed = list_components(args.kind, args.pattern)
     if args.json:
-        from .api import list_components
-
-        data = {"components": list_components(), "plugins": registry.plugins,
+        data = {"components": listed, "plugins": registry.plugins,
                 "failures": [{"plugin": f.plugin, "error": f.error} for f in registry.failures]}
         print(json.dumps(data, indent=2))
         return 0
-    for kind in registry.kinds:
-        entries = registry.entries(kind)
+    if not listed:
+        print(f"no registered part matches {' and '.join(_filters(args))}")
+    for kind, entries in listed.items():
         print(f"{kind}s:" if not kind.endswith("s") else f"{kind}:")
         if not entries:
             print("  (none)")
         for e in entries:
-            print(f"  {e.name:<20} {e.package:<22} {e.description}")
+            print(f"  {e['name']:<20} {e['package']:<22} {e['description']}")
     if registry.failures:
         print("plugins that failed:")
         for f in registry.failures:
             print(f"  {f.plugin}: {f.error}")
     return 0
+
+
+def _filters(args) -> list[str]:
+    return ([f"kind {args.kind}"] if args.kind else []) + ([f"{args.pattern!r}"] if args.pattern else [])
 
 
 def train_config_from_args(args):

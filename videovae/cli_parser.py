@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("plugins", help="list every registered part by kind, and plugins that failed to load")
+    p.add_argument("pattern", nargs="?", help="only the names matching this shell-style pattern, across kinds "
+                   "(e.g. 'minus-*'; quote it)")
+    p.add_argument("--kind", help="only this kind: encoder, decoder, latent, prior, sampler, likelihood, metric, "
+                   "dataset, model or preset")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("train", help="train a model on a data set")
