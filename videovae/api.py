@@ -20,6 +20,7 @@ from .core.interfaces import VideoModel
 from .core.validators import boolean, check, integer, optional_positive_int, positive_int, short_repr
 from .engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from .engine.data import require_data_root
+from .engine.export import export_checkpoint
 from .engine.generation import generate_videos
 from .engine.train_config import TrainConfig, TrainResult
 from .engine.training import train as train_run
@@ -47,10 +48,20 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, *, resume: boo
 
 
 def load(path: str | Path) -> LoadedCheckpoint:
-    """A trained model (eval mode) and its checkpoint data; a one-line
-    :class:`~videovae.core.errors.CheckpointError` when ``path`` is not a readable checkpoint."""
-    _check_path(path, "load", "the path of a checkpoint", CheckpointError)
+    """A trained model (eval mode) and its checkpoint data, from a checkpoint file, an exported folder
+    (:func:`export`; or its ``config.json`` / ``model.safetensors``) or ``"pretrained:NAME"`` (a model that ships
+    with the package, :func:`load_pretrained`); a one-line :class:`~videovae.core.errors.CheckpointError` when
+    ``path`` is none of them."""
+    _check_path(path, "load", "the path of a checkpoint or an exported folder", CheckpointError)
     return load_checkpoint(path)
+
+
+def export(checkpoint: str | Path, out: str | Path, *, dtype: str = "float32") -> Path:
+    """Write the model of ``checkpoint`` as ``model.safetensors`` (weights only, ``dtype`` float32 or float16)
+    and ``config.json`` into the folder ``out``, all or nothing (:mod:`videovae.engine.export`); ``out``."""
+    _check_path(checkpoint, "export", "the path of a checkpoint or an exported folder", CheckpointError)
+    _check_path(out, "out", "an output folder", ConfigError)
+    return export_checkpoint(checkpoint, out, dtype, flag="out")
 
 
 def _check_path(value: Any, name: str, what: str, error: type[Exception]) -> None:

