@@ -1,4 +1,4 @@
-"""The ``videovae`` command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export. Thin: it parses (:mod:`videovae.cli_parser`) and calls the API.
+"""The ``videovae`` command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export, show. Thin: it parses (:mod:`videovae.cli_parser`) and calls the API.
 
 Errors meant for users print as one line and exit with status 2; ``--debug`` shows
 the full traceback. Ctrl-C and SIGTERM print one line and exit with status 130 and 143.
@@ -246,9 +246,17 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_show(args) -> int:
+    from .engine.describe import describe_model_file, format_description
+
+    info = describe_model_file(args.checkpoint)
+    print(json.dumps(info, indent=2) if args.json else format_description(info))
+    return 0
+
+
 COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
             "fvd-weights": cmd_fvd_weights, "demo": cmd_demo, "infer-attributes": cmd_infer_attributes,
-            "export": cmd_export}
+            "export": cmd_export, "show": cmd_show}
 
 
 class _ConsoleHandler(logging.StreamHandler):

@@ -11,7 +11,7 @@ from typing import Any
 from .core.errors import one_line
 from .core.validators import MAX_DEPTH, nesting_depth
 
-DESCRIPTION = "The videovae command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export."
+DESCRIPTION = "The videovae command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export, show."
 
 
 def key_value(text: str) -> tuple[str, Any]:
@@ -169,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "there are replaced)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float16"),
                    help="float16 halves the size; loading casts the weights back to float32 (default float32)")
+
+    p = sub.add_parser("show", help="what a checkpoint or an exported folder holds: parts, preset, attributes, data "
+                       "set, step, training settings, versions, sha256, parameter count")
+    p.add_argument("checkpoint", help="a checkpoint file, an exported folder (or its config.json / model.safetensors)")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("demo", help="train the default model on the built-in chairs and write samples")
     p.add_argument("--out", default="videovae-demo", help="output folder (default ./videovae-demo)")

@@ -62,26 +62,33 @@ def export_folder(path: str | Path) -> Path | None:
     return path.parent if path.name == CONFIG_FILE or path.suffix == ".safetensors" else None
 
 
-def open_model_file(path: str | Path) -> Checkpoint:
-    """The checked data of a checkpoint file, an exported folder (or its ``config.json`` / ``model.safetensors``)
-    or ``pretrained:NAME`` (a model that ships with the package, :mod:`videovae.engine.pretrained`)."""
+def model_path(path: str | Path) -> Path:
+    """``path`` as a Path, or for ``pretrained:NAME`` the folder of that shipped model
+    (:func:`videovae.engine.pretrained.pretrained_folder`: an unknown name is one line listing the known ones)."""
     text = str(path)
     if text.startswith("pretrained:"):
         from .pretrained import pretrained_folder
 
-        path = pretrained_folder(text[len("pretrained:"):])
+        return pretrained_folder(text[len("pretrained:"):])
+    return Path(path)
+
+
+def open_model_file(path: str | Path) -> Checkpoint:
+    """The checked data of a checkpoint file, an exported folder (or its ``config.json`` / ``model.safetensors``)
+    or ``pretrained:NAME`` (a model that ships with the package, :mod:`videovae.engine.pretrained`)."""
+    path = model_path(path)
     folder = export_folder(path)
     return read_export(folder) if folder is not None else open_checkpoint(path, fallback_flag="--checkpoint")
 
 
-def _json_data(value: Any) -> Any:
+def json_data(value: Any) -> Any:
     """``value`` as JSON data: tuples as lists, tensors as nested lists, non-finite floats as null."""
     if isinstance(value, torch.Tensor):
-        return _json_data(value.tolist())
+        return json_data(value.tolist())
     if isinstance(value, Mapping):
-        return {str(k): _json_data(v) for k, v in value.items()}
+        return {str(k): json_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_data(v) for v in value]
+        return [json_data(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
@@ -149,7 +156,7 @@ def export_checkpoint(source: str | Path, out: str | Path, dtype: str = "float32
     with all_or_nothing(out) as staging:
         atomic_write(staging / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
         config["weights"]["sha256"] = file_sha256(staging / WEIGHTS_FILE)
-        atomic_write_text(staging / CONFIG_FILE, json.dumps(_json_data(config), indent=2) + "\n")
+        atomic_write_text(staging / CONFIG_FILE, json.dumps(json_data(config), indent=2) + "\n")
     return out
 
 
