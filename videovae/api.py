@@ -20,6 +20,7 @@ from .core.interfaces import VideoModel
 from .core.validators import boolean, check, integer, optional_positive_int, positive_int, short_repr
 from .engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from .engine.data import require_data_root
+from .engine import pretrained
 from .engine.export import export_checkpoint
 from .engine.generation import generate_videos
 from .engine.train_config import TrainConfig, TrainResult
@@ -54,6 +55,13 @@ def load(path: str | Path) -> LoadedCheckpoint:
     ``path`` is none of them."""
     _check_path(path, "load", "the path of a checkpoint or an exported folder", CheckpointError)
     return load_checkpoint(path)
+
+
+def load_pretrained(name: str) -> LoadedCheckpoint:
+    """A model that ships with the package (``videovae pretrained`` lists them), loaded as :func:`load` loads a
+    checkpoint; an unknown name is a one-line :class:`~videovae.core.errors.UnknownNameError` listing the known
+    ones. ``$VIDEOVAE_PRETRAINED_DIR`` points the registry at another folder (:mod:`videovae.engine.pretrained`)."""
+    return pretrained.load_pretrained(name)
 
 
 def export(checkpoint: str | Path, out: str | Path, *, dtype: str = "float32") -> Path:

@@ -1,4 +1,5 @@
-"""The ``videovae`` command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export, show. Thin: it parses (:mod:`videovae.cli_parser`) and calls the API.
+"""The ``videovae`` command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export, show,
+pretrained. Thin: it parses (:mod:`videovae.cli_parser`) and calls the API.
 
 Errors meant for users print as one line and exit with status 2; ``--debug`` shows
 the full traceback. Ctrl-C and SIGTERM print one line and exit with status 130 and 143.
@@ -123,7 +124,7 @@ def cmd_generate(args) -> int:
     name = plain_stem(args.name)
     attributes = attribute_assignments(args.attr)
     out = output_folder(args.out)
-    loaded = load(args.checkpoint)
+    loaded = load(args.checkpoint if args.checkpoint is not None else f"pretrained:{args.pretrained}")
     length = args.length if args.length is not None else clip_length(loaded)
     first = read_first_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
     videos, labels = generate(loaded, num=args.num, length=length, attributes=attributes,
@@ -136,7 +137,8 @@ def cmd_generate(args) -> int:
             else:
                 save_video(videos, staging / f"{name}.{fmt}", fps=fps)
         atomic_write_text(staging / f"{name}.json", json.dumps(
-            {"checkpoint": str(args.checkpoint), "seed": args.seed, "attributes": attributes,
+            {**({"checkpoint": str(args.checkpoint)} if args.checkpoint is not None else {"pretrained": args.pretrained}),
+             "seed": args.seed, "attributes": attributes,
              "first_frame": args.first_frame, "videos": names}, indent=2))
     for fmt in formats:
         print(out / f"{name}.{fmt}")
@@ -254,9 +256,22 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_pretrained(args) -> int:
+    from .engine.pretrained import list_pretrained, pretrained_root
+
+    models = list_pretrained()
+    if args.json:
+        print(json.dumps({"folder": str(pretrained_root()), "models": [m.to_dict() for m in models]}, indent=2))
+    elif not models:
+        print(f"no pretrained model ships with this videovae (looked in {pretrained_root()})")
+    for model in [] if args.json else models:
+        print(f"{model.name:<20} {model.size / 1e6:6.2f} MB  {model.description}  ({model.weights})")
+    return 0
+
+
 COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
             "fvd-weights": cmd_fvd_weights, "demo": cmd_demo, "infer-attributes": cmd_infer_attributes,
-            "export": cmd_export, "show": cmd_show}
+            "export": cmd_export, "show": cmd_show, "pretrained": cmd_pretrained}
 
 
 class _ConsoleHandler(logging.StreamHandler):

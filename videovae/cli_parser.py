@@ -11,7 +11,8 @@ from typing import Any
 from .core.errors import one_line
 from .core.validators import MAX_DEPTH, nesting_depth
 
-DESCRIPTION = "The videovae command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export, show."
+DESCRIPTION = ("The videovae command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export, "
+               "show, pretrained.")
 
 
 def key_value(text: str) -> tuple[str, Any]:
@@ -111,8 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="then steps on the labelled clips plus the unlabelled ones the attribute net labels with "
                         "confidence >= 0.9 (default 1000; 0: none)")
 
-    p = sub.add_parser("generate", help="sample videos from a checkpoint")
-    p.add_argument("--checkpoint", required=True)
+    p = sub.add_parser("generate", help="sample videos from a checkpoint, an exported folder or a shipped model")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a checkpoint file or an exported folder (videovae export)")
+    source.add_argument("--pretrained", metavar="NAME", help="a model that ships with videovae (videovae pretrained)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--num", type=int, default=8, help="number of videos")
     p.add_argument("--length", type=int, help="frames per video (default: the training clip length)")
@@ -173,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="what a checkpoint or an exported folder holds: parts, preset, attributes, data "
                        "set, step, training settings, versions, sha256, parameter count")
     p.add_argument("checkpoint", help="a checkpoint file, an exported folder (or its config.json / model.safetensors)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("pretrained", help="list the pretrained models that ship with videovae (generate --pretrained NAME)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("demo", help="train the default model on the built-in chairs and write samples")
