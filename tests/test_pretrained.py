@@ -52,7 +52,7 @@ def test_the_list_names_each_model_with_its_card_size_and_file(registry, capsys)
     assert list_pretrained(root=root) == [model]  # the same without the environment variable
 
 
-def test_load_by_name_and_as_a_path_generate_the_checkpoints_clips(registry):
+def test_load_by_name_and_as_a_path_generate_the_checkpoints_clips(registry, tmp_path):
     _, checkpoint = registry
     expected = videovae.generate(videovae.load(checkpoint), num=3, seed=4, attributes={"rotation": "cw"})
     for loaded in (videovae.load_pretrained("tiny-chairs"), videovae.load("pretrained:tiny-chairs"),
@@ -61,6 +61,9 @@ def test_load_by_name_and_as_a_path_generate_the_checkpoints_clips(registry):
         assert torch.equal(labels, expected[1]) and (videos - expected[0]).abs().max() < 0.02  # float16 weights
     model = videovae.build_model("tiny", checkpoint="pretrained:tiny-chairs")
     assert not model.training and model.config.latent_dim == 16
+    videovae.export("pretrained:tiny-chairs", tmp_path / "copy", dtype="float32")  # keeps where it came from
+    copied, shipped = (json.loads((f / "config.json").read_text()) for f in (tmp_path / "copy", registry[0] / "tiny-chairs"))
+    assert copied["source"] == shipped["source"] and copied["weights"]["dtype"] == "float32"
 
 
 def test_generate_takes_pretrained_or_checkpoint_exactly_one(registry, tmp_path, capsys):

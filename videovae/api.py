@@ -18,9 +18,9 @@ import torch
 from .core.errors import CheckpointError, ConfigError, InputShapeError, UnknownNameError, unknown_name_message
 from .core.interfaces import VideoModel
 from .core.validators import boolean, check, integer, optional_positive_int, positive_int, short_repr
+from .engine import pretrained
 from .engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from .engine.data import require_data_root
-from .engine import pretrained
 from .engine.export import export_checkpoint
 from .engine.generation import generate_videos
 from .engine.train_config import TrainConfig, TrainResult

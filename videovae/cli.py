@@ -262,9 +262,10 @@ def cmd_pretrained(args) -> int:
     models = list_pretrained()
     if args.json:
         print(json.dumps({"folder": str(pretrained_root()), "models": [m.to_dict() for m in models]}, indent=2))
-    elif not models:
+        return 0
+    if not models:
         print(f"no pretrained model ships with this videovae (looked in {pretrained_root()})")
-    for model in [] if args.json else models:
+    for model in models:
         print(f"{model.name:<20} {model.size / 1e6:6.2f} MB  {model.description}  ({model.weights})")
     return 0
 

@@ -27,6 +27,7 @@ from typing import Any, Mapping
 import torch
 
 from ..core.errors import CheckpointError, ConfigError, one_line
+from ..core.validators import short_repr
 from ..io.atomic import atomic_write, atomic_write_text
 from ..io.outputs import all_or_nothing, output_folder
 from .checkpoint import Checkpoint, load_checkpoint, open_checkpoint, versions
@@ -117,9 +118,10 @@ def _weights(state: Mapping[str, Any], dtype: torch.dtype, where: str, prefix: s
 def export_checkpoint(source: str | Path, out: str | Path, dtype: str = "float32", *, flag: str = "--out") -> Path:
     """Write ``model.safetensors`` and ``config.json`` of the model in ``source`` (a checkpoint file, or an
     exported folder to convert to another ``dtype``) into the folder ``out``, all or nothing; ``out``."""
-    if dtype not in DTYPES:
-        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {short_repr(dtype)}")
     out = output_folder(out, flag)
+    source = model_path(source)
     loaded = load_checkpoint(source)  # every check of a load: the digest, the config, weights that fit it
     checkpoint = loaded.checkpoint
     where = checkpoint.where
