@@ -29,7 +29,7 @@ def refused(kind, call, fragment):
 
 @pytest.mark.parametrize("path", [None, 5, ""])
 def test_load_refuses_what_is_not_a_path(path):
-    refused(CheckpointError, lambda: videovae.load(path), "load expects the path of a checkpoint (a str or Path), got")
+    refused(CheckpointError, lambda: videovae.load(path), "load expects the path of a checkpoint or an exported folder (a str or Path), got")
 
 
 @pytest.mark.parametrize("kwargs, kind, fragment", [

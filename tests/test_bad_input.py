@@ -217,7 +217,7 @@ def test_demo_minutes_must_be_positive(tmp_path, capsys, minutes):
 
 def test_argparse_errors_are_one_line_too(tmp_path, capsys):
     assert run(["generate", "--out", str(tmp_path)]) == 2
-    assert "videovae generate: error: the following arguments are required: --checkpoint (see videovae generate --help)" \
-        in one_error_line(capsys)
+    assert ("videovae generate: error: one of the arguments --checkpoint --pretrained is required "
+            "(see videovae generate --help)") in one_error_line(capsys)
     assert run(TRAIN + ["--out", str(tmp_path), "--set", "novalue"]) == 2
     assert "argument --set: expected KEY=VALUE, got 'novalue'" in one_error_line(capsys)

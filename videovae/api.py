@@ -15,11 +15,13 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from .core.errors import CheckpointError, ConfigError, InputShapeError
+from .core.errors import CheckpointError, ConfigError, InputShapeError, UnknownNameError, unknown_name_message
 from .core.interfaces import VideoModel
 from .core.validators import boolean, check, integer, optional_positive_int, positive_int, short_repr
+from .engine import pretrained
 from .engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from .engine.data import require_data_root
+from .engine.export import export_checkpoint
 from .engine.generation import generate_videos
 from .engine.train_config import TrainConfig, TrainResult
 from .engine.training import train as train_run
@@ -47,10 +49,27 @@ def train(out_dir: str | Path, config: TrainConfig | None = None, *, resume: boo
 
 
 def load(path: str | Path) -> LoadedCheckpoint:
-    """A trained model (eval mode) and its checkpoint data; a one-line
-    :class:`~videovae.core.errors.CheckpointError` when ``path`` is not a readable checkpoint."""
-    _check_path(path, "load", "the path of a checkpoint", CheckpointError)
+    """A trained model (eval mode) and its checkpoint data, from a checkpoint file, an exported folder
+    (:func:`export`; or its ``config.json`` / ``model.safetensors``) or ``"pretrained:NAME"`` (a model that ships
+    with the package, :func:`load_pretrained`); a one-line :class:`~videovae.core.errors.CheckpointError` when
+    ``path`` is none of them."""
+    _check_path(path, "load", "the path of a checkpoint or an exported folder", CheckpointError)
     return load_checkpoint(path)
+
+
+def load_pretrained(name: str) -> LoadedCheckpoint:
+    """A model that ships with the package (``videovae pretrained`` lists them), loaded as :func:`load` loads a
+    checkpoint; an unknown name is a one-line :class:`~videovae.core.errors.UnknownNameError` listing the known
+    ones. ``$VIDEOVAE_PRETRAINED_DIR`` points the registry at another folder (:mod:`videovae.engine.pretrained`)."""
+    return pretrained.load_pretrained(name)
+
+
+def export(checkpoint: str | Path, out: str | Path, *, dtype: str = "float32") -> Path:
+    """Write the model of ``checkpoint`` as ``model.safetensors`` (weights only, ``dtype`` float32 or float16)
+    and ``config.json`` into the folder ``out``, all or nothing (:mod:`videovae.engine.export`); ``out``."""
+    _check_path(checkpoint, "export", "the path of a checkpoint or an exported folder", CheckpointError)
+    _check_path(out, "out", "an output folder", ConfigError)
+    return export_checkpoint(checkpoint, out, dtype, flag="out")
 
 
 def _check_path(value: Any, name: str, what: str, error: type[Exception]) -> None:
@@ -144,10 +163,26 @@ def as_first_frames(frames: Any, num: int, frame_shape: tuple[int, int, int]) ->
     return frames
 
 
-def list_components() -> dict[str, list[dict]]:
-    """Every registered part by kind: name, plugin, package, description and option names."""
+def list_components(kind: str | None = None, pattern: str | None = None) -> dict[str, list[dict]]:
+    """Registered parts by kind: name, plugin, package, description and option names.
+
+    ``kind`` keeps one kind (``"prior"``, or as the listing spells it, ``"priors"``); ``pattern`` keeps the
+    names that match it (shell-style, :mod:`fnmatch`: ``"minus-*"``), across kinds. Kinds with no match are
+    left out when either is given. An unknown kind is a one-line :class:`UnknownNameError` listing the kinds."""
     registry = get_registry()
-    return {
-        kind: [e.to_dict() for e in registry.entries(kind)]
-        for kind in registry.kinds
-    }
+    if pattern is not None and (not isinstance(pattern, str) or not pattern):
+        raise ConfigError(f"pattern must be a shell-style name pattern such as 'minus-*', got {short_repr(pattern)}")
+    kinds = registry.kinds if kind is None else (component_kind(kind, registry.kinds),)
+    listed = {k: [e.to_dict() for e in registry.entries(k, pattern or "*")] for k in kinds}
+    return listed if kind is None and pattern is None else {k: v for k, v in listed.items() if v}
+
+
+def component_kind(kind: Any, kinds: tuple[str, ...]) -> str:
+    """``kind`` as the registry names it (a plural as ``videovae plugins`` prints it is accepted); a one-line
+    :class:`UnknownNameError` listing ``kinds`` otherwise."""
+    if not isinstance(kind, str):
+        raise ConfigError(f"kind must be a kind name such as 'prior', got {short_repr(kind)}; kinds: {', '.join(kinds)}")
+    for name in (kind, kind[:-1] if kind.endswith("s") else None):
+        if name in kinds:
+            return name
+    raise UnknownNameError(unknown_name_message("kind", kind, kinds))

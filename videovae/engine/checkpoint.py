@@ -11,6 +11,8 @@ before as ``checkpoint.prev.pt``.
 from __future__ import annotations
 
 import copy
+import json
+import os
 import platform
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,8 +23,9 @@ import torch
 from .. import __version__
 from ..core.attributes import AttributeSet
 from ..core.config import ModelConfig
-from ..core.errors import CheckpointError, VideoVAEError
+from ..core.errors import CheckpointError, ConfigError, VideoVAEError
 from ..core.interfaces import VideoModel
+from ..core.validators import short_repr
 from ..registry.factory import build_from_config
 from .archive import atomic_torch_save, load_plain_data, state_misfit
 
@@ -240,8 +243,11 @@ class LoadedCheckpoint:
 
 
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
-    """Read a checkpoint and rebuild its model in eval mode."""
-    checkpoint = open_checkpoint(path, fallback_flag="--checkpoint")
+    """Read a checkpoint file, an exported folder (or its ``config.json`` / ``model.safetensors``) or
+    ``pretrained:NAME`` (:func:`~videovae.engine.export.open_model_file`) and rebuild its model in eval mode."""
+    from .export import open_model_file  # it builds on this module
+
+    checkpoint = open_model_file(path)
     try:
         model = model_from_checkpoint(checkpoint)
     except CheckpointError:
@@ -250,3 +256,38 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
         raise CheckpointError(f"{path}: {exc}") from None
     model.eval()
     return LoadedCheckpoint(model, checkpoint)
+
+
+def config_differences(stored: ModelConfig, wanted: ModelConfig, limit: int = 3) -> str:
+    """The fields in which ``wanted`` differs from ``stored``, in one line (``""`` when none): at most ``limit``."""
+    have, want = (json.loads(json.dumps(c.to_dict())) for c in (stored, wanted))  # tuples and lists alike
+    fields = [f"{name} {json.dumps(have[name])} (asked for {json.dumps(want[name])})"
+              for name in have if have[name] != want[name]]
+    more = f" and {len(fields) - limit} more fields" if len(fields) > limit else ""
+    return ", ".join(fields[:limit]) + more
+
+
+def model_with_weights(path: str | Path, config: ModelConfig | None, attributes: AttributeSet | None,
+                       what: str) -> VideoModel:
+    """The model stored at ``path`` (whatever :func:`load_checkpoint` reads), in eval mode, when it is the one
+    ``config`` describes (None: any) with ``attributes`` (None: the stored ones); a one-line
+    :class:`CheckpointError` naming what differs otherwise (``what`` names where ``config`` came from)."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ConfigError(f"checkpoint expects the path of a checkpoint file or an exported folder (a str or Path), "
+                          f"got {short_repr(path)}")
+    loaded = load_checkpoint(path)
+    model = loaded.model
+    stored = loaded.checkpoint.train_config or {}
+    parts = [f"{name} {stored[name]!r}" for name in ("preset", "size") if isinstance(stored.get(name), str)]
+    trained = f" (it was trained with {', '.join(parts)})" if parts else ""
+    if config is not None:
+        differences = config_differences(model.config, config)
+        if differences:
+            raise CheckpointError(f"{path} stores another model than {what}: {differences}; name the preset and "
+                                  f"overrides it was trained with{trained}, or none to build the stored model")
+    if attributes is not None and attributes != model.attributes:
+        names = lambda a: ", ".join(a.names) or "none"  # noqa: E731
+        given = ("other values of them" if attributes.names == model.attributes.names else names(attributes))
+        raise CheckpointError(f"{path} was trained with the attributes {names(model.attributes)}, given {given}; "
+                              "leave attributes out to use the stored ones")
+    return model

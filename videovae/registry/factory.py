@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import attrs
@@ -39,7 +40,8 @@ def build_from_config(config: ModelConfig, attributes: AttributeSet | None = Non
     return model
 
 
-def build_model(preset: str | None = None, *, attributes: AttributeSet | None = None, **overrides: Any) -> VideoModel:
+def build_model(preset: str | None = None, *, attributes: AttributeSet | None = None,
+                checkpoint: str | os.PathLike | None = None, **overrides: Any) -> VideoModel:
     """Build a model from a preset name and/or part names.
 
     >>> from videovae import build_model
@@ -47,9 +49,14 @@ def build_model(preset: str | None = None, *, attributes: AttributeSet | None = 
     >>> model = build_model("tiny", sampler="unconditional")  # swap one part by name
     >>> model = build_model(encoder="paper-conv", decoder="paper-deconv", latent="hierarchical",
     ...                     prior="lstm", sampler="conditional", latent_dim=64)
+    >>> model = build_model("demo", checkpoint="runs/demo/checkpoint.pt")  # doctest: +SKIP
 
     :param preset: a name from ``videovae plugins`` (presets table); None uses the paper's defaults.
     :param attributes: the attribute specification of the data (from its data set).
+    :param checkpoint: a checkpoint file, an exported folder or ``pretrained:NAME`` to take the weights (and,
+        unless given, the attributes) from, in eval mode; the preset with ``overrides`` must be the model it
+        stores (without a preset or overrides, the stored model is built), or a one-line ``CheckpointError``
+        names the fields that differ.
     :param overrides: any :class:`ModelConfig` field, e.g. part names or sizes.
     """
     unknown = sorted(set(overrides) - {f.name for f in attrs.fields(ModelConfig)})
@@ -58,6 +65,12 @@ def build_model(preset: str | None = None, *, attributes: AttributeSet | None = 
             f"build_model got unknown argument(s) {', '.join(unknown)}; expected ModelConfig fields: "
             + ", ".join(f.name for f in attrs.fields(ModelConfig))
         )
+    if checkpoint is not None:
+        from ..engine.checkpoint import model_with_weights  # the engine reads files; the registry only names parts
+
+        config = resolve_config(preset, **overrides) if preset is not None or overrides else None
+        what = f"preset {preset!r}" if preset is not None else "the defaults"
+        return model_with_weights(checkpoint, config, attributes, what + (" with the overrides" if overrides else ""))
     return build_from_config(resolve_config(preset, **overrides), attributes)
 
 

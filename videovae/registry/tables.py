@@ -98,8 +98,9 @@ class Registry:
     def names(self, kind: str, pattern: str = "*") -> list[str]:
         return sorted(n for n in self.tables[kind] if fnmatch.fnmatch(n, pattern))
 
-    def entries(self, kind: str) -> list[Entry]:
-        return [self.tables[kind][n] for n in self.names(kind)]
+    def entries(self, kind: str, pattern: str = "*") -> list[Entry]:
+        """The entries of ``kind`` whose names match the shell-style ``pattern``, by name."""
+        return [self.tables[kind][n] for n in self.names(kind, pattern)]
 
     def record_failure(self, plugin: str, error: str) -> None:
         self.failures.append(PluginFailure(plugin, " ".join(str(error).split())))
