@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 
+import attrs
+
 import pytest
 import torch
 from torch import nn
@@ -14,7 +16,7 @@ from tensorboard_events import event_tags
 from videovae import build_model
 from videovae.engine.data import load_dataset
 from videovae.engine.health import (check_health, l1_per_frame, reference_frames, spread, squared_error_per_frame,
-                                    verdict)
+                                    still_learning, verdict)
 from videovae.engine.trainer import TrainConfig
 from videovae.engine.training import build_trainer
 
@@ -121,3 +123,38 @@ def test_a_tiny_model_learns_sparse_foreground_with_the_default_likelihood(tmp_p
     else:
         assert "no better than the mean training frame" in row["health_warning"]
         assert row["health_reconstruction_spread"] < 0.1 * row["health_real_spread"]
+
+
+def _val_rows(errors: dict[int, float]) -> list[dict]:
+    return [{"step": step, "loss": -1.0} for step in errors] + \
+        [{"step": step, "val_loss": -1.0, "health_reconstruction_error": e} for step, e in errors.items()]
+
+
+def test_still_learning_compares_the_last_validation_with_the_one_a_quarter_of_the_run_before():
+    # 3000 steps: the comparison is with the last validation at or before step 2250 (2200), not 2300
+    rows = _val_rows({2100: 30.0, 2200: 20.0, 2300: 10.0, 3000: 17.0})
+    notice = still_learning(sorted(rows, key=lambda r: r["step"]))
+    assert notice == ("the held-out reconstruction error still fell 15% between steps 2200 and 3000 (20.0 -> 17.0 "
+                      "squared error per frame): the model is still learning; --resume --steps 6000 goes on from here")
+    assert still_learning(_val_rows({2200: 20.0, 3000: 19.5})) is None  # 2.5%: within the 5% of a plateau
+    assert still_learning(_val_rows({2200: 20.0, 3000: 21.0})) is None  # rising
+    assert still_learning(_val_rows({3000: 20.0})) is None  # one validation: nothing to compare
+    assert still_learning(_val_rows({2900: 30.0, 3000: 20.0})) is None  # none a quarter of the run before
+    assert still_learning([{"step": 10, "loss": 1.0}]) is None  # no validation rows (val_every 0)
+
+
+def test_a_run_that_ends_still_learning_says_so_in_one_line(tmp_path, caplog, monkeypatch):
+    import videovae.engine.trainer as trainer
+
+    seen = []
+    monkeypatch.setattr(trainer, "still_learning", lambda history: seen.append(list(history)) or "still learning")
+    config = TrainConfig(preset="tiny", dataset="moving-sprites", dataset_options=SPRITES, steps=4, batch_size=4,
+                         log_every=1, val_every=2, val_clips=4)
+    with caplog.at_level(logging.INFO, logger="videovae"):
+        build_trainer(config, tmp_path / "run", progress=False).run()
+    assert [r.getMessage() for r in caplog.records if "still learning" in r.getMessage()] == ["step 4: still learning"]
+    assert [r["step"] for r in seen[0] if "health_reconstruction_error" in r] == [2, 4]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="videovae"):  # stopped by the time limit: no notice (it has not ended)
+        build_trainer(attrs.evolve(config, steps=8, time_limit=1e-9), tmp_path / "run2", progress=False).run()
+    assert len(seen) == 1

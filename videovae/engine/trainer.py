@@ -40,7 +40,7 @@ from . import distributed
 from .checkpoint import Checkpoint, previous_path, save_checkpoint, versions
 from .data import StepBatchSampler, load_dataset, training_loader, validation_indices
 from .generation import generate_videos
-from .health import check_health, reference_frames
+from .health import check_health, reference_frames, still_learning
 from .optimization import Optimizers, clip_noise, sample_noise, synchronize_model
 from .plots import save_loss_curve
 from .run_folder import RunLock, sigterm_as_interrupt
@@ -228,6 +228,9 @@ class Trainer:
                 if not (cfg.sample_every and self.step % cfg.sample_every == 0):  # else written at this step already
                     self.write_samples(board)
                 save_loss_curve(self.history, self.out_dir / "loss_curve.png")
+                notice = still_learning(self.history) if self.step >= cfg.steps else None
+                if notice:
+                    logger.info("step %d: %s", self.step, notice)
                 board.finish(self.history, self.step, complete=self.step >= cfg.steps)
         finally:
             bar.close()
