@@ -54,7 +54,7 @@ for folder in (REPO, Path(__file__).resolve().parent):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from parts import NUM_CHAIRS, TARGETS, run_generation, run_layers, run_profile, run_training  # noqa: E402
+from parts import NUM_CHAIRS, TARGETS, run_generation, run_layers, run_paired, run_profile, run_training  # noqa: E402
 from report import update_docs  # noqa: E402  (benchmarks/report.py: the docs tables)
 
 FULL = dict(batch=32, frames=10, gen_batch=64, gen_frames=16, iters=5, warmup=2, gen_iters=3, matmul_repeats=8,
@@ -98,7 +98,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--update-docs", action="store_true", help=f"rewrite the results in {DOCS.relative_to(REPO)}")
     parser.add_argument("--docs", type=Path, default=DOCS, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help="also write the JSON to this file")
-    parser.add_argument("--part", choices=("train", "generate", "layers"), help=argparse.SUPPRESS)  # internal
+    parser.add_argument("--part", choices=("train", "generate", "layers", "paired"), help=argparse.SUPPRESS)  # internal
     parser.add_argument("--layer-precisions", default="fp32", help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
@@ -192,9 +192,10 @@ def own_cpu_seconds() -> float:
     return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
-def targets(runs: dict[str, dict]) -> tuple[dict, dict]:
+def targets(runs: dict[str, dict], paired: dict | None) -> tuple[dict, dict]:
     """The targets of :data:`TARGETS` from the runs by precision (fp32 always; bf16 where it ran): training's in
-    fp32, the bf16 speed-up where bf16 ran, generation's at the best precision."""
+    fp32, the bf16 speed-up where bf16 ran (from the paired measurement: both precisions turn by turn in one
+    process), generation's at the best precision."""
     fp32 = runs["fp32"]
     best = lambda key: max(run["generation"][key] for run in runs.values())  # noqa: E731
     values = {
@@ -204,8 +205,8 @@ def targets(runs: dict[str, dict]) -> tuple[dict, dict]:
         "generation_batch1_videos_per_s": max(1 / run["generation"]["batch1_seconds_per_video"] for run in runs.values()),
         "training_peak_rss_gb": max(run["training"]["peak_rss_mb"] for run in runs.values()) / 1024,
     }
-    if "bf16" in runs:
-        values["training_bf16_speedup"] = runs["bf16"]["training"]["frames_per_s"] / fp32["training"]["frames_per_s"]
+    if paired is not None:
+        values["training_bf16_speedup"] = paired["training_iteration"]["bf16_speedup"]
     table, meets = {}, {}
     for name, (op, threshold) in TARGETS.items():
         if name not in values:
@@ -218,7 +219,9 @@ def targets(runs: dict[str, dict]) -> tuple[dict, dict]:
 
 
 def ratios(runs: dict[str, dict]) -> dict | None:
-    """bf16 over fp32 of the same run: training frames/s, generation videos/s (both modes) and batch-1 speed."""
+    """bf16 over fp32 of the same run's separate processes (one after the other, so a neighbour that comes or goes
+    between them skews these; the paired part does not): training frames/s, generation videos/s (both modes) and
+    batch-1 speed."""
     if "bf16" not in runs:
         return None
     (t32, g32), (t16, g16) = ((runs[p]["training"], runs[p]["generation"]) for p in ("fp32", "bf16"))
@@ -255,9 +258,10 @@ def run_benchmark(args, argv: list[str]) -> dict:
         wanted.remove("bf16")  # auto: fp32 only, the record says why
     if "bf16" in wanted:
         runs["bf16"] = {**run_child(args, "train", "bf16"), **run_child(args, "generate", "bf16")}
+    paired = run_child(args, "paired")["paired"] if "bf16" in wanted else None
     layers = run_child(args, "layers", ",".join(wanted))["layers"] if args.layers else None
     wall = time.perf_counter() - started
-    table, meets = targets(runs)
+    table, meets = targets(runs, paired)
     other = None if busy is None else max(0.0, cpu_busy_seconds() - busy - (own_cpu_seconds() - own))
     machine_info = {**machine(), "cpu_flags": environment["cpu_flags"], "native_bf16": environment["native_bf16"]}
     return {
@@ -281,6 +285,7 @@ def run_benchmark(args, argv: list[str]) -> dict:
         "generation": runs["fp32"]["generation"],
         "bf16": {"training": runs["bf16"]["training"], "generation": runs["bf16"]["generation"]} if "bf16" in runs else None,
         "bf16_over_fp32": ratios(runs),
+        "bf16_paired": paired,
         "layers": layers,
         "peak_rss_note": "ru_maxrss of a separate process for training and for generation (whole process: "
                          "Python + torch libraries + model + activations); rss_after_import_mb is the "
@@ -295,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.part is not None:
-        result = {"train": run_training, "generate": run_generation, "layers": run_layers}[args.part](args)
+        parts = {"train": run_training, "generate": run_generation, "layers": run_layers, "paired": run_paired}
+        result = parts[args.part](args)
         print(json.dumps(result))
         return 0
     if args.profile:

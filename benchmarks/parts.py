@@ -104,8 +104,8 @@ def training_setup(args):
     frames = torch.rand(args.batch, args.frames, *model.config.frame_shape, generator=generator)
     labels = random_labels(model.attributes, args.batch, args.frames, generator)
 
-    def step():  # as the trainer's step: the forward pass (and the loss, in fp32) under the precision's autocast
-        with autocast(args.precision, "cpu"):
+    def step(precision: str = args.precision):  # as the trainer's: the forward pass under the precision's autocast
+        with autocast(precision, "cpu"):
             terms = model.loss(frames, labels)
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
@@ -122,14 +122,43 @@ def generation_setup(args):
     model = paper_model(args.channels_last).eval()
     labels = random_labels(model.attributes, args.gen_batch, args.gen_frames, generator)
     first = torch.rand(args.gen_batch, *model.config.frame_shape, generator=generator)
+
     def mode(labels, first=None):
-        def call():
-            with autocast(args.precision, "cpu"):
+        def call(precision: str = args.precision):
+            with autocast(precision, "cpu"):
                 return model.generate(labels, first_frame=first, generator=generator)
         return call
 
     single = random_labels(model.attributes, 1, args.latency_frames, generator)
     return model, {"attributes": mode(labels), "first_frame": mode(labels, first)}, mode(single)
+
+
+def run_paired(args) -> dict:
+    """bf16 against fp32 in one process, call by call in turn (fp32, bf16, fp32, …), so that what else runs on the
+    machine slows both alike: the median seconds of a training iteration, of a 64-video generate call (attributes
+    only) and of a batch-1 call, per precision, and their ratios (fp32 time / bf16 time: bf16's speed-up)."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    _, _, _, _, train_step = training_setup(args)
+    _, modes, batch1 = generation_setup(args)
+    calls = {"training_iteration": (train_step, args.iters), "generate_attributes": (modes["attributes"], args.gen_iters),
+             "generate_batch1": (batch1, args.latency_iters)}
+    out = {}
+    for name, (call, repeats) in calls.items():
+        times = {"fp32": [], "bf16": []}
+        with torch.no_grad() if name != "training_iteration" else torch.enable_grad():
+            for precision in times:
+                for _ in range(max(1, args.warmup)):
+                    call(precision)
+            for _ in range(repeats):
+                for precision, seconds in times.items():
+                    seconds.append(timed(lambda: call(precision)))
+        medians = {p: statistics.median(t) for p, t in times.items()}
+        out[name] = {"fp32_seconds": medians["fp32"], "bf16_seconds": medians["bf16"],
+                     "bf16_speedup": medians["fp32"] / medians["bf16"], "fp32_all": times["fp32"],
+                     "bf16_all": times["bf16"]}
+    return {"paired": out}
 
 
 def autocast(precision: str, device: str):

@@ -37,6 +37,9 @@ TARGET_NAMES = {
     "generation_batch1_videos_per_s": "generation batch 1 × 10 frames (videos/s, best precision)",
     "training_peak_rss_gb": "training peak RSS (GB)",
 }
+PAIRED_NAMES = {"training_iteration": "training iteration (32 × 10 frames)",
+                "generate_attributes": "generate 64 × 16 frames (attributes only)",
+                "generate_batch1": "generate 1 × 10 frames"}
 
 
 def _fmt(value, digits=1, suffix=""):
@@ -115,6 +118,18 @@ def _generation(records: list[dict]) -> list[str]:
                    "matmul GFLOP/s (same precision)", "peak RSS (MB)", "compile (s)"], rows)
 
 
+def _paired(records: list[dict]) -> list[str]:
+    rows = []
+    for r in records:
+        for name, p in (r.get("bf16_paired") or {}).items():
+            rows.append((r["variant"], PAIRED_NAMES.get(name, name), _fmt(p["fp32_seconds"] * 1e3, 0),
+                         _fmt(p["bf16_seconds"] * 1e3, 0), _fmt(p["bf16_speedup"], 2), str(len(p["fp32_all"]))))
+    if not rows:
+        return []
+    return ["", *_table("### bf16 against fp32, turn by turn in one process (median; the ratio to trust on a busy "
+                        "machine)", ["Variant", "what", "fp32 ms", "bf16 ms", "bf16 speed-up", "calls each"], rows)]
+
+
 def _targets(records: list[dict]) -> list[str]:
     lines = ["### Targets", "", "| Variant | target | value | goal | met |", "|---|---|---:|---|---|"]
     for r in records:
@@ -134,8 +149,8 @@ def _layers(records: list[dict]) -> list[str]:
 
 
 def render_results(records: list[dict]) -> str:
-    lines = [BEGIN, "", *_runs(records), "", *_training(records), "", *_generation(records), "", *_targets(records),
-             *_layers(records)]
+    lines = [BEGIN, "", *_runs(records), "", *_training(records), "", *_generation(records), *_paired(records), "",
+             *_targets(records), *_layers(records)]
     lines += ["", "<details><summary>Raw results (JSON, one record per command)</summary>", "", "```json",
               json.dumps(records, indent=1), "```", "", "</details>", "", END]
     return "\n".join(lines)

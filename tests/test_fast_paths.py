@@ -114,11 +114,16 @@ def test_benchmark_quick_mode_runs_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(proc.stdout)
     assert {"variant", "command", "date", "machine", "environment", "model", "options", "training", "generation",
-            "targets", "meets_targets", "bf16", "bf16_over_fp32", "layers"} <= set(result)
+            "targets", "meets_targets", "bf16", "bf16_over_fp32", "bf16_paired", "layers"} <= set(result)
     native = result["machine"]["native_bf16"] is True
     runs = [result] + ([result["bf16"]] if native else [])
     assert result["options"]["precisions"] == (["fp32", "bf16"] if native else ["fp32"])
     assert (result["bf16"] is not None) == native and (result["bf16_over_fp32"] is not None) == native
+    if native:  # both precisions turn by turn in one process
+        assert set(result["bf16_paired"]) == {"training_iteration", "generate_attributes", "generate_batch1"}
+        assert all(p["fp32_seconds"] > 0 and p["bf16_speedup"] > 0 for p in result["bf16_paired"].values())
+        assert result["targets"]["training_bf16_speedup"]["value"] == result["bf16_paired"]["training_iteration"][
+            "bf16_speedup"]
     for precision, run in zip(("fp32", "bf16"), runs):
         training, generation = run["training"], run["generation"]
         assert training["precision"] == generation["precision"] == precision
@@ -146,7 +151,7 @@ def test_benchmark_quick_mode_runs_end_to_end(tmp_path):
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
     old = json.loads(json.dumps(result))
-    for key in ("bf16", "bf16_over_fp32", "layers"):
+    for key in ("bf16", "bf16_over_fp32", "bf16_paired", "layers"):
         del old[key]
     del old["machine"]["cpu_flags"], old["generation"]["batch1_seconds_per_video"]
     old["command"] += " --no-channels-last"
@@ -155,4 +160,4 @@ def test_benchmark_quick_mode_runs_end_to_end(tmp_path):
     text = docs.read_text()
     assert len(report.read_records(text)) == 2
     assert "### Per layer: " in text and "| `decoder.deconvs.4` | deconv 20→10 k7 s3 |" in text
-    assert ("| bf16 |" in text) == native
+    assert ("| bf16 |" in text) == native and ("turn by turn in one process" in text) == native
