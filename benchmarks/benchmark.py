@@ -235,7 +235,7 @@ def variant_name(args) -> str:
     name = "channels_last" if args.channels_last else "NCHW (--no-channels-last)"
     if args.compile:
         name += " + torch.compile"
-    extras = [f"{k}={getattr(args, k)}" for k, v in FULL.items() if getattr(args, k) != v]
+    extras = [f"{k}={getattr(args, k)}" for k, v in {"threads": 2, **FULL}.items() if getattr(args, k) != v]
     if not args.auto_precision:
         extras.append(f"precision={','.join(args.precisions)}")
     if args.quick:

@@ -31,7 +31,7 @@ CPU throughput and memory of the paper's model, measured by `benchmarks/benchmar
 #: how each target reads in the targets table
 TARGET_NAMES = {
     "training_achieved_over_matmul": "training achieved/matmul (fp32)",
-    "training_bf16_speedup": "training bf16 frames/s over fp32's",
+    "training_bf16_speedup": "training bf16 speed-up (turn by turn in one process)",
     "generation_attributes_videos_per_s": "generation 64×16, attributes only (videos/s, best precision)",
     "generation_first_frame_videos_per_s": "generation 64×16, first frame given (videos/s, best precision)",
     "generation_batch1_videos_per_s": "generation batch 1 × 10 frames (videos/s, best precision)",

@@ -88,6 +88,9 @@ def test_train_refuses_bf16_without_native_bf16_and_writes_nothing(tmp_path, mon
     assert main(TINY_TRAIN + ["--out", str(out), "--steps", "2", "--precision", "fp16"]) == 2
     assert error_line(capsys) == "videovae: error: precision must be one of fp32, bf16, got 'fp16'"
     assert not out.exists()
+    assert main(["demo", "--out", str(out), "--precision", "bf16"]) == 2  # the demo trains through the same check
+    assert "needs native bf16 arithmetic" in error_line(capsys)
+    assert not out.exists()
 
 
 def test_a_bf16_run_resumes_without_native_bf16_only_in_fp32_recorded_as_an_adjustment(tmp_path, monkeypatch, capsys):
