@@ -115,12 +115,13 @@ ISLAND_STRIDE = 3
 
 def stays_float32(layer: nn.Module) -> bool:
     """Whether a codec layer is an fp32 island under ``--precision bf16``: the transposed convolutions of stride 3
-    or more (A.4's 80→40 and 20→10), which oneDNN ran 1.6-2.1x slower in bf16 than in fp32 on the CPU measured,
-    where A.4's other layers ran at 0.5-0.75x the fp32 time; keeping them fp32 made A.4's training step 1.45x
-    fp32's speed instead of 1.33x. The demo's stride-2 ones are not kept: there the step was 1.35x fp32's
-    with them in bf16 and 1.07x with them in fp32 (the casts around an island cost more than they saved). No
-    layer was less accurate in bf16 than another (relative error of output and input gradient about 3e-3
-    each). docs/benchmarks.md has the per-layer table and the end-to-end measurement."""
+    or more (A.4's 80→40 and 20→10), which oneDNN ran slower in bf16 than in fp32 on the CPU measured (1.6-2.1x
+    at one thread, fp32 and bf16 in turn; far more next to a busy core), where A.4's other layers ran at
+    0.47-0.75x the fp32 time; A.4's training step was 1.40-1.51x fp32's speed with them in fp32 and 1.33-1.38x
+    without (0.45x next to two busy processes). The demo's stride-2 ones are not kept: its step was 1.35-1.42x
+    fp32's with them in bf16 and 1.07-1.29x with them in fp32. No layer was less accurate in bf16 than another
+    (relative error of output and input gradient about 3e-3 each). docs/benchmarks.md has the per-layer tables
+    and the end-to-end measurements (benchmarks/islands.py)."""
     return isinstance(layer, nn.ConvTranspose2d) and max(layer.stride) >= ISLAND_STRIDE
 
 
