@@ -12,7 +12,14 @@ several) and the ratio of the two; the peak resident set size of the process.
 
 Generation (another subprocess, so that it has its own peak RSS): videos/second
 of ``model.generate`` in eval mode under ``torch.no_grad`` for 64 videos of 16
-frames, with attributes only and with a given first frame.
+frames, with attributes only and with a given first frame; and the latency of one
+video of 10 frames (batch 1).
+
+Both run once per precision: fp32, and bf16 (``--precision bf16``'s autocast, with the
+codec's fp32 islands) where the CPU has native bf16 (``avx512_bf16`` or ``amx_bf16``;
+``--precision`` chooses). A third subprocess times each codec layer alone in fp32 and in
+bf16 (``benchmarks/layers.py``). The record holds the CPU's flags;
+``benchmarks/report.py`` writes the tables of docs/benchmarks.md.
 
 Usage::
 
@@ -35,7 +42,6 @@ import re
 import resource
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,23 +50,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "benchmarks.md"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for folder in (REPO, Path(__file__).resolve().parent):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
-#: name: (comparison, threshold) — the targets of the performance issue
-TARGETS = {
-    "training_achieved_over_matmul": (">=", 0.40),
-    "generation_attributes_videos_per_s": (">=", 100.0),
-    "generation_first_frame_videos_per_s": (">=", 100.0),
-    "training_peak_rss_gb": ("<", 2.0),
-}
+from parts import NUM_CHAIRS, TARGETS, run_generation, run_layers, run_paired, run_profile, run_training  # noqa: E402
+from report import update_docs  # noqa: E402  (benchmarks/report.py: the docs tables)
 
-FULL = dict(batch=32, frames=10, gen_batch=64, gen_frames=16, iters=5, warmup=2, gen_iters=3, matmul_repeats=8)
-QUICK = dict(batch=4, frames=3, gen_batch=4, gen_frames=3, iters=2, warmup=1, gen_iters=2, matmul_repeats=3)
-NUM_CHAIRS = 100
+FULL = dict(batch=32, frames=10, gen_batch=64, gen_frames=16, iters=5, warmup=2, gen_iters=3, matmul_repeats=8,
+            latency_frames=10, latency_iters=10, layer_repeats=3)
+QUICK = dict(batch=4, frames=3, gen_batch=4, gen_frames=3, iters=2, warmup=1, gen_iters=2, matmul_repeats=3,
+             latency_frames=3, latency_iters=2, layer_repeats=1)
+#: the sizes the child processes are told (each ``--name``)
+SIZES = ("batch", "frames", "gen_batch", "gen_frames", "iters", "warmup", "gen_iters", "matmul_size", "matmul_repeats",
+         "latency_frames", "latency_iters", "layer_repeats")
 
-BEGIN = "<!-- BEGIN benchmark-results: rewritten by `benchmarks/benchmark.py --update-docs`; edit outside -->"
-END = "<!-- END benchmark-results -->"
 
 
 # -- arguments ---------------------------------------------------------------------------
@@ -77,6 +81,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gen-iters", type=int, help="timed generate calls per mode (default 3; --quick 2)")
     parser.add_argument("--matmul-size", type=int, default=2048, help="n of the n×n fp32 matmul reference")
     parser.add_argument("--matmul-repeats", type=int, help="matmul repeats, best one counts (default 8)")
+    parser.add_argument("--latency-frames", type=int, help="frames of the batch-1 generation (default 10)")
+    parser.add_argument("--latency-iters", type=int, help="timed batch-1 generate calls (default 10)")
+    parser.add_argument("--layer-repeats", type=int, help="timed calls per codec layer and precision (default 3)")
+    parser.add_argument("--precision", default="auto",
+                        help="fp32, bf16 or fp32,bf16 (default auto: fp32, and bf16 where the CPU has it natively)")
+    parser.add_argument("--layers", action=argparse.BooleanOptionalAction, default=True,
+                        help="the per-layer table (benchmarks/layers.py; default on)")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                         help="the codec option channels_last (NHWC convolutions; default on)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the encoder and the decoder")
@@ -87,240 +98,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--update-docs", action="store_true", help=f"rewrite the results in {DOCS.relative_to(REPO)}")
     parser.add_argument("--docs", type=Path, default=DOCS, help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help="also write the JSON to this file")
-    parser.add_argument("--part", choices=("train", "generate"), help=argparse.SUPPRESS)  # internal
+    parser.add_argument("--part", choices=("train", "generate", "layers", "paired"), help=argparse.SUPPRESS)  # internal
+    parser.add_argument("--layer-precisions", default="fp32", help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    for name in ("threads", "batch", "frames", "gen_batch", "gen_frames", "iters", "gen_iters", "matmul_size",
-                 "matmul_repeats"):
+    for name in ("threads", *(size for size in SIZES if size != "warmup")):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
         parser.error("--warmup must be >= 0")
     if args.update_docs and args.quick:
         parser.error("--update-docs records full runs only; drop --quick")
+    wanted = ["fp32", "bf16"] if args.precision == "auto" else [p.strip() for p in args.precision.split(",") if p.strip()]
+    if not wanted or set(wanted) - {"fp32", "bf16"}:
+        parser.error(f"--precision takes fp32, bf16, fp32,bf16 or auto, got {args.precision!r}")
+    args.precisions = sorted(set(wanted), key=["fp32", "bf16"].index)
+    args.auto_precision = args.precision == "auto"
+    args.layer_precisions = args.layer_precisions.split(",")
+    if args.part is not None or args.profile:  # one precision: the first asked for (auto: fp32)
+        args.precision = args.precisions[0]
     return args
 
 
-# -- measurement helpers (run inside the subprocesses) -----------------------------------------
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (ru_maxrss is in KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-def current_rss_mb() -> float | None:
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def matmul_gflops(n: int, repeats: int) -> float:
-    """Best-of-``repeats`` fp32 GFLOP/s of an n×n @ n×n matmul with the current thread setting."""
-    import torch
-
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    out = torch.empty(n, n)
-    torch.mm(a, b, out=out)  # warm-up
-    best = min(timed(lambda: torch.mm(a, b, out=out)) for _ in range(repeats))
-    return 2.0 * n**3 / best / 1e9
-
-
-def chair_attributes():
-    """The attribute set of ``synthetic-chairs`` with 100 chairs, without rendering them."""
-    from videovae.core import AttributeSet, AttributeSpec
-    from videovae.plugins.datasets.chair_render import ELEVATIONS_DEG
-
-    return AttributeSet((
-        AttributeSpec("chair", values=tuple(f"chair{i:03d}" for i in range(NUM_CHAIRS))),
-        AttributeSpec("tilt", values=tuple(f"{e:g}deg" for e in ELEVATIONS_DEG)),
-        AttributeSpec("rotation", values=("ccw", "cw")),
-    ))
-
-
-def paper_model(channels_last: bool):
-    from videovae import build_model
-
-    codec = {"channels_last": channels_last}
-    return build_model("videovae", attributes=chair_attributes(), encoder_options=codec, decoder_options=codec)
-
-
-def random_labels(attributes, batch: int, length: int, generator):
-    import torch
-
-    columns = [torch.randint(spec.num_classes, (batch, 1), generator=generator).float() for spec in attributes]
-    return torch.cat(columns, dim=1).unsqueeze(1).expand(batch, length, len(columns)).clone()
-
-
-def compile_codec(model) -> None:
-    import torch
-
-    model.encoder = torch.compile(model.encoder)
-    model.decoder = torch.compile(model.decoder)
-
-
-def training_setup(args):
-    import torch
-
-    torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
-    model = paper_model(args.channels_last).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    frames = torch.rand(args.batch, args.frames, *model.config.frame_shape, generator=generator)
-    labels = random_labels(model.attributes, args.batch, args.frames, generator)
-
-    def step():
-        terms = model.loss(frames, labels)
-        optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
-
-    return model, optimizer, frames, labels, step
-
-
-def generation_setup(args):
-    import torch
-
-    torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
-    model = paper_model(args.channels_last).eval()
-    labels = random_labels(model.attributes, args.gen_batch, args.gen_frames, generator)
-    first = torch.rand(args.gen_batch, *model.config.frame_shape, generator=generator)
-    modes = {
-        "attributes": lambda: model.generate(labels, generator=generator),
-        "first_frame": lambda: model.generate(labels, first_frame=first, generator=generator),
-    }
-    return model, modes
-
-
-def environment() -> dict:
-    import torch
-
-    return {"torch": str(torch.__version__), "python": platform.python_version(),
-            "torch_threads": torch.get_num_threads(), "mkldnn": bool(torch.backends.mkldnn.is_available())}
-
-
-def run_training(args) -> dict:
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    torch.set_num_threads(args.threads)
-    rss_start = current_rss_mb()
-    model, optimizer, frames, labels, step = training_setup(args)
-
-    # FLOPs of forward + backward of the loss (eager; torch.compile does not change the arithmetic)
-    with FlopCounterMode(display=False) as counter:
-        model.loss(frames, labels).total.backward()
-    flops = counter.get_total_flops()
-    optimizer.zero_grad(set_to_none=True)
-
-    if args.compile:
-        compile_codec(model)
-    warmup = [timed(step) for _ in range(args.warmup)]
-    times = [timed(step) for _ in range(args.iters)]
-    total = sum(times)
-    seconds = total / args.iters
-    compile_seconds = max(0.0, warmup[0] - statistics.median(times)) if args.compile and warmup else None
-    peak = peak_rss_mb()  # before the matmul reference allocates its matrices
-    matmul = matmul_gflops(args.matmul_size, args.matmul_repeats)
-    achieved = flops / seconds / 1e9
-    return {
-        "environment": environment(),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "training": {
-            "batch": args.batch, "frames": args.frames, "iterations": args.iters, "warmup": args.warmup,
-            "seconds_per_iteration": seconds,
-            "seconds_per_iteration_all": times,
-            "frames_per_s": args.batch * args.frames / seconds,
-            "flops_per_iteration": flops,
-            "gflop_per_iteration": flops / 1e9,
-            "achieved_gflops": achieved,
-            "matmul_gflops": matmul,
-            "matmul_size": args.matmul_size,
-            "achieved_over_matmul": achieved / matmul,
-            "peak_rss_mb": peak,
-            "rss_after_import_mb": rss_start,
-            "compile_seconds": compile_seconds,
-        },
-    }
-
-
-def run_generation(args) -> dict:
-    import torch
-
-    torch.set_num_threads(args.threads)
-    rss_start = current_rss_mb()
-    model, modes = generation_setup(args)
-    out: dict = {"batch": args.gen_batch, "frames": args.gen_frames, "iterations": args.gen_iters}
-    from torch.utils.flop_counter import FlopCounterMode
-
-    for name, call in modes.items():  # eager FLOPs of one call per mode (decoder + encoder per frame)
-        with FlopCounterMode(display=False) as counter:
-            call()
-        out[f"{name}_flops_per_call"] = counter.get_total_flops()
-    if args.compile:
-        compile_codec(model)
-    compile_seconds = None
-    with torch.no_grad():
-        for name, call in modes.items():
-            warm = [timed(call) for _ in range(max(1, args.warmup))]
-            times = [timed(call) for _ in range(args.gen_iters)]
-            seconds = sum(times) / len(times)
-            out[f"{name}_videos_per_s"] = args.gen_batch / seconds
-            out[f"{name}_seconds_per_call"] = seconds
-            out[f"{name}_achieved_gflops"] = out[f"{name}_flops_per_call"] / seconds / 1e9
-            if args.compile and compile_seconds is None:
-                compile_seconds = max(0.0, warm[0] - statistics.median(times))
-    out["peak_rss_mb"] = peak_rss_mb()
-    out["rss_after_import_mb"] = rss_start
-    out["compile_seconds"] = compile_seconds
-    out["matmul_gflops"] = matmul_gflops(args.matmul_size, args.matmul_repeats)
-    target = TARGETS["generation_attributes_videos_per_s"][1]
-    for name in modes:  # the arithmetic rate 100 videos/s would need, against this process's matmul rate
-        needed = out[f"{name}_flops_per_call"] / args.gen_batch * target / 1e9
-        out[f"{name}_gflops_needed_for_target"] = needed
-        out[f"{name}_needed_over_matmul"] = needed / out["matmul_gflops"]
-    return {"environment": environment(), "generation": out}
-
-
-def run_profile(args) -> None:
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-
-    torch.set_num_threads(args.threads)
-    if args.profile == "train":
-        model, _, _, _, call = training_setup(args)
-        what = f"one training iteration (batch {args.batch} x {args.frames} frames, forward + backward + Adam)"
-    else:
-        model, modes = generation_setup(args)
-        call = modes["attributes"]
-        what = f"one generate call ({args.gen_batch} videos x {args.gen_frames} frames, attributes only)"
-    if args.compile:
-        compile_codec(model)
-    with torch.no_grad() if args.profile == "generate" else torch.enable_grad():
-        for _ in range(max(1, args.warmup)):
-            call()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            seconds = timed(call)
-    print(f"# {what}, {args.threads} threads, channels_last={args.channels_last}, compile={args.compile}: "
-          f"{seconds:.3f} s (under the profiler)")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.profile_rows))
-
-
 # -- orchestration (parent process; does not import torch) --------------------------------------
-def child_argv(args, part: str) -> list[str]:
-    argv = [sys.executable, str(Path(__file__).resolve()), "--part", part, "--threads", str(args.threads)]
-    for name in ("batch", "frames", "gen_batch", "gen_frames", "iters", "warmup", "gen_iters", "matmul_size",
-                 "matmul_repeats"):
+def child_argv(args, part: str, precision: str) -> list[str]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--part", part, "--threads", str(args.threads),
+            "--precision", precision if part != "layers" else "fp32", "--layer-precisions", precision]
+    for name in SIZES:
         argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     argv.append("--channels-last" if args.channels_last else "--no-channels-last")
     if args.compile:
@@ -328,7 +134,7 @@ def child_argv(args, part: str) -> list[str]:
     return argv
 
 
-def run_child(args, part: str) -> dict:
+def run_child(args, part: str, precision: str = "fp32") -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.setdefault("VIDEOVAE_PLUGINS", "")
@@ -339,7 +145,7 @@ def run_child(args, part: str) -> dict:
         cache = tempfile.mkdtemp(prefix="videovae-bench-inductor-")
         env["TORCHINDUCTOR_CACHE_DIR"] = cache
     try:
-        proc = subprocess.run(child_argv(args, part), env=env, capture_output=True, text=True)
+        proc = subprocess.run(child_argv(args, part, precision), env=env, capture_output=True, text=True)
     finally:
         if cache is not None:
             shutil.rmtree(cache, ignore_errors=True)
@@ -386,15 +192,25 @@ def own_cpu_seconds() -> float:
     return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
-def targets(train: dict, gen: dict) -> tuple[dict, dict]:
+def targets(runs: dict[str, dict], paired: dict | None) -> tuple[dict, dict]:
+    """The targets of :data:`TARGETS` from the runs by precision (fp32 always; bf16 where it ran): training's in
+    fp32, the bf16 speed-up where bf16 ran (from the paired measurement: both precisions turn by turn in one
+    process), generation's at the best precision."""
+    fp32 = runs["fp32"]
+    best = lambda key: max(run["generation"][key] for run in runs.values())  # noqa: E731
     values = {
-        "training_achieved_over_matmul": train["achieved_over_matmul"],
-        "generation_attributes_videos_per_s": gen["attributes_videos_per_s"],
-        "generation_first_frame_videos_per_s": gen["first_frame_videos_per_s"],
-        "training_peak_rss_gb": train["peak_rss_mb"] / 1024,
+        "training_achieved_over_matmul": fp32["training"]["achieved_over_matmul"],
+        "generation_attributes_videos_per_s": best("attributes_videos_per_s"),
+        "generation_first_frame_videos_per_s": best("first_frame_videos_per_s"),
+        "generation_batch1_videos_per_s": max(1 / run["generation"]["batch1_seconds_per_video"] for run in runs.values()),
+        "training_peak_rss_gb": max(run["training"]["peak_rss_mb"] for run in runs.values()) / 1024,
     }
+    if paired is not None:
+        values["training_bf16_speedup"] = paired["training_iteration"]["bf16_speedup"]
     table, meets = {}, {}
     for name, (op, threshold) in TARGETS.items():
+        if name not in values:
+            continue
         value = values[name]
         ok = value >= threshold if op == ">=" else value < threshold
         table[name] = {"value": value, "target": threshold, "op": op, "ratio": value / threshold}
@@ -402,11 +218,26 @@ def targets(train: dict, gen: dict) -> tuple[dict, dict]:
     return table, meets
 
 
+def ratios(runs: dict[str, dict]) -> dict | None:
+    """bf16 over fp32 of the same run's separate processes (one after the other, so a neighbour that comes or goes
+    between them skews these; the paired part does not): training frames/s, generation videos/s (both modes) and
+    batch-1 speed."""
+    if "bf16" not in runs:
+        return None
+    (t32, g32), (t16, g16) = ((runs[p]["training"], runs[p]["generation"]) for p in ("fp32", "bf16"))
+    return {"training_frames_per_s": t16["frames_per_s"] / t32["frames_per_s"],
+            "generation_attributes_videos_per_s": g16["attributes_videos_per_s"] / g32["attributes_videos_per_s"],
+            "generation_first_frame_videos_per_s": g16["first_frame_videos_per_s"] / g32["first_frame_videos_per_s"],
+            "generation_batch1_videos_per_s": g32["batch1_seconds_per_video"] / g16["batch1_seconds_per_video"]}
+
+
 def variant_name(args) -> str:
     name = "channels_last" if args.channels_last else "NCHW (--no-channels-last)"
     if args.compile:
         name += " + torch.compile"
-    extras = [f"{k}={getattr(args, k)}" for k, v in FULL.items() if getattr(args, k) != v]
+    extras = [f"{k}={getattr(args, k)}" for k, v in {"threads": 2, **FULL}.items() if getattr(args, k) != v]
+    if not args.auto_precision:
+        extras.append(f"precision={','.join(args.precisions)}")
     if args.quick:
         extras.insert(0, "quick")
     return name + (f" ({', '.join(extras)})" if extras else "")
@@ -419,12 +250,20 @@ def command_line(argv: list[str]) -> str:
 def run_benchmark(args, argv: list[str]) -> dict:
     started, busy, own = time.perf_counter(), cpu_busy_seconds(), own_cpu_seconds()
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    train = run_child(args, "train")
-    gen = run_child(args, "generate")
+    runs = {"fp32": {**run_child(args, "train", "fp32"), **run_child(args, "generate", "fp32")}}
+    environment, wanted = runs["fp32"]["environment"], list(args.precisions)
+    if "bf16" in wanted and environment["native_bf16"] is not True:
+        if not args.auto_precision:
+            raise SystemExit(f"--precision bf16: {environment['native_bf16']}")
+        wanted.remove("bf16")  # auto: fp32 only, the record says why
+    if "bf16" in wanted:
+        runs["bf16"] = {**run_child(args, "train", "bf16"), **run_child(args, "generate", "bf16")}
+    paired = run_child(args, "paired")["paired"] if "bf16" in wanted else None
+    layers = run_child(args, "layers", ",".join(wanted))["layers"] if args.layers else None
     wall = time.perf_counter() - started
-    table, meets = targets(train["training"], gen["generation"])
+    table, meets = targets(runs, paired)
     other = None if busy is None else max(0.0, cpu_busy_seconds() - busy - (own_cpu_seconds() - own))
-    machine_info = machine()
+    machine_info = {**machine(), "cpu_flags": environment["cpu_flags"], "native_bf16": environment["native_bf16"]}
     return {
         "variant": variant_name(args),
         "command": command_line(argv),
@@ -437,13 +276,17 @@ def run_benchmark(args, argv: list[str]) -> dict:
             "note": "CPU time used by other processes while this benchmark ran (from /proc/stat); "
                     "numbers measured next to a busy process are not comparable",
         },
-        "environment": train["environment"],
-        "model": {"preset": "videovae", "parameters": train["parameters"], "frame_shape": [3, 64, 64],
+        "environment": environment,
+        "model": {"preset": "videovae", "parameters": runs["fp32"]["parameters"], "frame_shape": [3, 64, 64],
                   "latent_dim": 512, "attributes": f"chair ({NUM_CHAIRS}), tilt (2), rotation (2)"},
         "options": {"threads": args.threads, "channels_last": args.channels_last, "compile": args.compile,
-                    "quick": args.quick},
-        "training": train["training"],
-        "generation": gen["generation"],
+                    "quick": args.quick, "precisions": list(runs)},
+        "training": runs["fp32"]["training"],
+        "generation": runs["fp32"]["generation"],
+        "bf16": {"training": runs["bf16"]["training"], "generation": runs["bf16"]["generation"]} if "bf16" in runs else None,
+        "bf16_over_fp32": ratios(runs),
+        "bf16_paired": paired,
+        "layers": layers,
         "peak_rss_note": "ru_maxrss of a separate process for training and for generation (whole process: "
                          "Python + torch libraries + model + activations); rss_after_import_mb is the "
                          "resident size before the model was built",
@@ -453,130 +296,12 @@ def run_benchmark(args, argv: list[str]) -> dict:
     }
 
 
-# -- docs ------------------------------------------------------------------------------------
-DOC_TEMPLATE = f"""# Benchmarks
-
-CPU throughput and memory of the paper's model, measured by `benchmarks/benchmark.py`.
-
-{BEGIN}
-{END}
-"""
-
-
-def _fmt(value, digits=1, suffix=""):
-    if value is None:
-        return "–"
-    return f"{value:,.{digits}f}{suffix}"
-
-
-def _mark(ok: bool) -> str:
-    return "yes" if ok else "**no**"
-
-
-def render_results(records: list[dict]) -> str:
-    lines = [BEGIN, "", "### Runs", "",
-             "| Variant | Command | Date | CPU (usable cores) | torch | threads | other processes' CPU share |",
-             "|---|---|---|---|---|---|---:|"]
-    for r in records:
-        m, share = r["machine"], r.get("background", {}).get("other_cpu_share")
-        lines.append(f"| {r['variant']} | `{r['command']}` | {r['date']} | {m['cpu']} ({m['usable_cpus']}) | "
-                     f"{r['environment']['torch']} | {r['options']['threads']} | "
-                     f"{'–' if share is None else f'{100 * share:.0f}%'} |")
-    lines += ["", "### Training (batch 32 × 10 frames, 64×64×3, forward + backward + Adam)", "",
-              "| Variant | frames/s | s/iteration | GFLOP/iteration | achieved GFLOP/s | matmul GFLOP/s | "
-              "achieved/matmul | peak RSS (MB) | RSS after import (MB) | compile (s) |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in records:
-        t = r["training"]
-        lines.append(f"| {r['variant']} | {_fmt(t['frames_per_s'])} | {_fmt(t['seconds_per_iteration'], 2)} | "
-                     f"{_fmt(t['gflop_per_iteration'])} | {_fmt(t['achieved_gflops'])} | "
-                     f"{_fmt(t['matmul_gflops'])} | {_fmt(t['achieved_over_matmul'], 3)} | "
-                     f"{_fmt(t['peak_rss_mb'], 0)} | {_fmt(t['rss_after_import_mb'], 0)} | "
-                     f"{_fmt(t['compile_seconds'])} |")
-    lines += ["", "### Generation (64 videos × 16 frames, eval mode, `torch.no_grad`)", "",
-              "| Variant | attributes only (videos/s) | first frame given (videos/s) | GFLOP/call "
-              "(attributes) | achieved GFLOP/s (attributes) | GFLOP/s needed for 100 videos/s | "
-              "matmul GFLOP/s | peak RSS (MB) | compile (s) |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in records:
-        g = r["generation"]
-        flops = g.get("attributes_flops_per_call")
-        lines.append(f"| {r['variant']} | {_fmt(g['attributes_videos_per_s'])} | "
-                     f"{_fmt(g['first_frame_videos_per_s'])} | {_fmt(None if flops is None else flops / 1e9)} | "
-                     f"{_fmt(g.get('attributes_achieved_gflops'))} | "
-                     f"{_fmt(g.get('attributes_gflops_needed_for_target'))} | {_fmt(g.get('matmul_gflops'))} | "
-                     f"{_fmt(g['peak_rss_mb'], 0)} | {_fmt(g['compile_seconds'])} |")
-    lines += ["", "### Targets", "",
-              "| Variant | training achieved/matmul ≥ 0.40 | generation ≥ 100 videos/s (attributes / first frame) | "
-              "training peak RSS < 2 GB |",
-              "|---|---|---|---|"]
-    for r in records:
-        t, ok = r["targets"], r["meets_targets"]
-        lines.append(
-            f"| {r['variant']} | {_fmt(t['training_achieved_over_matmul']['value'], 3)} "
-            f"({_mark(ok['training_achieved_over_matmul'])}) | "
-            f"{_fmt(t['generation_attributes_videos_per_s']['value'])} "
-            f"({_mark(ok['generation_attributes_videos_per_s'])}) / "
-            f"{_fmt(t['generation_first_frame_videos_per_s']['value'])} "
-            f"({_mark(ok['generation_first_frame_videos_per_s'])}) | "
-            f"{_fmt(t['training_peak_rss_gb']['value'], 2)} GB ({_mark(ok['training_peak_rss_gb'])}) |")
-    lines += ["", "<details><summary>Raw results (JSON, one record per command)</summary>", "", "```json",
-              json.dumps(records, indent=1), "```", "", "</details>", "", END]
-    return "\n".join(lines)
-
-
-def read_records(text: str) -> list[dict]:
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        return []
-    match = re.search(r"```json\n(.*?)\n```", text[start:end], re.S)
-    if not match:
-        return []
-    try:
-        records = json.loads(match.group(1))
-    except json.JSONDecodeError:
-        return []
-    return records if isinstance(records, list) else []
-
-
-def command_key(command: str) -> str:
-    """A command without the options that do not change what is measured (one docs row per key)."""
-    words, kept = shlex.split(command), []
-    skip = False
-    for word in words:
-        if skip:
-            skip = False
-        elif word in ("--update-docs",) or word.startswith("--output="):
-            pass
-        elif word == "--output":
-            skip = True
-        else:
-            kept.append(word)
-    return shlex.join(kept)
-
-
-def update_docs(path: Path, record: dict) -> None:
-    text = path.read_text() if path.exists() else DOC_TEMPLATE
-    if BEGIN not in text or END not in text:
-        text = text.rstrip("\n") + f"\n\n{BEGIN}\n{END}\n"
-    key = command_key(record["command"])
-    records = [r for r in read_records(text) if command_key(r["command"]) != key]
-    records.append(record)
-    # the default configuration first, then the others in the order they were first recorded
-    records.sort(key=lambda r: 0 if r["variant"] == "channels_last" else 1)
-    start, end = text.find(BEGIN), text.find(END) + len(END)
-    text = text[:start] + render_results(records) + text[end:]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.part is not None:
-        result = run_training(args) if args.part == "train" else run_generation(args)
+        parts = {"train": run_training, "generate": run_generation, "layers": run_layers, "paired": run_paired}
+        result = parts[args.part](args)
         print(json.dumps(result))
         return 0
     if args.profile:

@@ -56,7 +56,7 @@ def test_resume_keeps_what_defines_the_run_and_records_adjustments():
 
 def test_resume_errors_are_one_line():
     stored = TrainConfig(steps=10, grad_clip=0.0, batch_size=16)
-    with pytest.raises(ConfigError, match=r"^only lr, grad_clip, spike_clip can be adjusted on resume, not batch_size$"):
+    with pytest.raises(ConfigError, match=r"^only lr, grad_clip, spike_clip, precision can be adjusted on resume, not batch_size$"):
         resume_config(stored, stored, {"batch_size": 2}, 10)
     with pytest.raises(ConfigError, match=r"^lr must be a finite number > 0, got -1.0$"):
         resume_config(stored, stored, {"lr": -1.0}, 10)
@@ -68,5 +68,5 @@ def test_resume_errors_are_one_line():
                                  where="m.pt")
     assert config.grad_clip == 5.0 and rows == [{"step": 10, "field": "grad_clip", "from": 0.0, "to": 5.0}]
     assert resume_flags(["steps", "lr", "device"], TrainConfig) == ["lr"]
-    with pytest.raises(ConfigError, match=r"these cannot change: batch_size, seed \(only lr, grad_clip, spike_clip can"):
+    with pytest.raises(ConfigError, match=r"these cannot change: batch_size, seed \(only lr, grad_clip, spike_clip, precision can"):
         resume_flags(["seed", "batch_size", "lr"], TrainConfig)

@@ -115,7 +115,7 @@ def test_train_bad_input(tmp_path, capsys, args, fragment):
 def test_resume_refuses_changes_that_define_the_run(trained, capsys):
     before = (trained / "checkpoint.pt").read_bytes()
     assert main(["train", "--out", str(trained), "--resume", "--lr", "0.1", "--batch-size", "2"]) == 2
-    assert "these cannot change: batch_size (only lr, grad_clip, spike_clip can, and the change is recorded)" in error_line(capsys)
+    assert "these cannot change: batch_size (only lr, grad_clip, spike_clip, precision can, and the change is recorded)" in error_line(capsys)
     assert (trained / "checkpoint.pt").read_bytes() == before
 
 

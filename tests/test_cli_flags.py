@@ -15,6 +15,7 @@ SAMPLE = {
     "preset": "tiny", "model": {"latent_dim": 24, "sampler": "unconditional"}, "size": "demo", "dataset": "moving-sprites",
     "dataset_options": {"num_objects": 5, "length": 6}, "data_root": "some/folder", "steps": 7, "batch_size": 3,
     "lr": 0.002, "kl_weight": 0.5, "kl_warmup": 9, "grad_clip": 10.0, "spike_clip": 4.0, "seed": 11, "device": "cpu",
+    "precision": "bf16",
     "log_every": 2, "sample_every": 5, "checkpoint_every": 6, "time_limit": 30.0, "num_samples": 2, "threads": 1,
     "labelled_fraction": 0.25, "inference_steps": 12, "inference_lr": 0.01, "inference_pretrain_steps": 13,
     "inference_self_training_steps": 14, "workers": 1, "val_every": 0, "val_clips": 15,
@@ -64,7 +65,7 @@ def test_resume_takes_only_resumable_and_adjustable_flags():
     config, adjust = train_config_from_args(args)
     assert adjust == {"lr": 0.01, "spike_clip": 3.0} and config.steps == 9
     args = build_parser().parse_args(["train", "--out", "o", "--resume", "--seed", "1", "--set", "latent_dim=8"])
-    with pytest.raises(ConfigError, match=r"these cannot change: model, seed \(only lr, grad_clip, spike_clip can"):
+    with pytest.raises(ConfigError, match=r"these cannot change: model, seed \(only lr, grad_clip, spike_clip, precision can"):
         train_config_from_args(args)
 
 
@@ -76,7 +77,7 @@ def test_help_shows_each_default(capsys):
     for fragment in ("--steps N training steps (default: 3000)", "--lr X learning rate of Adam (default: 0.001)",
                      "--set FIELD=VALUE override a model field", "--data-root FOLDER",
                      "(default: 10 x --log-every; 0: never)", "--resume continue the run in --out from its "
-                     "checkpoint; --lr, --grad-clip and --spike-clip may change"):
+                     "checkpoint; --lr, --grad-clip, --spike-clip and --precision may change", "--precision fp32|bf16 bf16 runs the forward passes under bf16 autocast"):
         assert fragment in text, fragment
     assert "(default: None)" not in text and "(default: {})" not in text
 

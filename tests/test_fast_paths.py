@@ -109,22 +109,55 @@ def test_benchmark_quick_mode_runs_end_to_end(tmp_path):
     docs = tmp_path / "benchmarks.md"
     proc = subprocess.run(
         [sys.executable, str(BENCHMARK), "--quick", "--threads", "1", "--matmul-size", "256", "--docs", str(docs)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(proc.stdout)
     assert {"variant", "command", "date", "machine", "environment", "model", "options", "training", "generation",
-            "targets", "meets_targets"} <= set(result)
-    training, generation = result["training"], result["generation"]
-    for key in ("frames_per_s", "flops_per_iteration", "achieved_gflops", "matmul_gflops", "achieved_over_matmul",
-                "peak_rss_mb"):
-        assert training[key] > 0, key
-    for key in ("attributes_videos_per_s", "first_frame_videos_per_s", "attributes_flops_per_call",
-                "attributes_gflops_needed_for_target", "peak_rss_mb"):
-        assert generation[key] > 0, key
+            "targets", "meets_targets", "bf16", "bf16_over_fp32", "bf16_paired", "layers"} <= set(result)
+    native = result["machine"]["native_bf16"] is True
+    runs = [result] + ([result["bf16"]] if native else [])
+    assert result["options"]["precisions"] == (["fp32", "bf16"] if native else ["fp32"])
+    assert (result["bf16"] is not None) == native and (result["bf16_over_fp32"] is not None) == native
+    if native:  # both precisions turn by turn in one process
+        assert set(result["bf16_paired"]) == {"training_iteration", "generate_attributes", "generate_batch1"}
+        assert all(p["fp32_seconds"] > 0 and p["bf16_speedup"] > 0 for p in result["bf16_paired"].values())
+        assert result["targets"]["training_bf16_speedup"]["value"] == result["bf16_paired"]["training_iteration"][
+            "bf16_speedup"]
+    for precision, run in zip(("fp32", "bf16"), runs):
+        training, generation = run["training"], run["generation"]
+        assert training["precision"] == generation["precision"] == precision
+        for key in ("frames_per_s", "flops_per_iteration", "achieved_gflops", "matmul_gflops", "achieved_over_matmul",
+                    "peak_rss_mb"):
+            assert training[key] > 0, key
+        for key in ("attributes_videos_per_s", "first_frame_videos_per_s", "attributes_flops_per_call",
+                    "attributes_gflops_needed_for_target", "batch1_seconds_per_video", "peak_rss_mb"):
+            assert generation[key] > 0, key
     assert set(result["meets_targets"]) == set(result["targets"]) == {
-        "training_achieved_over_matmul", "generation_attributes_videos_per_s",
-        "generation_first_frame_videos_per_s", "training_peak_rss_gb"}
+        "training_achieved_over_matmul", "generation_attributes_videos_per_s", "generation_first_frame_videos_per_s",
+        "generation_batch1_videos_per_s", "training_peak_rss_gb", *(["training_bf16_speedup"] if native else [])}
     assert all(isinstance(v, bool) for v in result["meets_targets"].values())
-    assert result["options"] == {"threads": 1, "channels_last": True, "compile": False, "quick": True}
+    assert result["options"] == {"threads": 1, "channels_last": True, "compile": False, "quick": True,
+                                 "precisions": result["options"]["precisions"]}
+    assert isinstance(result["machine"]["cpu_flags"], list)
+    assert [row["layer"] for row in result["layers"]][:2] == ["encoder.convs.0", "encoder.convs.2"]
+    assert len(result["layers"]) == 12 and all(row["fp32_ms"] > 0 and row["gflop"] > 0 for row in result["layers"])
+    assert [row["layer"] for row in result["layers"] if row["kept_fp32"]] == ["decoder.deconvs.0", "decoder.deconvs.4"]
     assert not docs.exists(), "only --update-docs writes the docs"
+    # the docs tables: this record beside one written before precisions, batch-1 latency and layers existed
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    old = json.loads(json.dumps(result))
+    for key in ("bf16", "bf16_over_fp32", "bf16_paired", "layers"):
+        del old[key]
+    del old["machine"]["cpu_flags"], old["generation"]["batch1_seconds_per_video"]
+    old["command"] += " --no-channels-last"
+    report.update_docs(docs, old)
+    report.update_docs(docs, result)
+    text = docs.read_text()
+    assert len(report.read_records(text)) == 2
+    assert "### Per layer: " in text and "| `decoder.deconvs.4` | deconv 20→10 k7 s3 |" in text
+    assert ("| bf16 |" in text) == native and ("turn by turn in one process" in text) == native

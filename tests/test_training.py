@@ -288,7 +288,7 @@ def test_resume_may_change_lr_and_grad_clip_and_records_the_change(tmp_path):
 
 
 @pytest.mark.parametrize("resume, adjust, fragment", [
-    (True, {"batch_size": 2}, "only lr, grad_clip, spike_clip can be adjusted on resume, not batch_size"),
+    (True, {"batch_size": 2}, "only lr, grad_clip, spike_clip, precision can be adjusted on resume, not batch_size"),
     (True, {"lr": -1.0}, "lr must be a finite number > 0, got -1.0"),
     (False, {"lr": 1e-4}, "adjust changes the settings of a resumed run"),
 ])

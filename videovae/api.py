@@ -84,7 +84,7 @@ def clip_length(loaded: LoadedCheckpoint) -> int:
 
 def generate(model: VideoModel | LoadedCheckpoint, *, num: int = 8, length: int | None = None,
              attributes: Mapping[str, str] | None = None, first_frames: torch.Tensor | None = None,
-             seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+             seed: int = 0, precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``num`` videos ``[num, length, C, H, W]`` and the labels ``[num, length, A]`` that steered them.
 
     ``attributes`` maps names to a value or a transient schedule (``"walk@0,run@6"``); the
@@ -93,8 +93,10 @@ def generate(model: VideoModel | LoadedCheckpoint, *, num: int = 8, length: int 
     array, of floats in [0, 1] or of ``uint8`` in 0..255 (divided by 255); other dtypes, other shapes
     (channels last included), NaN or values outside [0, 1] are refused. When the checkpoint
     holds an attribute inference net (semi-supervised training), the free attributes are
-    inferred from the first frames instead. Bad arguments are one-line errors of the project's own
-    types (:mod:`videovae.core.errors`).
+    inferred from the first frames instead. ``precision="bf16"`` generates under bf16 autocast where the
+    device computes bf16 natively (a CPU with avx512_bf16 or amx_bf16, a CUDA device that supports it; elsewhere
+    a one-line :class:`ConfigError`). Bad arguments are one-line errors of the project's own types
+    (:mod:`videovae.core.errors`).
     """
     if not isinstance(model, (VideoModel, LoadedCheckpoint)):
         raise ConfigError(f"generate expects a model or a loaded checkpoint (videovae.load), got {type(model).__name__}")
@@ -117,7 +119,7 @@ def generate(model: VideoModel | LoadedCheckpoint, *, num: int = 8, length: int 
     length = length if length is not None else 16
     return generate_videos(model, num=num, length=length, assignments=attributes or {},
                            first_frames=first_frames, label_table=label_table, seed=seed,
-                           attribute_net=attribute_net)
+                           attribute_net=attribute_net, precision=precision)
 
 
 def _check_assignments(attributes: Any) -> None:

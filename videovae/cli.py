@@ -109,6 +109,7 @@ def samples_json(meta: dict, schedules: list[list[dict]]) -> str:
 def cmd_generate(args) -> int:
     from .api import clip_length, generate, load
     from .engine.first_frame import read_first_frame
+    from .engine.precision import check_precision
     from .io.atomic import atomic_write_text
     from .io.outputs import all_or_nothing, output_folder, plain_stem
     from .io.video import available_formats, check_fps, save_grid_png, save_video
@@ -124,13 +125,14 @@ def cmd_generate(args) -> int:
     check(positive_int, "--num", args.num)
     check(optional_positive_int, "--length", args.length)
     name = plain_stem(args.name)
+    check_precision(args.precision, "cpu")  # videovae generate runs on the CPU
     attributes = attribute_assignments(args.attr)
     out = output_folder(args.out)
     loaded = load(args.checkpoint if args.checkpoint is not None else f"pretrained:{args.pretrained}")
     length = args.length if args.length is not None else clip_length(loaded)
     first = read_first_frame(args.first_frame, loaded.model.config.frame_shape) if args.first_frame else None
     videos, labels = generate(loaded, num=args.num, length=length, attributes=attributes,
-                              first_frames=first, seed=args.seed)
+                              first_frames=first, seed=args.seed, precision=args.precision)
     attribute_set = loaded.model.attributes
     names = [attribute_set.describe(labels[i, 0]) for i in range(len(labels))]  # frame 0's; schedules: every frame's
     with all_or_nothing(out) as staging:  # moved into --out together, or nothing is
@@ -140,7 +142,7 @@ def cmd_generate(args) -> int:
             else:
                 save_video(videos, staging / f"{name}.{fmt}", fps=fps)
         source = {"checkpoint": str(args.checkpoint)} if args.checkpoint is not None else {"pretrained": args.pretrained}
-        meta = {**source, "seed": args.seed, "attributes": attributes,
+        meta = {**source, "seed": args.seed, "precision": args.precision, "attributes": attributes,
                 "first_frame": args.first_frame, "length": length, "videos": names}
         atomic_write_text(staging / f"{name}.json",
                           samples_json(meta, [attribute_set.segments(labels[i]) for i in range(len(labels))]))
@@ -239,7 +241,7 @@ def cmd_demo(args) -> int:
     from .io.outputs import output_folder
 
     output_folder(args.out, writable=False)
-    run_demo(args.out, minutes=args.minutes, device=args.device, resume=args.resume)
+    run_demo(args.out, minutes=args.minutes, device=args.device, resume=args.resume, precision=args.precision)
     return 0
 
 

@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--first-frame", help="frame to continue: an image, an image strip, a folder of frames or a video "
                    "file (a clip's first frame is used; another size is centre-cropped and resized)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the samples (default 0)")
+    p.add_argument("--precision", default="fp32", metavar="fp32|bf16",
+                   help="bf16: generate under bf16 autocast, only where bf16 is native (a CPU with avx512_bf16 or "
+                        "amx_bf16, a CUDA device that supports it); the samples differ slightly from fp32's (default fp32)")
     p.add_argument("--formats", default="gif,png", help="comma-separated: gif, png, mp4")
     p.add_argument("--fps", type=float, default=8.0, help="frames per second of gif and mp4 (default 8)")
     p.add_argument("--name", default="samples", help="file name stem")
@@ -214,4 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=None, help="training time budget in minutes")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo in --out")
+    p.add_argument("--precision", default="fp32", metavar="fp32|bf16",
+                   help="train (and sample) in bf16 autocast where bf16 is native, as videovae train --precision "
+                        "(default fp32)")
     return parser

@@ -69,6 +69,10 @@ class DiagonalGaussian:
             (value - self.mean).pow(2) * torch.exp(-self.logvar) + self.logvar + math.log(2 * math.pi)
         ).sum(dim=-1)
 
+    def float(self) -> "DiagonalGaussian":
+        """The same distribution with float32 parameters (the KL of Eq. 9 is computed in float32 under bf16)."""
+        return DiagonalGaussian(self.mean.float(), self.logvar.float())
+
     def reshape(self, *shape: int) -> "DiagonalGaussian":
         """Reshape the leading (batch) dimensions; the last dimension is kept."""
         return DiagonalGaussian(self.mean.reshape(*shape, self.dim), self.logvar.reshape(*shape, self.dim))

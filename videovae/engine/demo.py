@@ -73,9 +73,11 @@ def rotation_and_identity_checks(videos: torch.Tensor, labels: torch.Tensor, cli
     return {"rotation_direction_correct": direction_hits / n, "nearest_chair_correct": identity_hits / n, "videos": n}
 
 
-def sample_and_check(model, dataset, label_table, out: Path, *, seed: int = 0, shown: int = SHOWN_CHAIRS) -> dict:
+def sample_and_check(model, dataset, label_table, out: Path, *, seed: int = 0, shown: int = SHOWN_CHAIRS,
+                     precision: str = "fp32") -> dict:
     """Write ``first_frame.png``/``.gif`` and ``attributes_only.png``/``.gif`` of the first ``shown`` test chairs
-    into ``out`` and return the two checks (:func:`rotation_and_identity_checks`) of each mode."""
+    into ``out`` and return the two checks (:func:`rotation_and_identity_checks`) of each mode, generated in
+    ``precision``."""
     out = Path(out)
     clips = real_clips(dataset)
     test = dataset.split("test")
@@ -91,7 +93,7 @@ def sample_and_check(model, dataset, label_table, out: Path, *, seed: int = 0, s
             labels[..., 2] = rotation
             videos, used = generate_videos(model, num=len(picks), length=length, labels=labels,
                                            first_frames=first_frames, label_table=label_table,
-                                           seed=seed + rotation)
+                                           seed=seed + rotation, precision=precision)
             grid.append(videos)
             names.append(name)
             all_videos.append(videos)
@@ -112,25 +114,31 @@ def sample_and_check(model, dataset, label_table, out: Path, *, seed: int = 0, s
 
 
 def run_demo(out_dir: str | Path, *, minutes: float | None = None, device: str = "auto", resume: bool = False,
-             config: TrainConfig = DEMO_CONFIG, shown: int = SHOWN_CHAIRS) -> dict:
+             config: TrainConfig = DEMO_CONFIG, shown: int = SHOWN_CHAIRS, precision: str | None = None) -> dict:
+    """Train ``config`` (the demo's run) into ``out_dir``, then sample and check it (``demo.json``). ``precision``
+    (default: ``config``'s) trains and samples in fp32 or bf16 (``videovae train --precision``)."""
     out = Path(out_dir)
     started = time.monotonic()
     overrides = {"device": device}
+    if precision is not None:
+        overrides["precision"] = precision
     if minutes is not None:
         check(positive_float, "--minutes", to_float(minutes))
         overrides["time_limit"] = float(minutes) * 60
     config = TrainConfig.from_dict({**config.to_dict(), **overrides})
     logger.info(f"videovae demo: training '{config.preset}' on {config.dataset} for up to {config.time_limit / 60:.1f} min -> {out}")
-    trainer = build_trainer(config, out, resume=resume)  # the data set, the model and its trainer
+    adjust = {"precision": precision} if resume and precision is not None else None  # recorded as an adjustment
+    trainer = build_trainer(config, out, resume=resume, adjust=adjust)  # the data set, the model and its trainer
     result = trainer.run()
     checks = sample_and_check(trainer.model.eval(), trainer.dataset, trainer.label_table, out, seed=config.seed,
-                              shown=shown)
+                              shown=shown, precision=trainer.config.precision)
     summary = {
         "command": "videovae demo",
         "steps": result.step,
         "train_seconds": round(result.seconds, 1),
         "total_seconds": round(time.monotonic() - started, 1),
         "stopped_by_time_limit": result.stopped_by_time_limit,
+        "precision": trainer.config.precision,
         "final_loss": result.last_losses or None,
         "dataset": trainer.dataset.describe(),
         "checks": checks,

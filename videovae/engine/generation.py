@@ -22,6 +22,7 @@ from ..core.attributes import AttributeSet
 from ..core.errors import AttributeValueError, InputShapeError
 from ..core.interfaces import VideoModel
 from .modes import eval_mode
+from .precision import autocast, check_precision
 
 
 def _sample_marginal(attributes: AttributeSet, column: int, table: Tensor | None, generator) -> float:
@@ -84,7 +85,7 @@ def control_tensor(attributes: AttributeSet, assignments: Mapping[str, str], num
 def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Mapping[str, str] | None = None,
                     labels: Tensor | None = None, first_frames: Tensor | None = None,
                     label_table: Tensor | None = None, seed: int = 0,
-                    attribute_net: torch.nn.Module | None = None) -> tuple[Tensor, Tensor]:
+                    attribute_net: torch.nn.Module | None = None, precision: str = "fp32") -> tuple[Tensor, Tensor]:
     """Videos ``[num, length, C, H, W]`` and the labels ``[num, length, A]`` they were steered by.
 
     Pass ``assignments`` (user strings) or ready ``labels`` (NaN = free). ``first_frames``
@@ -92,7 +93,11 @@ def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Ma
     ``attribute_net`` (an :class:`~videovae.engine.attribute_inference.net.AttributeInferenceNet` for the
     model's attributes) the attributes left free are inferred from those first frames. A mode the model
     does not declare (:attr:`~videovae.core.VideoModel.capabilities`) is a one-line :class:`CapabilityError`.
+    ``precision="bf16"`` runs the model under bf16 autocast (where bf16 is native, else a one-line
+    :class:`ConfigError`; :mod:`videovae.engine.precision`); the videos are float32 either way.
     """
+    device = next(model.parameters()).device
+    check_precision(precision, device, flag="precision")
     model.check_capabilities(first_frame=first_frames is not None)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     if labels is None:
@@ -108,11 +113,10 @@ def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Ma
     if first_frames is not None and attribute_net is not None:
         labels = infer_free(attribute_net, model.attributes, labels, first_frames)
     labels = resolve_free(model.attributes, labels, label_table, generator)
-    device = next(model.parameters()).device
-    with eval_mode(model):
+    with eval_mode(model), autocast(precision, device):
         videos = model.generate(
             labels.to(device),
             first_frame=None if first_frames is None else first_frames.to(device),
             generator=generator if device.type == "cpu" else None,
         )
-    return videos.cpu(), labels
+    return videos.float().cpu(), labels

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ..core.errors import ConfigError, UnknownNameError, unknown_name_message
 from ..core.interfaces import VideoModel
+from ..core.mixed_precision import float32
 from .distributed import ProcessInfo
 
 
@@ -119,6 +120,10 @@ class Optimizers:
     def optimize(self, name: str, loss: Tensor) -> None:
         """One update of optimizer ``name`` on ``loss`` (the ``optimize`` of a StepContext)."""
         optimizer = self[name]
+        with float32():  # under --precision bf16: autocast is for the forward passes only
+            self._update(name, optimizer, loss)
+
+    def _update(self, name: str, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         parameters = self.parameters(name)

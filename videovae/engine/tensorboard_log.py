@@ -44,7 +44,7 @@ VIDEO_FPS = 8.0
 METRICS = ("hparams/train_loss", "hparams/val_loss", "hparams/reconstruction_vs_mean_frame")
 #: TrainConfig fields that are hyper-parameters (the others say where and how the run is logged)
 TRAIN_HPARAMS = ("preset", "size", "dataset", "steps", "batch_size", "lr", "kl_weight", "kl_warmup", "grad_clip",
-                 "spike_clip", "seed", "labelled_fraction")
+                 "spike_clip", "precision", "seed", "labelled_fraction")
 #: ModelConfig fields that are hyper-parameters
 MODEL_HPARAMS = ("architecture", "encoder", "decoder", "latent", "prior", "sampler", "likelihood", "frame_size",
                  "channels", "latent_dim", "state_dim", "hidden_dim")

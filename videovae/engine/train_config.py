@@ -11,12 +11,12 @@ import torch
 from ..core.config import make_config
 from ..core.errors import ConfigError
 from ..plugins.presets import size_fields
-from ..core.validators import (mapping, non_negative_float, non_negative_int, optional_path, path_text, positive_float,
-                               positive_int, string, to_float, unit_fraction)
+from ..core.validators import (choice, mapping, non_negative_float, non_negative_int, optional_path, path_text,
+                               positive_float, positive_int, string, to_float, unit_fraction)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 #: TrainConfig fields added after checkpoints were first written, with the value those runs trained with
-STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0}
+STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0, "precision": "fp32"}
 
 
 @attrs.frozen
@@ -60,6 +60,11 @@ class TrainConfig:
     seed: int = attrs.field(default=0, validator=non_negative_int, metadata={
         "help": "random seed (weights, data order, noise)"})
     device: str = attrs.field(default="auto", validator=string, metadata={"help": "auto, cpu or cuda[:N]"})
+    precision: str = attrs.field(default="fp32", validator=choice("fp32", "bf16"), metadata={
+        "metavar": "fp32|bf16",
+        "help": "bf16 runs the forward passes under bf16 autocast (the losses, the weights, Adam's state and the layers "
+                "measured slower in bf16 stay fp32), only where bf16 is native: a CPU with avx512_bf16 or amx_bf16, or "
+                "a CUDA device that supports it"})
     log_every: int = attrs.field(default=10, validator=positive_int, metadata={
         "help": "steps between training rows of history.jsonl"})
     sample_every: int = attrs.field(default=0, validator=non_negative_int, metadata={
@@ -98,9 +103,11 @@ class TrainConfig:
     #: fields that may change when a run is resumed; the others define the run
     RESUMABLE = ("steps", "time_limit", "log_every", "sample_every", "checkpoint_every", "device", "num_samples", "threads",
                  "workers", "val_every", "val_clips")
-    #: optimiser settings a resumed run may change on request (to go on from the last good checkpoint of a
-    #: run that diverged); each change is recorded with its step in the checkpoint's ``adjustments``
-    ADJUSTABLE = ("lr", "grad_clip", "spike_clip")
+    #: settings a resumed run may change on request, each change recorded with its step in the checkpoint's
+    #: ``adjustments``: the optimiser's (to go on from the last good checkpoint of a run that diverged) and the
+    #: precision (to go on with a bf16 run on a machine without native bf16, or the other way round: the
+    #: arithmetic changes, so the change is recorded, but the model, the data and Adam's state do not)
+    ADJUSTABLE = ("lr", "grad_clip", "spike_clip", "precision")
 
     @property
     def validation_interval(self) -> int:

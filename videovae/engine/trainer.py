@@ -13,8 +13,12 @@ the ε of each video's reparameterised samples only on (seed, step, clip index),
 so a resumed run continues exactly where it stopped (with any number of loader workers) and N
 processes with batch B see the same global batch as one process with batch N·B. A resumed run may
 change the learning rate and the gradient clipping (``TrainConfig.ADJUSTABLE``), e.g. to go on from
-the last good checkpoint of a run that diverged; the checkpoint's ``adjustments`` keep
+the last good checkpoint of a run that diverged, and the precision; the checkpoint's ``adjustments`` keep
 each change with the step it took effect, and nothing else that defines the run can change.
+
+``precision="bf16"`` runs each training step's forward passes under bf16 autocast
+(:mod:`videovae.engine.precision`); backward, the clipping and the optimizer step run outside it, on float32
+weights, gradients and Adam state; validation, the collapse check and the sample grids run in float32.
 
 Every ``val_every`` steps the held-out loss of a fixed set of validation clips, with fixed noise
 (:mod:`videovae.engine.validation`), goes into ``history.jsonl`` as a row of ``val_*`` keys beside the
@@ -43,6 +47,7 @@ from .generation import generate_videos
 from .health import check_health, reference_frames, still_learning
 from .optimization import Optimizers, clip_noise, sample_noise, synchronize_model
 from .plots import save_loss_curve
+from .precision import autocast
 from .run_folder import RunLock, sigterm_as_interrupt
 from .tensorboard_log import RunBoard
 from .train_config import CHECKPOINT_NAME, TrainConfig, TrainResult, resolve_device
@@ -240,11 +245,13 @@ class Trainer:
 
     def _train_step(self, batch, indices: list[int]) -> dict[str, torch.Tensor]:
         """One update on ``batch`` (the clips ``indices``): the model's own training step, handed the
-        step's β, its per-clip noise and the update of its named optimizers."""
+        step's β, its per-clip noise and the update of its named optimizers; under ``precision`` bf16 its forward
+        passes run in bf16 autocast (the update itself, backward and the optimizer step, runs outside it)."""
         context = StepContext(self.step, self.kl_weight(self.step),
                               clip_noise(indices, self.step, self.config.seed, self.device), self.optimizers.optimize)
         self.model.train()
-        return self.model.training_step(batch, context)
+        with autocast(self.config.precision, self.device):
+            return self.model.training_step(batch, context)
 
     def validate(self, board: RunBoard | None = None, elapsed: float = 0.0) -> dict[str, Any]:
         """The held-out losses now: a ``val_*`` row appended to the history, ``val/*`` and ``health/*`` on ``board``.
@@ -277,7 +284,7 @@ class Trainer:
         """One history row: every named loss of this step (mean over processes) and ``grad_norm``, the largest
         gradient norm (before clipping) of the steps since the previous row (with several optimizers also
         ``grad_norm/<name>`` for each). Stops on a non-finite loss."""
-        values = torch.stack([torch.as_tensor(value, device=self.device).detach() for value in losses.values()])
+        values = torch.stack([torch.as_tensor(value, device=self.device).detach().float() for value in losses.values()])
         if self.process.distributed:
             torch.distributed.all_reduce(values)
             values /= self.process.world_size

@@ -34,6 +34,7 @@ from . import distributed
 from .attribute_inference import NET_FILE, LabelledView, reuse_stage_one, run_stage_one, stage_one_from_payload
 from .checkpoint import Checkpoint, model_from_checkpoint, open_checkpoint, previous_path
 from .data import fit_dataset_size, load_dataset, validation_split
+from .precision import check_precision
 from .resume import resume_config
 from .run_config import RUN_CONFIG_NAME, model_config_of, started_config, write_run_config
 from .run_folder import RunLock, sigterm_as_interrupt
@@ -185,6 +186,7 @@ def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
+    check_precision(cfg.precision, device)
     process = distributed.setup(device)
     if device.type == "cuda" and process.distributed:
         device = torch.device("cuda", process.local_rank)

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from ...core.errors import ConfigError
+from ...core.mixed_precision import keep_float32
 from ...core.validators import boolean, choice
 from ...core.interfaces import BuildContext, FrameDecoder, FrameEncoder
 from ...registry import hookimpl
@@ -108,6 +109,28 @@ def init_relu_layers(module: nn.Module) -> None:
         nn.init.zeros_(layer.bias)
 
 
+#: transposed convolutions with a stride of at least this stay float32 under ``--precision bf16``
+ISLAND_STRIDE = 3
+
+
+def stays_float32(layer: nn.Module) -> bool:
+    """Whether a codec layer is an fp32 island under ``--precision bf16``: the transposed convolutions of stride 3
+    or more (A.4's 80→40 and 20→10), which oneDNN ran slower in bf16 than in fp32 on the CPU measured (1.6-2.1x
+    at one thread, fp32 and bf16 in turn; far more next to a busy core), where A.4's other layers ran at
+    0.47-0.75x the fp32 time; A.4's training step was 1.40-1.51x fp32's speed with them in fp32 and 1.33-1.38x
+    without (0.45x next to two busy processes). The demo's stride-2 ones are not kept: its step was 1.35-1.42x
+    fp32's with them in bf16 and 1.07-1.29x with them in fp32. No layer was less accurate in bf16 than another
+    (relative error of output and input gradient about 3e-3 each). docs/benchmarks.md has the per-layer tables
+    and the end-to-end measurements (benchmarks/islands.py)."""
+    return isinstance(layer, nn.ConvTranspose2d) and max(layer.stride) >= ISLAND_STRIDE
+
+
+def keep_islands(layers: nn.Module) -> None:
+    for layer in layers.modules():
+        if stays_float32(layer):
+            keep_float32(layer)
+
+
 class PaperConvEncoder(FrameEncoder):
     """φ_enc of A.4: frames ``[N, C, H, W]`` → features ``[N, feature_dim]`` (512 by default)."""
 
@@ -134,6 +157,7 @@ class PaperConvEncoder(FrameEncoder):
         self.memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
         init_relu_layers(self)
         self.convs.to(memory_format=self.memory_format)
+        keep_islands(self.convs)
 
     def forward(self, frames: Tensor) -> Tensor:
         self.check_frames(frames)
@@ -168,6 +192,7 @@ class PaperConvDecoder(FrameDecoder):
         nn.init.constant_(self.deconvs[-1].bias, 0.5)  # start mid-grey rather than black
         self.memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
         self.deconvs.to(memory_format=self.memory_format)
+        keep_islands(self.deconvs)
 
     def forward(self, z: Tensor) -> Tensor:
         x = self.head(z).unflatten(1, self.map_shape).contiguous(memory_format=self.memory_format)

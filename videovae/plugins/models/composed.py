@@ -28,6 +28,7 @@ from ...core.batch import VideoBatch
 from ...core.config import PART_KINDS, ModelConfig
 from ...core.distributions import DiagonalGaussian
 from ...core.errors import AttributeValueError, InputShapeError
+from ...core.mixed_precision import float32
 from ...core.interfaces import (BuildContext, Capabilities, FrameDecoder, FrameEncoder, LatentStructure, Likelihood,
                                 Sampler, StepContext, TemporalPrior, VideoModel)
 from ...registry import hookimpl
@@ -110,7 +111,9 @@ class ComposedVAE(VideoModel):
         posterior = DiagonalGaussian.stack(posteriors)
         prior = DiagonalGaussian.stack(priors)
         reconstruction = self.decoder(z.flatten(0, 1)).unflatten(0, (batch, length))
-        return ModelOutput(reconstruction, posterior.kl_divergence(prior), z, posterior, prior)
+        with float32():  # the KL of Eq. 9 in float32 under --precision bf16
+            kl = posterior.float().kl_divergence(prior.float())
+        return ModelOutput(reconstruction, kl, z, posterior, prior)
 
     def loss(self, frames: Tensor, labels: Tensor, kl_weight: float = 1.0, noise: Tensor | None = None,
              generator: torch.Generator | None = None) -> LossTerms:

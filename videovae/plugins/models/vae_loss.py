@@ -6,6 +6,7 @@ import attrs
 from torch import Tensor
 
 from ...core.distributions import DiagonalGaussian
+from ...core.mixed_precision import float32
 from ...core.interfaces import Likelihood
 
 
@@ -38,10 +39,12 @@ class LossTerms:
 
 def loss_terms(output: ModelOutput, frames: Tensor, kl_weight: float, likelihood: Likelihood) -> LossTerms:
     """−Eq. 9 per frame: −log p(x^(t) | z^(t)) under ``likelihood`` (the model's part; ``l1`` is the paper's
-    pixel-wise L1) plus β times the per-step KL, both averaged over the frames of the batch."""
-    reconstruction = likelihood.nll(output.reconstruction, frames).mean()
-    kl = output.kl.mean()
-    return LossTerms(reconstruction + kl_weight * kl, reconstruction, kl)
+    pixel-wise L1) plus β times the per-step KL, both averaged over the frames of the batch. Always in float32:
+    under ``--precision bf16`` autocast is off here and a bf16 µ_x is cast up first."""
+    with float32():
+        reconstruction = likelihood.nll(output.reconstruction.float(), frames.float()).mean()
+        kl = output.kl.float().mean()
+        return LossTerms(reconstruction + kl_weight * kl, reconstruction, kl)
 
 
 __all__ = ["LossTerms", "ModelOutput", "loss_terms"]
