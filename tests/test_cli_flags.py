@@ -74,7 +74,7 @@ def test_help_shows_each_default(capsys):
         main(["train", "--help"])
     assert exit_.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
-    for fragment in ("--steps N training steps (default: 3000)", "--lr X learning rate of Adam (default: 0.001)",
+    for fragment in ("--steps N training steps (default: 3000)", "--lr X learning rate of Adam (default: the model's own, 0.001 for VideoVAE",
                      "--set FIELD=VALUE override a model field", "--data-root FOLDER",
                      "(default: 10 x --log-every; 0: never)", "--resume continue the run in --out from its "
                      "checkpoint; --lr, --grad-clip, --spike-clip and --precision may change", "--precision fp32|bf16 bf16 runs the forward passes under bf16 autocast"):

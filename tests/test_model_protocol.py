@@ -262,3 +262,55 @@ def test_an_old_checkpoint_with_one_plain_optimizer_state_still_resumes(tmp_path
         build_trainer(TrainConfig.from_dict({**TINY_RUN, "steps": 5}), tmp_path / "old", resume=True, progress=False)
     assert str(caught.value) == (f"{path} cannot be resumed: its optimizer_state holds optimizer(s) critic, "
                                  "the model has model")
+
+
+# -- the model's own learning rate, the attributes it is steered by, the clips it needs --------------------
+
+
+class SlowTwoOptimizers(TwoOptimizers):
+    default_lr = 2e-4
+
+
+def test_a_run_without_lr_takes_the_models_own_and_stores_it(monkeypatch, tmp_path):
+    register_model(monkeypatch, "slow-two", SlowTwoOptimizers)
+    no_lr = {k: v for k, v in TINY_RUN.items() if k != "lr"}
+    assert TrainConfig.from_dict(no_lr).lr is None
+    vae = build_trainer(TrainConfig.from_dict({**no_lr, "steps": 2}), tmp_path / "vae", progress=False)
+    assert vae.config.lr == VideoModel.default_lr == 1e-3
+    trainer = build_trainer(TrainConfig.from_dict({**no_lr, "steps": 2, "model": {"architecture": "slow-two"}}),
+                            tmp_path / "gan", progress=False)
+    assert trainer.config.lr == 2e-4
+    assert [g["lr"] for name in trainer.optimizers for g in trainer.optimizers[name].param_groups] == [2e-4, 2e-4]
+    trainer.run()
+    assert read_checkpoint(tmp_path / "gan/checkpoint.pt")["train_config"]["lr"] == 2e-4
+    assert "lr = 0.0002" in (tmp_path / "gan/config.toml").read_text()
+    # resumed without an lr: the stored one, no adjustment recorded; with one: an adjustment
+    config = TrainConfig.from_dict({**no_lr, "steps": 3, "model": {"architecture": "slow-two"}})
+    resumed = build_trainer(config, tmp_path / "gan", resume=True, progress=False, adjust={"lr": None})
+    assert resumed.config.lr == 2e-4 and resumed.adjustments == []
+
+
+def test_attributes_a_model_is_not_steered_by_are_refused_in_one_line(chair_attributes):
+    rotator = build_model("deep-rotator", attributes=chair_attributes, architecture_options={"actions": ["rotation"]},
+                          **TINY_SIZES)
+    assert rotator.controlled_attributes == ("rotation",)
+    frames = torch.rand(2, 3, 32, 32)
+    videos, labels = generate_videos(rotator, num=2, length=3, assignments={"rotation": "cw"}, first_frames=frames)
+    assert videos.shape == (2, 3, 3, 32, 32) and not torch.isnan(labels).any()  # the others drawn, and ignored
+    with pytest.raises(Exception) as caught:
+        generate_videos(rotator, num=2, length=3, assignments={"chair": "c1"}, first_frames=frames)
+    assert str(caught.value) == "model 'deep-rotator' is steered by rotation; it does not model chair (leave it free)"
+
+
+class NeedsEightFrames(TwoOptimizers):
+    def check_clip_length(self, length, dataset="the data set"):
+        if length < 8:
+            raise ConfigError(f"{dataset} has clips of {length} frames; this model needs at least 8")
+
+
+def test_clips_too_short_for_a_model_are_refused_before_anything_is_written(monkeypatch, tmp_path):
+    register_model(monkeypatch, "needs-eight", NeedsEightFrames)
+    config = TrainConfig.from_dict({**TINY_RUN, "steps": 2, "model": {"architecture": "needs-eight"}})
+    with pytest.raises(ConfigError, match="^synthetic-chairs has clips of 4 frames; this model needs at least 8$"):
+        build_trainer(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists() or not any(p.name != "run.lock" for p in (tmp_path / "run").iterdir())

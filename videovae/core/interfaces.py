@@ -228,6 +228,9 @@ class VideoModel(nn.Module, abc.ABC):
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: the learning rate a run uses when none is given (``TrainConfig.lr`` None): the one recipe's 1e-3
+    #: (docs/own_data.md) for the VAEs; a model trained otherwise (a GAN: 2e-4) says so here
+    default_lr: ClassVar[float] = 1e-3
     config: ModelConfig
     attributes: AttributeSet
 
@@ -260,6 +263,18 @@ class VideoModel(nn.Module, abc.ABC):
     def attribute_codes(self, labels: Tensor) -> Tensor:
         """The codes the model conditions on for labels ``[..., A]`` (empty when it uses none)."""
         return self.attributes.encode(labels)
+
+    @property
+    def controlled_attributes(self) -> tuple[str, ...]:
+        """The attributes that steer this model's generation (all of the data set's by default). A user who
+        sets another one (``--attr``, ``videovae.generate(attributes=...)``) is refused in one line; the
+        engine still passes full label rows, whose other columns the model ignores."""
+        return tuple(self.attributes.names)
+
+    def check_clip_length(self, length: int, dataset: str = "the data set") -> None:
+        """Raise a one-line :class:`~videovae.core.errors.ConfigError` when clips of ``length`` frames cannot
+        train this model (a generator of a fixed length needs at least that many); called before a run writes
+        anything. The default accepts any length."""
 
     def check_capabilities(self, *, first_frame: bool) -> None:
         """Raise a one-line :class:`CapabilityError` unless this model can generate in the asked mode."""

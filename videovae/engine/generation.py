@@ -101,6 +101,12 @@ def generate_videos(model: VideoModel, *, num: int, length: int, assignments: Ma
     model.check_capabilities(first_frame=first_frames is not None)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     if labels is None:
+        uncontrolled = [name for name in (assignments or {}) if name in model.attributes.names
+                        and name not in model.controlled_attributes]
+        if uncontrolled:
+            steered = ", ".join(model.controlled_attributes) or "no attribute"
+            raise AttributeValueError(f"model {model.config.architecture!r} is steered by {steered}; it does not model "
+                                      f"{', '.join(uncontrolled)} (leave it free)")
         labels = control_tensor(model.attributes, assignments or {}, num, length)
     if labels.shape[:2] != (num, length):
         raise AttributeValueError(f"expected labels for {num} videos of {length} frames, got {tuple(labels.shape)}")

@@ -51,14 +51,16 @@ def resume_config(stored, requested, adjust: Mapping[str, Any] | None = None, st
     not in ``ignore`` must equal the stored one: the run is not reused as if trained otherwise.
     """
     cls = type(stored)
-    adjust = dict(adjust or {})
+    resolved = getattr(cls, "RESOLVED_AT_START", ())
+    # a setting left unset (None) that a run resolves when it starts (the model's own lr) keeps the stored value
+    adjust = {k: v for k, v in (adjust or {}).items() if not (k in resolved and v is None)}
     unknown = sorted(set(adjust) - set(cls.ADJUSTABLE))
     if unknown:
         raise ConfigError(f"only {', '.join(cls.ADJUSTABLE)} can be adjusted on resume, not {', '.join(unknown)}")
     if where is not None:
         free = {*cls.RESUMABLE, *adjust, *ignore}
         have, want = stored.to_dict(), requested.to_dict()
-        differ = [k for k in want if k not in free and have.get(k) != want[k]]
+        differ = [k for k in want if k not in free and have.get(k) != want[k] and not (k in resolved and want[k] is None)]
         if differ:
             raise ConfigError(f"{where} was trained with other settings ({', '.join(f'{k}={have.get(k)!r}' for k in differ)}"
                               f" instead of {', '.join(f'{k}={want[k]!r}' for k in differ)}); use another --out")

@@ -47,8 +47,11 @@ class TrainConfig:
     steps: int = attrs.field(default=3000, validator=positive_int, metadata={"help": "training steps"})
     batch_size: int = attrs.field(default=8, validator=positive_int, metadata={
         "help": "clips per batch (per process under torchrun)"})
-    lr: float = attrs.field(default=1e-3, converter=to_float, validator=positive_float, metadata={
-        "help": "learning rate of Adam"})
+    # None until the run starts: then the model's own rate (VideoModel.default_lr), stored with the run
+    lr: float | None = attrs.field(default=None, converter=attrs.converters.optional(to_float),
+                                   validator=attrs.validators.optional(positive_float), metadata={
+        "help": "learning rate of Adam (default: the model's own, 0.001 for VideoVAE and its ablations, the recipe "
+                "measured in docs/own_data.md; 0.0002 for the GAN baselines, their papers')"})
     kl_weight: float = attrs.field(default=1.0, converter=to_float, validator=non_negative_float, metadata={
         "help": "beta, the weight of the KL term of Eq. 9 (with --set likelihood=l1: the Laplace scale)"})
     kl_warmup: int = attrs.field(default=200, validator=non_negative_int, metadata={
@@ -108,6 +111,9 @@ class TrainConfig:
     #: precision (to go on with a bf16 run on a machine without native bf16, or the other way round: the
     #: arithmetic changes, so the change is recorded, but the model, the data and Adam's state do not)
     ADJUSTABLE = ("lr", "grad_clip", "spike_clip", "precision")
+    #: fields whose None means "decided when the run starts" (lr: the model's ``default_lr``); a run stores the
+    #: value it decided, and a resumed run given None keeps it
+    RESOLVED_AT_START = ("lr",)
 
     @property
     def validation_interval(self) -> int:

@@ -215,6 +215,10 @@ def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress
             f"{cfg.dataset} has frames of shape {tuple(dataset.frame_shape)} but the model expects "
             f"{tuple(model.config.frame_shape)}; set the model's frame_size/channels or the data set's size"
         )
+    if len(train_split):
+        model.check_clip_length(int(train_split[0][0].shape[0]), cfg.dataset)
+    if cfg.lr is None:  # the model's own rate, stored with the run (TrainConfig.RESOLVED_AT_START)
+        cfg = attrs.evolve(cfg, lr=type(model).default_lr)
     step = stored.step if stored is not None else 0
     for change in adjustments:
         if change["step"] == step and process.is_main:

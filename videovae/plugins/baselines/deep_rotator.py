@@ -64,6 +64,11 @@ class DeepRotator(VideoModel):
         self.cell = nn.LSTMCell(config.latent_dim + self.action_attributes.code_dim, config.state_dim)
         self.transform = PhiTau(config.state_dim, config.hidden_dim, config.latent_dim)
 
+    @property
+    def controlled_attributes(self) -> tuple[str, ...]:
+        """The actions: the other attributes come from the first frame."""
+        return tuple(self.actions)
+
     def attribute_codes(self, labels: Tensor) -> Tensor:
         """Codes of the action attributes (the columns of ``labels [..., A]`` named in ``actions``)."""
         return self.action_attributes.encode(labels[..., self.action_columns])
