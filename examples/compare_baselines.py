@@ -44,6 +44,7 @@ from videovae.engine.trainer import CHECKPOINT_NAME, TrainConfig, load_dataset
 from videovae.engine.training import model_config_of, sized_config, train
 from videovae.io.video import save_grid_png
 from videovae.plugins.presets import SIZES, size_fields
+from videovae.registry.factory import fit_to_data
 ALL_MODELS = "static,minus-c-minus-s,plus-c-minus-s,minus-c-plus-s,videovae,deep-rotator"
 
 
@@ -141,7 +142,7 @@ def model_folder(out: Path, name: str, seed: int) -> Path:
     return out / "models" / (name if seed == 0 else f"{name}-seed{seed}")
 
 
-def train_or_load(name: str, args, out: Path, seed: int):
+def train_or_load(name: str, args, out: Path, seed: int, dataset=None):
     """The model of row ``name`` (its preset and field overrides) trained with ``seed``: loaded from its
     folder when it holds a checkpoint of the same settings, resumed when ``--steps`` grew, else trained."""
     folder = model_folder(out, name, seed)
@@ -166,7 +167,10 @@ def train_or_load(name: str, args, out: Path, seed: int):
         requested = sized_config(config) if "size" in stored_config.dataset_options else config
         resume_config(stored_config, requested, adjust, stored.step, stored.adjustments,
                       where=str(checkpoint), ignore=unused)
-        require_same_model(stored.model_config, model_config_of(config).to_dict(), str(checkpoint))
+        wanted_model = model_config_of(config)
+        if dataset is not None:  # the options a run fills in from the data (a GAN's category, its clip length)
+            wanted_model = fit_to_data(wanted_model, dataset, int(dataset.split("train")[0][0].shape[0]))
+        require_same_model(stored.model_config, wanted_model.to_dict(), str(checkpoint))
         if not resuming:
             return loaded
         train(config, folder, resume=True, adjust=adjust)
@@ -195,7 +199,7 @@ def main(argv=None) -> int:
     runs, timings = [], {}
     for name in args.models:
         for seed in seeds:
-            loaded = train_or_load(name, args, out, seed)
+            loaded = train_or_load(name, args, out, seed, dataset)
             folder = model_folder(out, name, seed).name
             timings[folder] = round(training_seconds(loaded.checkpoint.history), 1)
             runs.append(Run(name, loaded, name=folder, seed=seed))

@@ -3,6 +3,7 @@
 import copy
 import math
 
+import attrs
 import numpy as np
 import pytest
 import torch
@@ -314,3 +315,34 @@ def test_clips_too_short_for_a_model_are_refused_before_anything_is_written(monk
     with pytest.raises(ConfigError, match="^synthetic-chairs has clips of 4 frames; this model needs at least 8$"):
         build_trainer(config, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists() or not any(p.name != "run.lock" for p in (tmp_path / "run").iterdir())
+
+
+@attrs.frozen
+class LengthOptions:
+    length: int | None = None
+
+    @staticmethod
+    def from_data(options, dataset, clip_length):
+        return options if options.get("length") is not None else {**options, "length": clip_length}
+
+
+class FitsTheData(TwoOptimizers):
+    def __init__(self, config, attributes, options):
+        super().__init__(config, attributes)
+        self.length = options.length
+
+
+def test_options_left_to_the_data_are_filled_in_and_stored_with_the_run(monkeypatch, tmp_path):
+    monkeypatch.setitem(get_registry().tables["model"], "fits",
+                        Entry("model", "fits", FitsTheData, "tests", "tests 0", options=LengthOptions))
+    config = TrainConfig.from_dict({**TINY_RUN, "steps": 2, "model": {"architecture": "fits"}})
+    trainer = build_trainer(config, tmp_path / "run", progress=False)
+    assert trainer.model.length == 4  # the chairs' clips of TINY_RUN
+    trainer.run()
+    assert read_checkpoint(tmp_path / "run/checkpoint.pt")["model_config"]["architecture_options"] == {"length": 4}
+    assert "length = 4" in (tmp_path / "run/config.toml").read_text()
+    resumed = build_trainer(attrs.evolve(config, steps=3), tmp_path / "run", resume=True, progress=False)
+    assert resumed.model.length == 4
+    given = TrainConfig.from_dict({**TINY_RUN, "steps": 2, "model": {"architecture": "fits",
+                                                                      "architecture_options": {"length": 3}}})
+    assert build_trainer(given, tmp_path / "given", progress=False).model.length == 3  # a set option is kept

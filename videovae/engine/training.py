@@ -29,7 +29,7 @@ import torch
 from ..core.config import ModelConfig
 from ..core.errors import CheckpointError, ConfigError
 from ..io.atomic import STORAGE_ERRNOS, storage_error
-from ..registry.factory import build_from_config
+from ..registry.factory import build_from_config, fit_to_data
 from . import distributed
 from .attribute_inference import NET_FILE, LabelledView, reuse_stage_one, run_stage_one, stage_one_from_payload
 from .checkpoint import Checkpoint, model_from_checkpoint, open_checkpoint, previous_path
@@ -199,6 +199,8 @@ def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress
     dataset = load_dataset(cfg.dataset, cfg.data_root, dict(cfg.dataset_options))
     train_split = dataset.split("train")
     label_table = dataset.label_rows("train")
+    if stored is None and len(train_split):  # a model's options left to the data (fit_to_data), stored with the run
+        model_config = fit_to_data(model_config, dataset, int(train_split[0][0].shape[0]))
     stage = None
     if cfg.labelled_fraction < 1.0:  # Sec. 4.1 stage 1; stage 2 trains on the inferred labels
         stage = stage_one(cfg, dataset, train_split, out_dir, stored, process=process, device=device, progress=progress,

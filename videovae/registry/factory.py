@@ -40,6 +40,22 @@ def build_from_config(config: ModelConfig, attributes: AttributeSet | None = Non
     return model
 
 
+def fit_to_data(config: ModelConfig, dataset: Any, clip_length: int) -> ModelConfig:
+    """``config`` with the whole model's data-dependent options filled in from the data set a new run trains on.
+
+    A model's options class may define ``from_data(options: dict, dataset, clip_length) -> dict``: the
+    ``architecture_options`` with what was left unset taken from the data (e.g. a GAN's category attribute,
+    the data set's motion attribute, or its generator's clip length), or a one-line :class:`ConfigError`
+    naming the option to set. The run stores the filled config, so resuming and loading never need the data.
+    """
+    entry = get_registry().get("model", config.architecture)
+    fill = getattr(entry.options, "from_data", None)
+    if fill is None:
+        return config
+    options = fill(dict(config.architecture_options), dataset, clip_length)
+    return config if options == config.architecture_options else config.evolve(architecture_options=options)
+
+
 def build_model(preset: str | None = None, *, attributes: AttributeSet | None = None,
                 checkpoint: str | os.PathLike | None = None, **overrides: Any) -> VideoModel:
     """Build a model from a preset name and/or part names.
@@ -74,4 +90,4 @@ def build_model(preset: str | None = None, *, attributes: AttributeSet | None = 
     return build_from_config(resolve_config(preset, **overrides), attributes)
 
 
-__all__ = ["build_model", "build_from_config", "build_part", "resolve_config", "PART_KINDS"]
+__all__ = ["build_model", "build_from_config", "fit_to_data", "build_part", "resolve_config", "PART_KINDS"]
