@@ -269,9 +269,11 @@ class Trainer:
         row.update(health.as_row())
         row["seconds"] = round(elapsed, 3)
         self.history.append(row)
-        logger.info("step %d: validation loss %.2f (reconstruction %.2f, kl %.2f) on %d clips", self.step,
-                    row.get("val_loss", float("nan")), row.get("val_reconstruction", float("nan")),
-                    row.get("val_kl", float("nan")), row["val_clips"])
+        first = "loss" if "loss" in losses else next(iter(losses), None)  # the model's named losses, "loss" first
+        others = ", ".join(f"{name} {value:.2f}" for name, value in losses.items() if name != first)
+        logger.info("step %d: validation %s%s on %d clips", self.step,
+                    f"{first} {losses[first]:.2f}" if first is not None else "(no losses)",
+                    f" ({others})" if others else "", row["val_clips"])
         if health.warnings:
             logger.warning("step %d: the model looks collapsed: %s", self.step, row["health_warning"])
         if board is not None:
