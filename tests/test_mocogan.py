@@ -19,8 +19,10 @@ from videovae.core.errors import AttributeValueError
 from videovae.engine.checkpoint import read_checkpoint
 from videovae.engine.generation import generate_videos
 from videovae.engine.optimization import Optimizers
+from videovae.engine.run_config import model_config_of
 from videovae.engine.trainer import TrainConfig
 from videovae.engine.training import build_trainer
+from videovae.plugins.baselines import gan
 from videovae.plugins.baselines.mocogan import MoCoGAN, MoCoGANOptions
 from videovae.plugins.presets import TINY_SIZES
 from videovae.registry.factory import fit_to_data, resolve_config
@@ -75,6 +77,13 @@ def test_widths_follow_the_size_or_the_width_option(chair_attributes):
     assert paper.config.frame_size == 64 and paper.image_generator.net[0].out_channels == 512
     wide = mocogan(chair_attributes, architecture_options={**ROTATION, "width": 6})
     assert wide.image_generator.net[-2].in_channels == 6 and wide.video_discriminator.heads.in_channels == 6 * 4  # 32 → 4: three layers
+
+
+@pytest.mark.parametrize("size, frame_size, width", [("tiny", 32, 4), ("demo", 32, 32), ("paper", 64, 64), (None, 64, 64)])
+def test_the_preset_takes_every_model_size(chair_attributes, size, frame_size, width):
+    config = model_config_of(TrainConfig(preset="mocogan", size=size, model={"architecture_options": ROTATION}))
+    assert config.architecture == "mocogan" and config.frame_size == frame_size
+    assert gan.base_width(config, None) == width
 
 
 # -- the step ---------------------------------------------------------------------------------------------
