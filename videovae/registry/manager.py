@@ -52,6 +52,7 @@ BUILTIN_PLUGINS = (
     "videovae.plugins.presets",
     "videovae.plugins.models.composed",
     "videovae.plugins.baselines.deep_rotator",
+    "videovae.plugins.baselines.vgan",
 )
 
 _lock = threading.Lock()
