@@ -11,20 +11,25 @@ from ...presets import PAPER
 from .model import VGAN, VGANFirstFrame, VGANFirstFrameOptions, VGANOptions
 
 
+#: name: (model class, options class, what it is) for the model and the preset of that name
+MODELS = {
+    "vgan": (VGAN, VGANOptions, "two-stream (3-D foreground + mask, 2-D background) GAN from noise (Table 2, mode i)"),
+    "vgan-first-frame": (VGANFirstFrame, VGANFirstFrameOptions,
+                         "continuing a first frame: an image encoder replaces the noise (Table 2, mode iv)"),
+}
+
+
 @hookimpl
 def register_models(register):
-    register("vgan", VGAN, options=VGANOptions,
-             description="VGAN: two-stream (3-D foreground + mask, 2-D background) GAN from noise (Table 2, mode i)")
-    register("vgan-first-frame", VGANFirstFrame, options=VGANFirstFrameOptions,
-             description="VGAN continuing a first frame: an image encoder replaces the noise (Table 2, mode iv)")
+    for name, (model, options, what) in MODELS.items():
+        register(name, model, options=options, description=f"VGAN {what}")
 
 
 @hookimpl
 def register_presets(register):
-    register("vgan", attrs.evolve(PAPER, architecture="vgan"),
-             description="VGAN baseline at 64x64 (--size demo: 32x32), Adam 2e-4")
-    register("vgan-first-frame", attrs.evolve(PAPER, architecture="vgan-first-frame"),
-             description="VGAN first-frame baseline at 64x64 (--size demo: 32x32), Adam 2e-4")
+    for name, (_, _, what) in MODELS.items():
+        register(name, attrs.evolve(PAPER, architecture=name),
+                 description=f"VGAN at 64x64 (--size demo: 32x32), Adam 2e-4: {what}")
 
 
-__all__ = ["VGAN", "VGANFirstFrame", "VGANFirstFrameOptions", "VGANOptions"]
+__all__ = ["MODELS", "VGAN", "VGANFirstFrame", "VGANFirstFrameOptions", "VGANOptions"]
