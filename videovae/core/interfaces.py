@@ -276,6 +276,12 @@ class VideoModel(nn.Module, abc.ABC):
         train this model (a generator of a fixed length needs at least that many); called before a run writes
         anything. The default accepts any length."""
 
+    def trained_length(self, clip_length: int) -> int:
+        """The frames of a training clip of ``clip_length`` that this model trains on, and so the length its samples,
+        health checks and default generation use (a generator of a fixed length trains on a clip's first frames).
+        The default is the whole clip."""
+        return clip_length
+
     def check_capabilities(self, *, first_frame: bool) -> None:
         """Raise a one-line :class:`CapabilityError` unless this model can generate in the asked mode."""
         name = self.config.architecture

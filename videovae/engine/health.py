@@ -166,7 +166,8 @@ def check_health(model: VideoModel, split, indices: Sequence[int], *, references
         if generate:
             all_labels = torch.cat(labels)
             first_frames = None if model.capabilities.attributes_only else torch.cat(firsts)
-            samples, _ = generate_videos(model, num=len(real_clips), length=real_clips.shape[1], labels=all_labels,
+            length = model.trained_length(real_clips.shape[1])
+            samples, _ = generate_videos(model, num=len(real_clips), length=length, labels=all_labels[:, :length],
                                          first_frames=first_frames, label_table=label_table, seed=seed)
     recon = torch.cat(reconstructions) if reconstructions else None
     values = dict(

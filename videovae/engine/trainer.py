@@ -347,7 +347,7 @@ class Trainer:
             train_config=self.config.to_dict(),
             dataset=self.dataset_info(),
             label_table=self.label_table,
-            clip_length=int(self.train_split[0][0].shape[0]),
+            clip_length=self.model.trained_length(int(self.train_split[0][0].shape[0])),
             rng={"torch": torch.get_rng_state()},
             history=self.history,
             adjustments=self.adjustments,
@@ -364,7 +364,7 @@ class Trainer:
 
     def write_samples(self, board: RunBoard | None = None) -> Path:
         """A grid of samples with free attributes (rows) into ``samples/``, and on ``board`` (also as a video)."""
-        length = int(self.train_split[0][0].shape[0])
+        length = self.model.trained_length(int(self.train_split[0][0].shape[0]))
         first_frames = labels = None
         if not self.model.capabilities.attributes_only:  # e.g. the Deep Rotator baseline
             items = [self.train_split[i % len(self.train_split)] for i in range(self.config.num_samples)]

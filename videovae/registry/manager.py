@@ -53,6 +53,7 @@ BUILTIN_PLUGINS = (
     "videovae.plugins.models.composed",
     "videovae.plugins.baselines.deep_rotator",
     "videovae.plugins.baselines.mocogan",
+    "videovae.plugins.baselines.vgan",
 )
 
 _lock = threading.Lock()
