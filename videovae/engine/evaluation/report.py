@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 from ...io.atomic import atomic_write_text
 from .classifier import NEAR_CHANCE
 from .protocol import EvalProtocol
+from .steering import WEAK, weak_attributes
 
 
 def adjustment_notes(adjustments: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
@@ -69,6 +70,22 @@ def classifier_lines(accuracy: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def steering_lines(rows: list[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """The rows' steering numbers (:mod:`.steering`) in one line, and one line naming each attribute that barely
+    steers its model."""
+    steered = [(name, r["steering"]) for name, r in rows if r.get("steering")]
+    if not steered:
+        return []
+    lines = ["Steering (pixel change when one attribute's value changes, over the change when only the noise "
+             "does; about 0: ignored): " + " | ".join(
+                 f"{name}: " + ", ".join(f"{a} {v:.2f}" for a, v in values.items()) for name, values in steered)]
+    weak = [(name, weak_attributes(values)) for name, values in steered]
+    lines += [f"⚠ {name} barely follows {', '.join(names)} (steering < {WEAK:g}): its clips hardly change when "
+              f"{'it changes' if len(names) == 1 else 'they change'}, whatever the entropy metrics say"
+              for name, names in weak if names]
+    return lines
+
+
 def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol,
                    classifier_accuracy: Mapping[str, Any] | None = None, fvd_note: str | None = None) -> str:
     """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR, SSIM and FVD ("–" where a row has no such
@@ -93,6 +110,7 @@ def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProt
                      f"{_cell(r, 'ssim', 3)} | {'n/a' if protocol.fvd is None else _cell(r, 'fvd', 1)} |")
     notes = classifier_lines(classifier_accuracy) if classifier_accuracy is not None else []
     notes += [f"{COLLAPSED}: {', '.join(names)}: {warning}" for warning, names in reasons.items()]
+    notes += steering_lines(rows)
     if protocol.fvd is not None:
         notes.append(f"FVD ({protocol.fvd['features']} of the Kinetics-400 I3D) against the bound's real clips; the "
                      "Bound's FVD is real against real (even against odd halves of its clips): the noise floor.")

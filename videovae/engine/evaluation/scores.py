@@ -30,6 +30,7 @@ from ..modes import eval_mode
 from .classifier import EvaluationClassifier
 from .fvd import FVDScorer
 from .protocol import EvalProtocol, balanced_test_indices, per_class_labels, real_test_clips
+from .steering import steering
 
 #: the ``mode`` of a row generated from attributes alone, and of one continuing real first frames
 MODE_ATTRIBUTES = "attributes only (i)"
@@ -130,14 +131,19 @@ def evaluate_model(model, dataset: VideoDataset, classifier: EvaluationClassifie
     if continues:
         result["mode"] = MODE_FIRST_FRAME
         pick = balanced_test_indices(labels, joint, protocol)
-        videos, _ = generate_videos(model, num=len(pick), length=protocol.length, labels=labels[pick],
-                                    first_frames=frames[pick, 0], label_table=label_table, seed=protocol.seed)
+        first_frames = frames[pick, 0]
+        videos, used = generate_videos(model, num=len(pick), length=protocol.length, labels=labels[pick],
+                                       first_frames=first_frames, label_table=label_table, seed=protocol.seed)
     else:
         result["mode"] = MODE_ATTRIBUTES
         controls = per_class_labels(joint, len(dataset.attributes), protocol.videos_per_class, protocol.length)
-        videos, _ = generate_videos(model, num=len(controls), length=protocol.length, labels=controls,
-                                    label_table=label_table, seed=protocol.seed)
+        first_frames = None
+        videos, used = generate_videos(model, num=len(controls), length=protocol.length, labels=controls,
+                                       label_table=label_table, seed=protocol.seed)
     result.update(entropy_scores(classifier(videos)))
+    steered = steering(model, used, first_frames, seed=protocol.seed)
+    if steered:
+        result["steering"] = steered
     result.update(_fvd(fvd, videos))
     if continues:
         result.update(prediction_scores(model, frames, labels, protocol, label_table))
@@ -226,7 +232,7 @@ def mean_over_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     ``seeds`` = n; the other entries (mode, number of videos) must agree and are kept."""
     if not results:
         raise ConfigError("mean_over_seeds needs the rows of at least one seed")
-    row = {k: v for k, v in results[0].items() if k not in SCORES}
+    row = {k: v for k, v in results[0].items() if k not in SCORES and k != "steering"}
     for key, value in row.items():
         if any(r.get(key) != value for r in results[1:]):
             raise ConfigError(f"rows of different seeds disagree on {key!r}; they are not one model's rows")
@@ -238,6 +244,11 @@ def mean_over_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         mean = sum(values) / n
         row[key] = mean
         row[f"{key}_std"] = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    steered = [r["steering"] for r in results if "steering" in r]
+    if steered:  # each attribute's mean over the seeds that have it
+        names = dict.fromkeys(name for values in steered for name in values)
+        row["steering"] = {name: sum(v[name] for v in steered if name in v) / sum(name in v for v in steered)
+                           for name in names}
     row["seeds"] = n
     return row
 
