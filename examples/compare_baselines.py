@@ -22,6 +22,10 @@ variants of one preset share a table:
 
     --models videovae,deep-rotator,action-only=deep-rotator \
     --model-set 'action-only:architecture_options={"actions": ["rotation"]}'
+
+Training is the long part and each model trains on one process: ``--train-only LABEL:SEED,...`` trains only those
+models (with every other flag as the full command has it) and stops, so several such processes can share the
+machine's cores; the full command then finds every model trained and scores them with one classifier.
 """
 
 from __future__ import annotations
@@ -102,6 +106,10 @@ def parse(argv=None):
     p.add_argument("--seeds", type=int, default=1,
                    help="train each model with this many seeds and report mean ± standard deviation over them")
     fvd_arguments(p)
+    p.add_argument("--train-only", metavar="LABEL:SEED,...",
+                   help="train (or resume) only these models of the table and stop without scoring, e.g. "
+                        "'videovae:1,mocogan:1': run several such processes at once with the same other flags, then "
+                        "the command without --train-only loads every model and scores them with one classifier")
     p.add_argument("--quick", action="store_true", help="tiny sizes and counts: a smoke run in a few minutes")
     args = p.parse_args(argv)
     entries, args.first_frame_models = name_list(args.models), set(name_list(args.first_frame_models))
@@ -125,6 +133,7 @@ def parse(argv=None):
         args.overrides[label][field] = value
     if args.seeds < 1:
         p.error(f"--seeds must be at least 1, got {args.seeds}")
+    args.train_only = [train_job(p, args, entry) for entry in name_list(args.train_only or "")]
     if args.quick:
         args.sizes, args.steps, args.videos_per_class, args.prediction_clips = "tiny", 20, 2, 4
         args.best_of, args.classifier_steps, args.batch_size = 2, 20, 4
@@ -135,6 +144,20 @@ def parse(argv=None):
             options.setdefault("length", 6)
         args.dataset_option = list(options.items())
     return args
+
+
+def train_job(p: argparse.ArgumentParser, args, entry: str) -> tuple[str, int]:
+    """(label, seed) of one ``--train-only`` entry ``LABEL:SEED``; a label not in ``--models`` or a seed outside
+    ``--seed`` … ``--seed`` + ``--seeds`` − 1 is a one-line error."""
+    label, sep, seed = entry.rpartition(":")
+    if not sep or not seed.isdigit():
+        p.error(f"--train-only entries are LABEL:SEED, e.g. videovae:0, got {entry!r}")
+    if label not in args.presets:
+        p.error(f"--train-only names {label!r}, which is not in --models ({', '.join(args.models)})")
+    if not args.seed <= int(seed) < args.seed + args.seeds:
+        p.error(f"--train-only seed {seed} is not one of the table's training seeds "
+                f"({args.seed} to {args.seed + args.seeds - 1}: --seed, --seeds)")
+    return label, int(seed)
 
 
 def model_folder(out: Path, name: str, seed: int) -> Path:
@@ -186,6 +209,11 @@ def main(argv=None) -> int:
     started = time.monotonic()
     torch.manual_seed(args.seed)
     dataset = load_dataset(args.dataset, args.data_root, dict(args.dataset_option))
+    if args.train_only:
+        for name, seed in args.train_only:
+            train_or_load(name, args, out, seed, dataset)
+            print(f"trained {name} (training seed {seed}) in {model_folder(out, name, seed)}", flush=True)
+        return 0
     length = args.length or int(dataset.split("test")[0][0].shape[0])
     c, h, _ = dataset.frame_shape
     options = EvalOptions(length=length, videos_per_class=args.videos_per_class, prediction_clips=args.prediction_clips,

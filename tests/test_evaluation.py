@@ -334,7 +334,12 @@ def test_compare_baselines_resumes_with_a_new_grad_clip_but_never_reuses_a_model
                                             (["--models", "videovae", "--model-set", "static:latent_dim=8"],
                                              "--model-set names 'static', which is not in --models (videovae)"),
                                             (["--model-set", "latent_dim=8"], "expected LABEL:FIELD=VALUE"),
-                                            (["--dataset-option", "size"], "expected KEY=VALUE, got 'size'")])
+                                            (["--dataset-option", "size"], "expected KEY=VALUE, got 'size'"),
+                                            (["--models", "videovae", "--train-only", "static:0"],
+                                             "--train-only names 'static', which is not in --models (videovae)"),
+                                            (["--models", "videovae", "--train-only", "videovae:1"],
+                                             "--train-only seed 1 is not one of the table's training seeds (0 to 0"),
+                                            (["--train-only", "videovae"], "--train-only entries are LABEL:SEED")])
 def test_compare_baselines_refuses_bad_lists_before_writing(tmp_path, flags, message):
     result = subprocess.run([sys.executable, str(REPO / "examples" / "compare_baselines.py"), "--out", str(tmp_path),
                              *flags], capture_output=True, text=True, cwd=REPO, timeout=120,
@@ -481,3 +486,17 @@ def test_evaluate_with_fvd_scores_every_row_and_the_noise_floor_and_says_na_with
                       classifier=FixedClassifier(joint))
     assert "| n/a |" in report.table and "pass --fvd" in report.table
     assert "fvd" not in json.loads((tmp_path / "off" / "evaluation.json").read_text())["rows"]["model"]
+
+
+def test_compare_baselines_train_only_trains_those_models_and_scores_nothing(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_baselines", REPO / "examples" / "compare_baselines.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    argv = ["--quick", "--out", str(tmp_path), "--models", "static,videovae", "--seeds", "2"]
+    assert compare.main(argv + ["--train-only", "static:1"]) == 0
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["static-seed1"]
+    assert not (tmp_path / "table.md").exists() and "trained static (training seed 1)" in capsys.readouterr().out
+    args = compare.parse(argv)  # the full command then loads it: same settings, no retraining
+    assert compare.train_or_load("static", args, tmp_path, 1).step == 20
