@@ -143,3 +143,24 @@ def test_bad_options_are_one_line_config_errors(cls, options, message):
     with pytest.raises(ConfigError, match=message) as error:
         cls(**options)
     assert "\n" not in str(error.value) and cls.__module__ and str(error.value).startswith("dataset '")
+
+
+def test_bouncing_balls_can_start_every_ball_forward_and_nothing_else_changes():
+    random_start = BouncingBalls(num_clips=64, length=4)
+    forward = BouncingBalls(num_clips=64, length=4, start="forward")
+    assert torch.equal(random_start.label_rows("train"), forward.label_rows("train"))
+    assert forward.time_reversal is None and random_start.time_reversal == {}
+
+    def first_step_forward(data):  # the foreground centroid's first step along the clip's axis is positive
+        frames = torch.stack([data.split("train")[i][0] for i in range(len(data.split("train")))])
+        axis = data.label_rows("train")[:, 2].long()
+        mass = frames.sum(2)
+        grid = torch.arange(mass.shape[-1], dtype=torch.float32)
+        total = mass.sum((-1, -2)).clamp_min(1e-6)
+        centre = torch.stack([(mass.sum(-2) * grid).sum(-1), (mass.sum(-1) * grid).sum(-1)], -1) / total[..., None]
+        step = (centre[:, 1] - centre[:, 0]).gather(1, axis[:, None]).squeeze(1)
+        return float((step > 0).float().mean())
+
+    assert first_step_forward(forward) > 0.9 and 0.2 < first_step_forward(random_start) < 0.8
+    with pytest.raises(Exception, match="start must be one of"):
+        BouncingBalls(num_clips=4, start="sideways")

@@ -13,10 +13,12 @@ the same size, speed and axis. Generated in well under a second; identical for a
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
 from ...core.attributes import AttributeSet, AttributeSpec
 from ...core.config import given_options
+from ...core.validators import choice
 from ...registry import hookimpl
 from .procedural import GROUP, PALETTE, Generated, ProceduralClips, ProceduralOptions, composite, coverage, pixel_grid, to_uint8
 
@@ -27,6 +29,14 @@ AXES = ("horizontal", "vertical")
 RADII = {"small": (2.5, 3.5), "large": (5.0, 6.5)}  # px at 32×32
 SPEED_PX = {"slow": 1.0, "fast": 2.5}  # px per frame at 32×32
 
+
+
+@attrs.frozen
+class BouncingBallsOptions(ProceduralOptions):
+    #: which way each ball starts along its axis: ``random`` (either, the default: the labels then fix the axis
+    #: but not the direction) or ``forward`` (right or down: the axis label fixes the direction of the motion
+    #: too; an ablation of the data, docs/own_data.md)
+    start: str = attrs.field(default="random", validator=choice("random", "forward"))
 
 
 def bounce(start: np.ndarray, velocity: np.ndarray, low: np.ndarray, high: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -54,6 +64,8 @@ def generate(options: ProceduralOptions) -> Generated:
     along = low + (high - low) * rng.uniform(0.0, 1.0, (n, 2))
     across = low + (high - low) * rng.uniform(0.0, 1.0, (n, 2))
     sign = rng.choice((-1.0, 1.0), (n, 2))
+    if getattr(o, "start", "random") == "forward":  # drawn all the same, so every other draw is unchanged
+        sign = np.ones_like(sign)
     velocity = sign * np.array([SPEED_PX[s] for s in SPEEDS])[speed][:, None] * scale
     t = np.arange(o.length, dtype=np.float64)
     moving = bounce(along, velocity, low, high, t)  # [N, 2, T]
@@ -85,17 +97,19 @@ class BouncingBalls(ProceduralClips):
     #: a bounce played backwards is a bounce with the same size, speed and axis
     time_reversal: dict = {}
 
-    def __init__(self, root=None, options: ProceduralOptions | None = None, **keywords):
-        self.options = given_options(ProceduralOptions, options, keywords, f"dataset {OWNER!r}")
+    def __init__(self, root=None, options: BouncingBallsOptions | None = None, **keywords):
+        self.options = given_options(BouncingBallsOptions, options, keywords, f"dataset {OWNER!r}")
         self.attributes = AttributeSet((
             AttributeSpec("size", values=SIZES),
             AttributeSpec("speed", values=SPEEDS),
             AttributeSpec("axis", values=AXES),
         ))
+        if self.options.start == "forward":  # played backwards, a clip would start moving left or up
+            self.time_reversal = None
         self._build(generate(self.options))
 
 
 @hookimpl
 def register_datasets(register):
-    register(OWNER, BouncingBalls, options=ProceduralOptions,
+    register(OWNER, BouncingBalls, options=BouncingBallsOptions,
              description="built-in stress set: one or two balls bouncing on black (size, speed, axis)")
