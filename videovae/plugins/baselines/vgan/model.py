@@ -8,8 +8,9 @@ VideoVAE's Table 2 (Sec. 5.3), unconditional (mode i) and continuing a first fra
 * ``vgan-first-frame`` (Sec. 5, "future generation"): a 2-D convolutional encoder of the first frame gives the code
   that *replaces* z for both streams, so a frame determines its video (no noise, as in the paper), and the
   generator loss adds ``first_frame_l1`` · mean |x̂⁽¹⁾ − x⁽¹⁾| between the generated and the given first frame
-  (pixel scale [0, 1]). λ = 1.0 is this framework's choice: it makes the term about as large as the adversarial
-  one at the start (an untrained generator's first frame is ≈0.3 from the given one, −log D ≈ 0.7).
+  (pixel scale [0, 1]). λ = 100, the weight of the mean L1 beside a GAN loss in pix2pix (Isola et al., CVPR 2017),
+  as VGAN's paper gives none: with λ = 1 (about the size of −log D at the start) the generator ignored its frame
+  and made the same clip from every first frame after 3000 steps on Weizmann (docs/results/README.md).
 
 Both train by alternating updates (Sec. 2.2): the 3-D discriminator (optimizer ``discriminator``) on real clips
 and the current generation, then the generator (optimizer ``generator``, with the encoder) through the updated
@@ -59,7 +60,7 @@ class VGANOptions:
 @attrs.frozen
 class VGANFirstFrameOptions(VGANOptions):
     #: λ of the L1 between the generated and the given first frame (see the module docstring)
-    first_frame_l1: float = attrs.field(default=1.0, validator=non_negative_float)
+    first_frame_l1: float = attrs.field(default=100.0, validator=non_negative_float)
 
 
 class VGAN(VideoModel):
