@@ -174,3 +174,20 @@ def test_resume_under_torchrun_gives_the_weights_of_an_uninterrupted_run(first_l
     a, b = rank_info(straight, 0), rank_info(resumed, 0)
     assert b["step"] == 4 and [r["step"] for r in b["history"]] == [1, 2, 3, 4]
     assert [r["loss"] for r in a["history"]] == [r["loss"] for r in b["history"]]
+
+
+def test_the_gan_baselines_train_under_torchrun_with_the_same_parameters_on_every_rank(tmp_path, cache):
+    """MoCoGAN and VGAN: their two optimizers' gradients are averaged, so every rank holds the same parameters
+    (batch norm's running statistics are each rank's own, as DistributedDataParallel without SyncBatchNorm)."""
+    gans = [job(tmp_path, "mocogan", preset="mocogan", model={**TINY_SIZES, "architecture_options": {"category": "rotation"}},
+                lr=None, steps=2),
+            job(tmp_path, "vgan", preset="vgan", model=dict(TINY_SIZES), lr=None, steps=2)]
+    for folder in torchrun(tmp_path, cache, gans):
+        rank0, rank1 = rank_weights(folder, 0), rank_weights(folder, 1)
+        assert rank0.keys() == rank1.keys()
+        parameters = [k for k in rank0 if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+        for key in parameters:
+            assert torch.equal(rank0[key], rank1[key]), (folder.name, key)
+        info = rank_info(folder, 0)
+        assert info["world_size"] == 2 and info["step"] == 2
+        assert {"d_loss", "grad_norm/discriminator", "grad_norm/generator"} <= set(info["history"][-1])
