@@ -14,7 +14,9 @@ fresh noise does. Measured (64 clips of the test labels, mode i / iv): Weizmann 
 1.85 / 2.73, performer 1.86 / 3.15; `moving-sprites` at 7000 steps direction 0.80 / 3.12, colour 0.81 / 2.81,
 shape 0.49 / 1.42; `bouncing-balls` at 6000 steps size 1.09 / 1.13, speed 0.37 / 0.55, **axis 0.22 / 0.24**:
 flipping the commanded axis moves its generated balls by 2 px on average, where turning the sprites'
-direction moves them by 14 px. :data:`WEAK` marks such an attribute in the report.
+direction moves them by 14 px. Later, with the same 64 clips per row of the comparison tables (docs/results):
+the built-in chairs' +C+S chair 4.51 / 4.46, tilt 1.20 / 1.23, rotation 4.38 / 4.59; MoCoGAN's category, action
+on Weizmann 1.01 and rotation on the chairs 0.58. :data:`WEAK` marks such an attribute in the report.
 
 Only categorical attributes the model is steered by (:attr:`~videovae.core.VideoModel.controlled_attributes`)
 are checked; a model steered by none (VGAN) has no steering numbers.
