@@ -158,6 +158,12 @@ class Trainer:
         cfg = self.config
         return cfg.kl_weight * min(1.0, (step + 1) / cfg.kl_warmup) if cfg.kl_warmup else cfg.kl_weight
 
+    @property
+    def clip_length(self) -> int:
+        """The frames of a training clip the model trains on (:meth:`~videovae.core.VideoModel.trained_length`): the
+        length of its sample grids and of the ``clip_length`` its checkpoints record for generation."""
+        return self.model.trained_length(int(self.train_split[0][0].shape[0]))
+
     def batch_indices(self, step: int) -> list[int]:
         """This process's clip indices for ``step`` (its share of the global batch)."""
         return self.sampler.indices(step)
@@ -347,7 +353,7 @@ class Trainer:
             train_config=self.config.to_dict(),
             dataset=self.dataset_info(),
             label_table=self.label_table,
-            clip_length=self.model.trained_length(int(self.train_split[0][0].shape[0])),
+            clip_length=self.clip_length,
             rng={"torch": torch.get_rng_state()},
             history=self.history,
             adjustments=self.adjustments,
@@ -364,7 +370,7 @@ class Trainer:
 
     def write_samples(self, board: RunBoard | None = None) -> Path:
         """A grid of samples with free attributes (rows) into ``samples/``, and on ``board`` (also as a video)."""
-        length = self.model.trained_length(int(self.train_split[0][0].shape[0]))
+        length = self.clip_length
         first_frames = labels = None
         if not self.model.capabilities.attributes_only:  # e.g. the Deep Rotator baseline
             items = [self.train_split[i % len(self.train_split)] for i in range(self.config.num_samples)]

@@ -199,8 +199,9 @@ def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress
     dataset = load_dataset(cfg.dataset, cfg.data_root, dict(cfg.dataset_options))
     train_split = dataset.split("train")
     label_table = dataset.label_rows("train")
-    if stored is None and len(train_split):  # a model's options left to the data (fit_to_data), stored with the run
-        model_config = fit_to_data(model_config, dataset, int(train_split[0][0].shape[0]))
+    clip_length = int(train_split[0][0].shape[0]) if len(train_split) else None
+    if stored is None and clip_length is not None:  # a model's options left to the data (fit_to_data), stored with the run
+        model_config = fit_to_data(model_config, dataset, clip_length)
     stage = None
     if cfg.labelled_fraction < 1.0:  # Sec. 4.1 stage 1; stage 2 trains on the inferred labels
         stage = stage_one(cfg, dataset, train_split, out_dir, stored, process=process, device=device, progress=progress,
@@ -217,8 +218,8 @@ def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress
             f"{cfg.dataset} has frames of shape {tuple(dataset.frame_shape)} but the model expects "
             f"{tuple(model.config.frame_shape)}; set the model's frame_size/channels or the data set's size"
         )
-    if len(train_split):
-        model.check_clip_length(int(train_split[0][0].shape[0]), cfg.dataset)
+    if clip_length is not None:
+        model.check_clip_length(clip_length, cfg.dataset)
     if cfg.lr is None:  # the model's own rate, stored with the run (TrainConfig.RESOLVED_AT_START)
         cfg = attrs.evolve(cfg, lr=type(model).default_lr)
     step = stored.step if stored is not None else 0

@@ -48,7 +48,7 @@ from ...core.config import ModelConfig
 from ...core.errors import AttributeValueError, ConfigError
 from ...core.interfaces import Capabilities, StepContext, VideoModel
 from ...core.mixed_precision import float32
-from ...core.validators import positive_int
+from ...core.validators import non_negative_float, optional_positive_int, positive_int
 from ...registry import hookimpl
 from ..presets import PAPER
 from . import gan
@@ -58,16 +58,6 @@ from .mocogan_networks import ImageDiscriminator, ImageGenerator, VideoDiscrimin
 def _optional_name(instance, attribute, value):
     if value is not None and (not isinstance(value, str) or not value):
         raise ConfigError(f"category must be an attribute name, got {value!r}")
-
-
-def _optional_width(instance, attribute, value):
-    if value is not None:
-        positive_int(instance, attribute, value)
-
-
-def _non_negative(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ConfigError(f"{attribute.name} must be a non-negative number, got {value!r}")
 
 
 def _example(name: str) -> str:
@@ -83,9 +73,9 @@ class MoCoGANOptions:
     motion_dim: int = attrs.field(default=10, validator=positive_int)
     noise_dim: int = attrs.field(default=10, validator=positive_int)
     #: channels of the widest-resolution layers (None: from the model size, :func:`.gan.base_width`)
-    width: int | None = attrs.field(default=None, validator=_optional_width)
+    width: int | None = attrs.field(default=None, validator=optional_positive_int)
     #: λ of the InfoGAN category term on generated clips (Sec. 3.1: 1)
-    category_weight: float = attrs.field(default=1.0, validator=_non_negative)
+    category_weight: float = attrs.field(default=1.0, validator=non_negative_float)
 
     @staticmethod
     def from_data(options: dict, dataset, clip_length: int) -> dict:
