@@ -467,3 +467,50 @@ def test_pretraining_optimises_the_model_configurations_likelihood(likelihood):
             assert loss == pytest.approx(0.5 + 0.5 * math.log(2 * math.pi * mse), rel=1e-4)
         else:  # the mean absolute error, whose square is at most the mean squared error
             assert 0 < loss ** 2 <= mse * (1 + 1e-5)
+
+
+def test_random_shift_moves_every_frame_of_a_clip_alike():
+    frames = torch.zeros(5, 4, 1, 12, 12)
+    for t in range(4):
+        frames[:, t, 0, 5, 3 + t] = 1.0  # a dot moving right
+    moved = ai.random_shift(frames, 2, torch.Generator().manual_seed(0))
+    assert moved.shape == frames.shape
+    offsets = set()
+    for b in range(5):
+        per_frame = set()
+        for t in range(4):
+            (y, x), = torch.nonzero(moved[b, t, 0] == 1.0).tolist()
+            per_frame.add((y - 5, x - (3 + t)))
+        assert len(per_frame) == 1  # one offset for the whole clip: the motion is kept
+        (dy, dx), = per_frame
+        assert abs(dy) <= 2 and abs(dx) <= 2
+        offsets.add((dy, dx))
+    assert len(offsets) > 1
+
+
+def test_stage_one_shifts_the_supervised_and_the_self_training_clips(monkeypatch):
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    calls = []
+    original = training.random_shift
+    monkeypatch.setattr(training, "random_shift", lambda frames, pixels, g: calls.append(pixels) or original(frames, pixels, g))
+    ai.run_stage_one(data, ".", fraction=0.5, steps=2, batch_size=4, lr=1e-3, seed=0, device=torch.device("cpu"),
+                     model_config=TINY, settings={}, self_training_steps=2, shift=3, write=False, log=lambda _: None)
+    assert calls == [3] * 4
+    calls.clear()
+    ai.run_stage_one(data, ".", fraction=0.5, steps=2, batch_size=4, lr=1e-3, seed=0, device=torch.device("cpu"),
+                     model_config=TINY, settings={}, self_training_steps=2, shift=0, write=False, log=lambda _: None)
+    assert calls == []
+
+
+def test_inference_shift_is_a_stage_one_setting_and_old_runs_had_none():
+    from videovae.engine.training import stage_one_settings
+
+    assert "inference_shift" not in stage_one_settings(TrainConfig(labelled_fraction=0.2, inference_shift=0))
+    assert "inference_shift" not in stage_one_settings(TrainConfig(labelled_fraction=0.2))  # the default: none
+    assert stage_one_settings(TrainConfig(labelled_fraction=0.2, inference_shift=3))["inference_shift"] == 3
+    stored = TrainConfig(labelled_fraction=0.2).to_dict()
+    del stored["inference_shift"]  # a checkpoint from before the field
+    assert TrainConfig.from_stored(stored).inference_shift == 0
+    with pytest.raises(ConfigError, match="inference_shift"):
+        TrainConfig(inference_shift=-1)
+

@@ -1,28 +1,50 @@
 """Stage 1 of semi-supervised training (Sec. 4.1) alone on a built-in data set: the accuracy of φ_att on the
-unlabelled training clips, 20% labelled, for given step counts and the likelihood of the pretraining.
+unlabelled training clips (and, with ``--test``, on the test clips), 20% labelled, for given step counts, the
+likelihood of the pretraining and the shift of the labelled clips.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python docs/own_data/stage_one.py DATASET PRETRAIN SUPERVISED SELF [LIKELIHOOD]
+        [--shift N] [--data-root DIR] [--dataset-option KEY=VALUE ...] [--test]
 
-e.g. ``moving-sprites 600 600 0 gaussian``; prints one JSON line (docs/own_data.md)."""
+e.g. ``moving-sprites 600 600 0 gaussian`` or ``weizmann 1500 1500 1000 --shift 6 --data-root
+../shared/data/weizmann-actions --dataset-option size=32 --test``; prints one JSON line (docs/own_data.md,
+docs/attribute_inference.md)."""
+import argparse
 import json
-import sys
 import time
 
 import torch
 
+from videovae.engine.attribute_inference import accuracy, infer_labels
 from videovae.engine.attribute_inference.stage_one import run_stage_one
 from videovae.engine.data import load_dataset
 from videovae.registry.factory import resolve_config
 
+parser = argparse.ArgumentParser()
+parser.add_argument("dataset")
+parser.add_argument("pretrain", type=int)
+parser.add_argument("supervised", type=int)
+parser.add_argument("self_training", type=int)
+parser.add_argument("likelihood", nargs="?")
+parser.add_argument("--shift", type=int, default=0)
+parser.add_argument("--data-root")
+parser.add_argument("--dataset-option", action="append", default=[])
+parser.add_argument("--test", action="store_true", help="also the accuracy on the test clips")
+args = parser.parse_args()
 torch.set_num_threads(1)
-name, pre, sup, selft = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-dataset = load_dataset(name, None, {})
-config = resolve_config("demo", **({"likelihood": sys.argv[5]} if len(sys.argv) > 5 else {}))
+options = {key: int(value) if value.isdigit() else value
+           for key, value in (entry.split("=", 1) for entry in args.dataset_option)}
+dataset = load_dataset(args.dataset, args.data_root, options)
+config = resolve_config("demo", **({"likelihood": args.likelihood} if args.likelihood else {}))
 started = time.time()
-result = run_stage_one(dataset, ".", fraction=0.2, steps=sup, batch_size=16, lr=1e-3, seed=0, device=torch.device("cpu"),
-                       model_config=config, settings={}, pretrain_steps=pre, self_training_steps=selft, write=False)
+result = run_stage_one(dataset, ".", fraction=0.2, steps=args.supervised, batch_size=16, lr=1e-3, seed=0,
+                       device=torch.device("cpu"), model_config=config, settings={}, pretrain_steps=args.pretrain,
+                       self_training_steps=args.self_training, shift=args.shift, write=False)
 rows = [r for r in result.payload["history"] if "pretrain_loss" in r]
-print(json.dumps({"dataset": name, "pretrain": pre, "supervised": sup, "self_training": selft,
-                  "likelihood": config.likelihood, "accuracy": result.scores,
-                  "pretrain_first_last": [rows[0], rows[-1]] if rows else None,
-                  "seconds": round(time.time() - started)}))
+report = {"dataset": args.dataset, "options": options, "pretrain": args.pretrain, "supervised": args.supervised,
+          "self_training": args.self_training, "likelihood": config.likelihood, "shift": args.shift,
+          "accuracy": result.scores, "pretrain_first_last": [rows[0], rows[-1]] if rows else None}
+if args.test:
+    inferred = infer_labels(result.net, dataset.split("test"), batch_size=32)
+    report["test_accuracy"] = accuracy(inferred, dataset.label_rows("test").float(), dataset.attributes)
+report["seconds"] = round(time.time() - started)
+print(json.dumps(report))

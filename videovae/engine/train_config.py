@@ -16,7 +16,7 @@ from ..core.validators import (choice, mapping, non_negative_float, non_negative
 
 CHECKPOINT_NAME = "checkpoint.pt"
 #: TrainConfig fields added after checkpoints were first written, with the value those runs trained with
-STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0, "precision": "fp32"}
+STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0, "precision": "fp32", "inference_shift": 0}
 
 
 @attrs.frozen
@@ -94,6 +94,10 @@ class TrainConfig:
     inference_self_training_steps: int = attrs.field(default=1000, validator=non_negative_int, metadata={
         "help": "then steps on the labelled clips plus the unlabelled ones the attribute net labels with "
                 "confidence >= 0.9 (0: none)"})
+    inference_shift: int = attrs.field(default=0, validator=non_negative_int, metadata={
+        "help": "move each clip of the attribute net's supervised and self-training steps by a random offset of up "
+                "to this many pixels, the same for all its frames, edges repeated (0: none; at 32x32, 3-6 px helped the "
+                "sprites, the balls and Weizmann and ruined the chairs' tilt and rotation: docs/attribute_inference.md)"})
     workers: int = attrs.field(default=0, validator=non_negative_int, metadata={
         "help": "DataLoader processes that load the training clips (0: the training process itself); the batches "
                 "are the same for any number"})

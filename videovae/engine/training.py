@@ -65,6 +65,8 @@ def stage_one_settings(cfg: TrainConfig) -> dict:
         "inference_lr", "inference_pretrain_steps", "inference_self_training_steps", "batch_size", "seed")}
     if cfg.size is not None:  # only when set, so that runs from before the field keep their settings
         settings["size"] = cfg.size
+    if cfg.inference_shift:  # likewise: a stage 1 made before the field moved no clip
+        settings["inference_shift"] = cfg.inference_shift
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
 
 
@@ -109,7 +111,8 @@ def stage_one(cfg: TrainConfig, dataset, train_split, out_dir: Path, stored: Che
                 batch_size=cfg.batch_size, lr=cfg.inference_lr, seed=cfg.seed, device=device,
                 model_config=model_config or model_config_of(cfg), settings=settings,
                 pretrain_steps=cfg.inference_pretrain_steps,
-                self_training_steps=cfg.inference_self_training_steps, progress=progress, log=logger.info,
+                self_training_steps=cfg.inference_self_training_steps, shift=cfg.inference_shift, progress=progress,
+                log=logger.info,
             )
     distributed.barrier(process)
     if stage is None:  # other processes read what rank 0 wrote

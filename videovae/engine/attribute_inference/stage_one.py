@@ -33,7 +33,7 @@ class StageOne:
 
 def run_stage_one(dataset, out_dir: str | Path, *, fraction: float, steps: int, batch_size: int, lr: float, seed: int,
                   device: torch.device, model_config: ModelConfig, settings: Mapping[str, Any], pretrain_steps: int = 0,
-                  self_training_steps: int = 0,
+                  self_training_steps: int = 0, shift: int = 0,
                   progress: bool = False, write: bool = True, log: Callable[[str], None] = print) -> StageOne:
     """Sec. 4.1 stage 1 on the train split: choose the labelled clips, train φ_att on them, infer the
     others, write ``attribute_net.pt`` and ``inferred_labels.csv`` (when ``write``), log the accuracy on
@@ -42,6 +42,9 @@ def run_stage_one(dataset, out_dir: str | Path, *, fraction: float, steps: int, 
     Mini-clips cut from one source video (a split with ``clip_ids``, e.g. Weizmann) are labelled
     or not together: ``fraction`` then counts source videos.
 
+    ``shift`` > 0 moves each clip of the supervised and self-training steps by up to that many pixels
+    (:func:`random_shift`).
+
     ``settings`` (what defines stage 1: data, model, fraction, steps, seed...) are stored with the
     net; :func:`reuse_stage_one` reads the files back instead of training again.
     """
@@ -49,10 +52,10 @@ def run_stage_one(dataset, out_dir: str | Path, *, fraction: float, steps: int, 
     truth = dataset.label_rows("train").float()
     labelled = labelled_subset(truth, fraction, seed, dataset.attributes, split_groups(split))
     net, history = train_attribute_net(dataset, labelled, steps, batch_size, lr, seed, device, progress,
-                                       model_config=model_config, pretrain_steps=pretrain_steps)
+                                       model_config=model_config, pretrain_steps=pretrain_steps, shift=shift)
     if self_training_steps:
         net, more, counts = self_train(net, dataset, labelled, truth, self_training_steps, batch_size, lr, seed, device,
-                                       progress)
+                                       progress, shift=shift)
         history += [{**row, "step": row["step"] + steps, "self_training": True} for row in more]
         log(f"attribute inference: self-training on the confident labels of unlabelled clips "
             f"({', '.join(f'{k} {v}' for k, v in counts.items())} of {len(truth) - len(labelled)})")
@@ -64,7 +67,7 @@ def run_stage_one(dataset, out_dir: str | Path, *, fraction: float, steps: int, 
     seen = accuracy(inferred[unlabelled], truth[unlabelled], dataset.attributes,
                     mask=seen_values_mask(truth[unlabelled], truth[labelled], dataset.attributes))
     payload = net_payload(net, history=history, labelled=labelled, inferred=inferred, label_rows=rows,
-                          settings=dict(settings), accuracy=scores, accuracy_seen_values=seen)
+                          settings=dict(settings), accuracy=scores, accuracy_seen_values=seen, shift=shift)
     out_dir = Path(out_dir)
     if write:
         atomic_torch_save(payload, out_dir / NET_FILE)

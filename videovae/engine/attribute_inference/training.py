@@ -149,7 +149,7 @@ def train_attribute_net(dataset, labelled_indices, steps: int, batch_size: int =
 
 def self_train(net: AttributeInferenceNet, dataset, labelled_indices, truth: Tensor, steps: int, batch_size: int,
                lr: float, seed: int, device, progress: bool = False, *, split: str = "train", threshold: float = 0.9,
-               log_every: int = 10) -> tuple[AttributeInferenceNet, list[dict], dict]:
+               log_every: int = 10, shift: int = 0) -> tuple[AttributeInferenceNet, list[dict], dict]:
     """One round of self-training: the unlabelled clips get the net's confident labels
     (:func:`confident_labels`), the labelled ones keep their true labels, and the net trains on
     all of them for ``steps`` more steps (Adam at half the learning rate, from its current weights).
@@ -174,7 +174,8 @@ def self_train(net: AttributeInferenceNet, dataset, labelled_indices, truth: Ten
     new, history = train_attribute_net(dataset, keep, steps, batch_size, lr / 2, seed + 1, device, progress,
                                        model_config=net.model_config, split=split, hidden_dim=net.hidden_dim,
                                        state_dim=net.state_dim, pooling=net.pooling, log_every=log_every,
-                                       relabel=rows, initial_state=state, motion_attributes=net.motion_attributes)
+                                       relabel=rows, initial_state=state, motion_attributes=net.motion_attributes,
+                                       shift=shift)
     return new, history, counts
 
 
