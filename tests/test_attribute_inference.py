@@ -506,7 +506,7 @@ def test_inference_shift_is_a_stage_one_setting_and_old_runs_had_none():
     from videovae.engine.training import stage_one_settings
 
     assert "inference_shift" not in stage_one_settings(TrainConfig(labelled_fraction=0.2, inference_shift=0))
-    assert "inference_shift" not in stage_one_settings(TrainConfig(labelled_fraction=0.2))  # the default: none
+    assert stage_one_settings(TrainConfig(labelled_fraction=0.2))["inference_shift"] is None  # chosen on held-out clips
     assert stage_one_settings(TrainConfig(labelled_fraction=0.2, inference_shift=3))["inference_shift"] == 3
     stored = TrainConfig(labelled_fraction=0.2).to_dict()
     del stored["inference_shift"]  # a checkpoint from before the field
@@ -514,3 +514,74 @@ def test_inference_shift_is_a_stage_one_setting_and_old_runs_had_none():
     with pytest.raises(ConfigError, match="inference_shift"):
         TrainConfig(inference_shift=-1)
 
+
+
+def test_stage_one_chooses_the_shift_that_labels_held_out_clips_best(monkeypatch):
+    import videovae.engine.attribute_inference.stage_one as stage_one
+
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    truth = data.label_rows("train")
+    calls, nets, lines = [], [], []
+    original = training.train_attribute_net
+
+    def marking(dataset, labelled, *args, **kwargs):
+        calls.append((sorted(torch.as_tensor(labelled).tolist()), kwargs["shift"], kwargs.get("pretrain_steps", 0),
+                      kwargs.get("initial_state") is not None))
+        net, history = original(dataset, labelled, *args, **kwargs)
+        net.moved = kwargs["shift"] > 0
+        nets.append(net)
+        return net, history
+
+    def labels_of(net, split, indices=None, **_):  # the moved net labels every held-out clip right, the other none
+        rows = truth if indices is None else truth[indices]
+        return rows if net.moved else rows + 1
+
+    monkeypatch.setattr(stage_one, "train_attribute_net", marking)
+    monkeypatch.setattr(stage_one, "infer_labels", labels_of)
+    result = ai.run_stage_one(data, ".", fraction=0.75, steps=2, batch_size=4, lr=1e-3, seed=0, device=torch.device("cpu"),
+                              model_config=TINY, settings={}, pretrain_steps=2, shift=None, write=False, log=lines.append)
+    labelled = sorted(result.labelled.tolist())
+    (fit0, shift0, pre0, init0), (fit1, shift1, pre1, init1), final = calls
+    assert fit0 == fit1 and set(fit0) < set(labelled)  # both candidates on the same three quarters
+    assert (shift0, pre0, init0) == (0, 2, False) and (shift1, pre1, init1) == (6, 0, True)  # pretrained once, shared
+    assert final == (labelled, 6, 0, True)  # the winner once more on every labelled clip, from the pretrained weights
+    assert result.payload["shift"] == 6 and result.net is nets[2]
+    choice = result.payload["shift_choice"]
+    assert choice["held_out_clips"] == len(labelled) - len(fit0) > 0
+    assert choice["scores"]["6"]["tilt"] == 1.0 and choice["scores"]["0"]["tilt"] == 0.0
+    assert any("moved by up to 6 px" in line for line in lines)
+
+
+def test_the_pretrained_weights_handed_over_start_a_second_net_where_the_first_started():
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    handed = {}
+    ai.train_attribute_net(data, [0, 1, 2], steps=1, batch_size=3, lr=1e-3, model_config=TINY, pretrain_steps=2,
+                           after_pretraining=handed.update)
+    fresh, _ = ai.train_attribute_net(data, [0, 1, 2], steps=1, batch_size=3, lr=0.0, model_config=TINY)
+    second, _ = ai.train_attribute_net(data, [0, 1, 2], steps=1, batch_size=3, lr=0.0, model_config=TINY,
+                                       initial_state=handed)
+    assert not all(torch.equal(handed[k], v) for k, v in fresh.state_dict().items())  # pretraining moved them
+    assert all(torch.equal(handed[k], v) for k, v in second.state_dict().items())
+
+
+def test_mean_log_posterior_of_the_true_values_by_hand():
+    from videovae.engine.attribute_inference.accuracy import mean_log_posterior
+    from videovae.engine.attribute_inference.net import AttributeInferenceNet
+
+    class Fixed(torch.nn.Module):  # every frame says 3:1 for the first value
+        attributes = AttributeSet((AttributeSpec("side", values=("left", "right")),))
+        pooling = "mean"
+        pooled_scores = AttributeInferenceNet.pooled_scores
+
+        def __init__(self):
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, frames):
+            return [torch.tensor([0.75, 0.25]).log().expand(frames.shape[0], frames.shape[1], 2)]
+
+    clips = [(torch.zeros(3, 1, 4, 4), None)] * 3
+    truth = torch.tensor([[0.0], [1.0], [math.nan]])
+    got = mean_log_posterior(Fixed(), clips, [0, 1, 2], truth)
+    assert got == pytest.approx((math.log(0.75) + math.log(0.25)) / 2)
+    assert mean_log_posterior(Fixed(), clips, [2], truth[2:]) == 0.0

@@ -5,6 +5,8 @@ likelihood of the pretraining and the shift of the labelled clips.
     OMP_NUM_THREADS=1 PYTHONPATH=. python docs/own_data/stage_one.py DATASET PRETRAIN SUPERVISED SELF [LIKELIHOOD]
         [--shift N] [--data-root DIR] [--dataset-option KEY=VALUE ...] [--test]
 
+``--shift -1`` lets stage 1 choose it on held-out labelled clips, as ``videovae train`` does by default.
+
 e.g. ``moving-sprites 600 600 0 gaussian`` or ``weizmann 1500 1500 1000 --shift 6 --data-root
 ../shared/data/weizmann-actions --dataset-option size=32 --test``; prints one JSON line (docs/own_data.md,
 docs/attribute_inference.md)."""
@@ -25,7 +27,7 @@ parser.add_argument("pretrain", type=int)
 parser.add_argument("supervised", type=int)
 parser.add_argument("self_training", type=int)
 parser.add_argument("likelihood", nargs="?")
-parser.add_argument("--shift", type=int, default=0)
+parser.add_argument("--shift", type=int, default=0, help="pixels; -1: chosen on held-out labelled clips (the default)")
 parser.add_argument("--data-root")
 parser.add_argument("--dataset-option", action="append", default=[])
 parser.add_argument("--test", action="store_true", help="also the accuracy on the test clips")
@@ -38,10 +40,11 @@ config = resolve_config("demo", **({"likelihood": args.likelihood} if args.likel
 started = time.time()
 result = run_stage_one(dataset, ".", fraction=0.2, steps=args.supervised, batch_size=16, lr=1e-3, seed=0,
                        device=torch.device("cpu"), model_config=config, settings={}, pretrain_steps=args.pretrain,
-                       self_training_steps=args.self_training, shift=args.shift, write=False)
+                       self_training_steps=args.self_training, shift=None if args.shift < 0 else args.shift, write=False)
 rows = [r for r in result.payload["history"] if "pretrain_loss" in r]
 report = {"dataset": args.dataset, "options": options, "pretrain": args.pretrain, "supervised": args.supervised,
-          "self_training": args.self_training, "likelihood": config.likelihood, "shift": args.shift,
+          "self_training": args.self_training, "likelihood": config.likelihood, "shift": result.payload["shift"],
+          "shift_choice": result.payload.get("shift_choice"),
           "accuracy": result.scores, "pretrain_first_last": [rows[0], rows[-1]] if rows else None}
 if args.test:
     inferred = infer_labels(result.net, dataset.split("test"), batch_size=32)

@@ -94,10 +94,11 @@ class TrainConfig:
     inference_self_training_steps: int = attrs.field(default=1000, validator=non_negative_int, metadata={
         "help": "then steps on the labelled clips plus the unlabelled ones the attribute net labels with "
                 "confidence >= 0.9 (0: none)"})
-    inference_shift: int = attrs.field(default=0, validator=non_negative_int, metadata={
+    inference_shift: int | None = attrs.field(default=None, validator=attrs.validators.optional(non_negative_int),
+                                              metadata={
         "help": "move each clip of the attribute net's supervised and self-training steps by a random offset of up "
-                "to this many pixels, the same for all its frames, edges repeated (0: none; at 32x32, 3-6 px helped the "
-                "sprites, the balls and Weizmann and ruined the chairs' tilt and rotation: docs/attribute_inference.md)"})
+                "to this many pixels, the same for all its frames, edges repeated (0: none; default: none or a fifth "
+                "of the frame, whichever labels held-out labelled clips better: docs/attribute_inference.md)"})
     workers: int = attrs.field(default=0, validator=non_negative_int, metadata={
         "help": "DataLoader processes that load the training clips (0: the training process itself); the batches "
                 "are the same for any number"})

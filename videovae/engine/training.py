@@ -65,7 +65,7 @@ def stage_one_settings(cfg: TrainConfig) -> dict:
         "inference_lr", "inference_pretrain_steps", "inference_self_training_steps", "batch_size", "seed")}
     if cfg.size is not None:  # only when set, so that runs from before the field keep their settings
         settings["size"] = cfg.size
-    if cfg.inference_shift:  # likewise: a stage 1 made before the field moved no clip
+    if cfg.inference_shift != 0:  # likewise: a stage 1 made before the field moved no clip (None: chosen)
         settings["inference_shift"] = cfg.inference_shift
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
 

@@ -5,7 +5,7 @@ labels of the others (:func:`self_train`)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -49,6 +49,7 @@ def train_attribute_net(dataset, labelled_indices, steps: int, batch_size: int =
                         shift: int = 0, reverse: bool | None = None,
                         pretrain_steps: int = 0, relabel: Tensor | None = None,
                         initial_state: Mapping[str, Tensor] | None = None,
+                        after_pretraining: Callable[[dict[str, Tensor]], None] | None = None,
                         motion_attributes: Sequence[str] | None = None) -> tuple[AttributeInferenceNet, list[dict]]:
     """Train φ_att (Eq. 3) on the labelled clips of ``dataset``'s ``split`` with Adam.
 
@@ -72,7 +73,9 @@ def train_attribute_net(dataset, labelled_indices, steps: int, batch_size: int =
     encoder copy (:func:`videovae.engine.attribute_inference.net.motion_frames`).
 
     ``relabel [N, A]`` replaces the split's labels by one row per clip (NaN = unknown; used by
-    :func:`self_train` for pseudo-labels) and ``initial_state`` starts from a trained net's weights.
+    :func:`self_train` for pseudo-labels) and ``initial_state`` starts from a trained net's weights;
+    ``after_pretraining`` is handed a copy of the weights after the pretraining (the initial ones without it), from
+    which another net can start (``initial_state``) without pretraining again.
 
     ``reverse`` (default: when the data set declares ``time_reversal``) plays each clip
     backwards with probability 1/2 and relabels it by the data set's ``time_reversal`` table
@@ -117,6 +120,8 @@ def train_attribute_net(dataset, labelled_indices, steps: int, batch_size: int =
         if pretrain_steps:
             history.extend(pretrain_encoder(net, items, pretrain_steps, 2 * batch_size, lr, seed, device, progress,
                                             log_every=log_every))
+        if after_pretraining is not None:
+            after_pretraining({k: v.detach().clone() for k, v in net.state_dict().items()})
         optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
         generator = torch.Generator().manual_seed(seed)
         queue: list[int] = []
