@@ -56,7 +56,7 @@ def test_config_toml_holds_every_setting_what_they_resolve_to_and_the_versions(r
     assert data["resolved"]["model"]["latent_dim"] == 16 and data["resolved"]["model"]["encoder_options"]["channels"] == [4, 8, 8, 16]
     assert data["resolved"]["dataset_options"] == {"num_objects": 4, "seed": 0, "size": 32, "length": 6, "starts": 1}
     assert set(data["versions"]) == {"videovae", "torch", "python"} and data["versions"]["videovae"] == videovae.__version__
-    assert "Left out, being None (TOML has no null): size, data_root, val_every." in (run / "config.toml").read_text()
+    assert "Left out, being None (TOML has no null): size, data_root, inference_shift, val_every." in (run / "config.toml").read_text()
 
 
 def test_a_runs_config_toml_reproduces_it_from_the_cli_and_the_api(run, tmp_path):
@@ -87,7 +87,7 @@ def test_a_config_round_trips_through_toml_nested_options_included(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text(run_config_text(config, resolved_sections(config), {"videovae": "0"}))
     assert read_run_config(path) == config
-    assert "Left out, being None (TOML has no null): data_root." in path.read_text()
+    assert "Left out, being None (TOML has no null): data_root, inference_shift." in path.read_text()
 
 
 @pytest.mark.parametrize("text, fragment", [
