@@ -134,8 +134,10 @@ def child_argv(args, part: str, precision: str) -> list[str]:
     return argv
 
 
-def run_child(args, part: str, precision: str = "fp32") -> dict:
-    env = dict(os.environ)
+def run_child(args, part: str, precision: str = "fp32", extra_env: dict[str, str] | None = None) -> dict:
+    """The JSON a child process prints for ``part``, run with this process's environment plus ``extra_env``
+    (e.g. ``LD_PRELOAD``: benchmarks/environment.py)."""
+    env = {**os.environ, **(extra_env or {})}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env.setdefault("VIDEOVAE_PLUGINS", "")
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):

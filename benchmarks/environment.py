@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
 import sys
@@ -55,21 +54,14 @@ def settings(preloads: list[tuple[str, str]], bind: bool) -> dict[str, dict[str,
     return out
 
 
-def run_setting(args, env: dict[str, str]) -> dict[str, float]:
-    """One training and one generation child with ``env`` added to this process's environment."""
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        train = benchmark.run_child(args, "train")["training"]
-        generate = benchmark.run_child(args, "generate")["generation"]
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    return {"train_frames_per_s": train["frames_per_s"], "peak_rss_mb": train["peak_rss_mb"],
-            "generate_videos_per_s": generate["attributes_videos_per_s"]}
+def run_setting(args, env: dict[str, str]) -> tuple[dict[str, float], dict]:
+    """One training and one generation child with ``env`` added to this process's environment: their rates, and
+    the training child's record of its environment (torch, CPU flags)."""
+    train = benchmark.run_child(args, "train", extra_env=env)
+    generate = benchmark.run_child(args, "generate", extra_env=env)["generation"]
+    rates = {"train_frames_per_s": train["training"]["frames_per_s"], "peak_rss_mb": train["training"]["peak_rss_mb"],
+             "generate_videos_per_s": generate["attributes_videos_per_s"]}
+    return rates, train["environment"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict]] = {name: [] for name in table}
     for round_ in range(args.rounds):
         for name, env in table.items():
-            runs[name].append(run_setting(child, env))
+            rates, environment = run_setting(child, env)
+            runs[name].append(rates)
             print(f"round {round_ + 1}/{args.rounds} {name}: {json.dumps(runs[name][-1])}", file=sys.stderr, flush=True)
     wall = time.monotonic() - wall0
     others = None
@@ -102,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "PYTHONPATH=. .venv/bin/python benchmarks/environment.py "
                    + shlex.join(sys.argv[1:] if argv is None else argv),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {**benchmark.machine(), "cpu_flags": _flags()}, "threads": args.threads,
+        "machine": {**benchmark.machine(), "cpu_flags": environment["cpu_flags"]}, "torch": environment["torch"],
+        "threads": args.threads,
         "other_processes_cpu_share": None if others is None else round(others, 2),
         "settings": {name: {"env": table[name], "median": medians[name], "runs": runs[name],
                             "train_vs_plain": medians[name]["train_frames_per_s"] / plain["train_frames_per_s"],
@@ -120,12 +114,6 @@ def main(argv: list[str] | None = None) -> int:
         args.output.write_text(text + "\n")
     print(text)
     return 0
-
-
-def _flags() -> list[str]:
-    from videovae.engine.precision import cpu_flags
-
-    return sorted(f for f in (cpu_flags() or ()) if f.startswith(("avx", "amx", "fma")))
 
 
 if __name__ == "__main__":

@@ -182,14 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     from videovae import build_model
-    from videovae.engine.precision import cpu_flags
+    from videovae.engine.precision import REPORTED_FLAGS, cpu_flags
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = build_model(args.preset).train()
     shapes = layer_inputs(model, args.batch)
     memory_format = getattr(model.encoder, "memory_format", torch.contiguous_format)
-    flags = " ".join(sorted(f for f in (cpu_flags() or ()) if f.startswith(("avx512f", "avx512_bf16", "amx", "avx2"))))
+    flags = " ".join(f for f in REPORTED_FLAGS if f in (cpu_flags() or ()))
     print(f"# {args.preset}, {args.batch} frames, {args.threads} threads, torch {torch.__version__}, CPU flags: {flags}")
     print("| layer | what | form | fwd+bwd ms | × plain | relative error |")
     print("|---|---|---|---:|---:|---:|")

@@ -24,12 +24,13 @@ def infer_labels(net: AttributeInferenceNet, split_dataset, batch_size: int = 32
 
 @torch.no_grad()
 def _video_rows(net: AttributeInferenceNet, split_dataset, rows_of: Callable[[list[Tensor]], Tensor],
-                batch_size: int = 32, indices=None, progress: bool = False) -> Tensor:
+                batch_size: int = 32, indices=None, progress: bool = False, width: int | None = None) -> Tensor:
     """``rows_of(net(clips))`` for every clip of a split (or of ``indices``) in eval mode, batched
-    where the clips have the same length and one at a time where they do not: ``[N, A]`` on the CPU."""
+    where the clips have the same length and one at a time where they do not: ``[N, width]`` on the CPU
+    (``width`` default: one column per attribute)."""
     device = next(net.parameters()).device
     chosen = list(range(len(split_dataset))) if indices is None else [int(i) for i in torch.as_tensor(indices).tolist()]
-    out = torch.full((len(chosen), len(net.attributes)), float("nan"))
+    out = torch.full((len(chosen), len(net.attributes) if width is None else width), float("nan"))
     from tqdm import tqdm
 
     with eval_mode(net):
@@ -76,21 +77,25 @@ def accuracy(pred: Tensor, truth: Tensor, attributes: AttributeSet, mask: Tensor
     return result
 
 
-@torch.no_grad()
 def mean_log_posterior(net: AttributeInferenceNet, split_dataset, indices, truth: Tensor) -> float:
     """The mean over clips and categorical attributes of the log posterior the net gives each clip's true value
     (the softmax of its frame-averaged log-probabilities, as :func:`confident_labels`); unknown truths are skipped,
     and 0.0 when none is known. ``truth [len(indices), A]``. Finer than the accuracy on a few clips."""
-    device = next(net.parameters()).device
-    total, count = 0.0, 0
-    with eval_mode(net):
-        for index, row in zip(torch.as_tensor(indices).tolist(), torch.as_tensor(truth, dtype=torch.float32)):
-            outputs = net(split_dataset[index][0].unsqueeze(0).to(device))
-            for a, (spec, pooled) in enumerate(zip(net.attributes, net.pooled_scores(outputs, "mean"))):
-                if spec.kind == "categorical" and not math.isnan(float(row[a])):
-                    total += float(torch.log_softmax(pooled[0].float(), -1)[int(row[a])])
-                    count += 1
-    return total / count if count else 0.0
+    specs = list(net.attributes)
+    categorical = [a for a, spec in enumerate(specs) if spec.kind == "categorical"]
+    offsets = torch.tensor([0] + [specs[a].num_classes for a in categorical]).cumsum(0)
+
+    def log_posteriors(outputs: list[Tensor]) -> Tensor:  # [B, Σ K_a]: each categorical attribute's log posterior
+        pooled = net.pooled_scores(outputs, "mean")
+        return torch.cat([torch.log_softmax(pooled[a].float(), -1) for a in categorical], dim=-1)
+
+    table = _video_rows(net, split_dataset, log_posteriors, indices=indices, width=int(offsets[-1]))
+    truth = torch.as_tensor(truth, dtype=torch.float32)[:, categorical]
+    known = ~torch.isnan(truth)
+    if not known.any():
+        return 0.0
+    columns = (offsets[:-1] + truth.nan_to_num(0.0).long())  # [N, A_categorical]: the true value's column
+    return float(table.gather(1, columns)[known].mean())
 
 
 def seen_values_mask(truth: Tensor, labelled_truth: Tensor, attributes: AttributeSet) -> Tensor:
