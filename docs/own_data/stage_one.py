@@ -3,15 +3,17 @@ unlabelled training clips (and, with ``--test``, on the test clips), 20% labelle
 likelihood of the pretraining and the shift of the labelled clips.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python docs/own_data/stage_one.py DATASET PRETRAIN SUPERVISED SELF [LIKELIHOOD]
-        [--shift N] [--data-root DIR] [--dataset-option KEY=VALUE ...] [--test]
+        [--shift N] [--data-root DIR] [--dataset-option KEY=VALUE ...] [--test] [--keep DIR]
 
-``--shift -1`` lets stage 1 choose it on held-out labelled clips, as ``videovae train`` does by default.
+``--shift -1`` lets stage 1 choose it on held-out labelled clips, as ``videovae train`` does by default;
+``--keep DIR`` writes the net and the inferred labels there (for ``stage_one_errors.py``).
 
 e.g. ``moving-sprites 600 600 0 gaussian`` or ``weizmann 1500 1500 1000 --shift 6 --data-root
 ../shared/data/weizmann-actions --dataset-option size=32 --test``; prints one JSON line (docs/own_data.md,
 docs/attribute_inference.md)."""
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -31,6 +33,7 @@ parser.add_argument("--shift", type=int, default=0, help="pixels; -1: chosen on 
 parser.add_argument("--data-root")
 parser.add_argument("--dataset-option", action="append", default=[])
 parser.add_argument("--test", action="store_true", help="also the accuracy on the test clips")
+parser.add_argument("--keep", help="write attribute_net.pt and inferred_labels.csv into this folder")
 args = parser.parse_args()
 torch.set_num_threads(1)
 options = {key: int(value) if value.isdigit() else value
@@ -38,9 +41,12 @@ options = {key: int(value) if value.isdigit() else value
 dataset = load_dataset(args.dataset, args.data_root, options)
 config = resolve_config("demo", **({"likelihood": args.likelihood} if args.likelihood else {}))
 started = time.time()
-result = run_stage_one(dataset, ".", fraction=0.2, steps=args.supervised, batch_size=16, lr=1e-3, seed=0,
+if args.keep:
+    os.makedirs(args.keep, exist_ok=True)
+result = run_stage_one(dataset, args.keep or ".", fraction=0.2, steps=args.supervised, batch_size=16, lr=1e-3, seed=0,
                        device=torch.device("cpu"), model_config=config, settings={}, pretrain_steps=args.pretrain,
-                       self_training_steps=args.self_training, shift=None if args.shift < 0 else args.shift, write=False)
+                       self_training_steps=args.self_training, shift=None if args.shift < 0 else args.shift,
+                       write=bool(args.keep))
 rows = [r for r in result.payload["history"] if "pretrain_loss" in r]
 report = {"dataset": args.dataset, "options": options, "pretrain": args.pretrain, "supervised": args.supervised,
           "self_training": args.self_training, "likelihood": config.likelihood, "shift": result.payload["shift"],
