@@ -20,6 +20,7 @@ import torch
 
 from videovae.engine.attribute_inference import accuracy, infer_labels
 from videovae.engine.attribute_inference.stage_one import run_stage_one
+from videovae.cli_parser import key_value
 from videovae.engine.data import load_dataset
 from videovae.registry.factory import resolve_config
 
@@ -31,13 +32,12 @@ parser.add_argument("self_training", type=int)
 parser.add_argument("likelihood", nargs="?")
 parser.add_argument("--shift", type=int, default=0, help="pixels; -1: chosen on held-out labelled clips (the default)")
 parser.add_argument("--data-root")
-parser.add_argument("--dataset-option", action="append", default=[])
+parser.add_argument("--dataset-option", action="append", type=key_value, default=[])
 parser.add_argument("--test", action="store_true", help="also the accuracy on the test clips")
 parser.add_argument("--keep", help="write attribute_net.pt and inferred_labels.csv into this folder")
 args = parser.parse_args()
 torch.set_num_threads(1)
-options = {key: int(value) if value.isdigit() else value
-           for key, value in (entry.split("=", 1) for entry in args.dataset_option)}
+options = dict(args.dataset_option)
 dataset = load_dataset(args.dataset, args.data_root, options)
 config = resolve_config("demo", **({"likelihood": args.likelihood} if args.likelihood else {}))
 started = time.time()

@@ -17,6 +17,7 @@ import torch
 from videovae.engine.attribute_inference import accuracy
 from videovae.engine.attribute_inference.labels import split_groups
 from videovae.engine.attribute_net_file import load_attribute_net
+from videovae.cli_parser import key_value
 from videovae.engine.data import load_dataset
 from videovae.engine.modes import eval_mode
 
@@ -24,12 +25,11 @@ parser = argparse.ArgumentParser()
 parser.add_argument("folder", help="holds attribute_net.pt (stage_one.py --keep)")
 parser.add_argument("dataset")
 parser.add_argument("--data-root")
-parser.add_argument("--dataset-option", action="append", default=[])
+parser.add_argument("--dataset-option", action="append", type=key_value, default=[])
 parser.add_argument("--shifts", default="1,2,3,4,6")
 args = parser.parse_args()
 torch.set_num_threads(1)
-options = {key: int(value) if value.isdigit() else value
-           for key, value in (entry.split("=", 1) for entry in args.dataset_option)}
+options = dict(args.dataset_option)
 dataset = load_dataset(args.dataset, args.data_root, options)
 net, payload = load_attribute_net(Path(args.folder) / "attribute_net.pt")
 split, truth = dataset.split("train"), dataset.label_rows("train").float()
