@@ -3,7 +3,7 @@ unlabelled training clips (and, with ``--test``, on the test clips), 20% labelle
 likelihood of the pretraining and the shift of the labelled clips.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python docs/own_data/stage_one.py DATASET PRETRAIN SUPERVISED SELF [LIKELIHOOD]
-        [--shift N] [--data-root DIR] [--dataset-option KEY=VALUE ...] [--test] [--keep DIR]
+        [--shift N] [--data-root DIR] [--dataset-option KEY=VALUE ...] [--test] [--keep DIR] [--seed N]
 
 ``--shift -1`` lets stage 1 choose it on held-out labelled clips, as ``videovae train`` does by default;
 ``--keep DIR`` writes the net and the inferred labels there (for ``stage_one_errors.py``).
@@ -34,6 +34,7 @@ parser.add_argument("--shift", type=int, default=0, help="pixels; -1: chosen on 
 parser.add_argument("--data-root")
 parser.add_argument("--dataset-option", action="append", type=key_value, default=[])
 parser.add_argument("--test", action="store_true", help="also the accuracy on the test clips")
+parser.add_argument("--seed", type=int, default=0, help="draws the labelled clips and the training's randomness")
 parser.add_argument("--keep", help="write attribute_net.pt and inferred_labels.csv into this folder")
 args = parser.parse_args()
 torch.set_num_threads(1)
@@ -43,12 +44,14 @@ config = resolve_config("demo", **({"likelihood": args.likelihood} if args.likel
 started = time.time()
 if args.keep:
     os.makedirs(args.keep, exist_ok=True)
-result = run_stage_one(dataset, args.keep or ".", fraction=0.2, steps=args.supervised, batch_size=16, lr=1e-3, seed=0,
+result = run_stage_one(dataset, args.keep or ".", fraction=0.2, steps=args.supervised, batch_size=16, lr=1e-3,
+                       seed=args.seed,
                        device=torch.device("cpu"), model_config=config, settings={}, pretrain_steps=args.pretrain,
                        self_training_steps=args.self_training, shift=None if args.shift < 0 else args.shift,
                        write=bool(args.keep))
 rows = [r for r in result.payload["history"] if "pretrain_loss" in r]
-report = {"dataset": args.dataset, "options": options, "pretrain": args.pretrain, "supervised": args.supervised,
+report = {"dataset": args.dataset, "seed": args.seed, "options": options, "pretrain": args.pretrain,
+          "supervised": args.supervised,
           "self_training": args.self_training, "likelihood": config.likelihood, "shift": result.payload["shift"],
           "shift_choice": result.payload.get("shift_choice"),
           "accuracy": result.scores, "pretrain_first_last": [rows[0], rows[-1]] if rows else None}
