@@ -488,6 +488,26 @@ def test_random_shift_moves_every_frame_of_a_clip_alike():
     assert len(offsets) > 1
 
 
+def test_shift_clips_moves_each_clip_by_its_offset_with_edges_repeated():
+    frames = torch.arange(2 * 1 * 1 * 5 * 5, dtype=torch.float32).reshape(2, 1, 1, 5, 5)
+    moved = ai.shift_clips(frames, 2, [(1, -2), (0, 0)])
+    assert torch.equal(moved[1], frames[1])
+    assert moved[0, 0, 0, 0, 2] == frames[0, 0, 0, 1, 0]  # content at (y, x) lands at (y - dy, x - dx)
+    assert moved[0, 0, 0, 4, 0] == frames[0, 0, 0, 4, 0]  # past the edge: the edge pixel repeated
+
+
+def test_stage_one_takes_the_labelled_clips_it_is_given():
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    result = ai.run_stage_one(data, ".", fraction=0.5, steps=1, batch_size=4, lr=1e-3, seed=0,
+                              device=torch.device("cpu"), model_config=TINY, settings={}, labelled=[5, 1, 5, 2],
+                              write=False, log=lambda _: None)
+    assert result.labelled.tolist() == [1, 2, 5]
+    assert torch.equal(result.label_rows[[1, 2, 5]], data.label_rows("train").float()[[1, 2, 5]])
+    with pytest.raises(DataError, match="indices of the"):
+        ai.run_stage_one(data, ".", fraction=0.5, steps=1, batch_size=4, lr=1e-3, seed=0, device=torch.device("cpu"),
+                         model_config=TINY, settings={}, labelled=[0, 10_000], write=False, log=lambda _: None)
+
+
 def test_stage_one_shifts_the_supervised_and_the_self_training_clips(monkeypatch):
     data = load_dataset("synthetic-chairs", None, CHAIRS)
     calls = []

@@ -5,47 +5,49 @@ random ('random 0.25'), the rest as stage_one.py (defaults: shift chosen, 1500/1
     OMP_NUM_THREADS=1 PYTHONPATH=. python docs/own_data/stage_one_cover.py random 0.25
 
 Expects the Weizmann clips in ../shared/data/weizmann-actions; prints one JSON line (docs/attribute_inference.md)."""
-import json, sys, time
+import json
+import sys
+import time
+
 import torch
-import videovae.engine.attribute_inference.stage_one as so
-from videovae.engine.attribute_inference.labels import labelled_subset, split_groups
+
+from videovae.engine.attribute_inference import run_stage_one, split_groups
 from videovae.engine.data import load_dataset
 from videovae.registry.factory import resolve_config
+
 torch.set_num_threads(1)
 mode = sys.argv[1]
-ds = load_dataset("weizmann", "../shared/data/weizmann-actions", {"size": 32})
-split, truth = ds.split("train"), ds.label_rows("train").float()
+dataset = load_dataset("weizmann", "../shared/data/weizmann-actions", {"size": 32})
+split, truth = dataset.split("train"), dataset.label_rows("train").float()
 groups = split_groups(split)
-names = list(ds.attributes.names); a, b = names.index("action"), names.index("performer")
+names = list(dataset.attributes.names)
+action, performer = names.index("action"), names.index("performer")
 sources = sorted(set(groups.tolist()))
-first = {s: int(torch.nonzero(groups == s)[0, 0]) for s in sources}
-nan = lambda x: -1 if x != x else int(x)
-info = {s: (nan(float(truth[first[s], b])), nan(float(truth[first[s], a]))) for s in sources}
+
+
+def value(x: float) -> int:
+    return -1 if x != x else int(x)  # -1: the label is missing
+
+
+# (performer, action) of each source video, from its first clip
+info = {s: tuple(value(float(truth[int(torch.nonzero(groups == s)[0, 0]), a])) for a in (performer, action))
+        for s in sources}
 print(len(sources), "source videos")
-if mode == "cover":
+labelled = None
+if mode == "cover":  # per performer, the first two actions (from its own index on, cyclically) it has a video of
     chosen = []
     for p in range(9):
-        acts = [act for act in [(p + k) % 4 for k in range(4)] if any(info[s] == (p, act) for s in sources)][:2]
-        for act in acts:
-            chosen.append([s for s in sources if info[s] == (p, act)][0])
-    fraction = None
-else:
-    fraction = float(sys.argv[2])
-labelled_clips = None
-if mode == "cover":
-    labelled_clips = torch.nonzero(torch.isin(groups, torch.tensor(chosen)))[:, 0]
+        actions = [act for act in [(p + k) % 4 for k in range(4)] if (p, act) in info.values()][:2]
+        chosen += [next(s for s in sources if info[s] == (p, act)) for act in actions]
+    labelled = torch.nonzero(torch.isin(groups, torch.tensor(chosen)))[:, 0]
     print("chosen", len(chosen), [info[s] for s in chosen])
-    original = so.labelled_subset
-    calls = {"n": 0}
-    def patched(*args, **kw):
-        calls["n"] += 1
-        return labelled_clips if calls["n"] == 1 else original(*args, **kw)
-    so.labelled_subset = patched
-t = time.time()
-res = so.run_stage_one(ds, ".", fraction=fraction or 0.2, steps=1500, batch_size=16, lr=1e-3,
-                       seed=0, device=torch.device("cpu"), model_config=resolve_config("demo"), settings={},
-                       pretrain_steps=1500, self_training_steps=1000, shift=None, write=False)
-lab = res.labelled
-print(json.dumps({"mode": mode, "labelled_sources": len(set(groups[lab].tolist())), "labelled_clips": len(lab),
-                  "performer_actions": {p: sorted({info[s][1] for s in set(groups[lab].tolist()) if info[s][0] == p}) for p in range(9)},
-                  "accuracy": res.scores, "seconds": round(time.time() - t)}))
+started = time.time()
+result = run_stage_one(dataset, ".", fraction=0.2 if mode == "cover" else float(sys.argv[2]), steps=1500,
+                       batch_size=16, lr=1e-3, seed=0, device=torch.device("cpu"), model_config=resolve_config("demo"),
+                       settings={}, pretrain_steps=1500, self_training_steps=1000, shift=None, labelled=labelled,
+                       write=False)
+labelled_sources = set(groups[result.labelled].tolist())
+print(json.dumps({"mode": mode, "labelled_sources": len(labelled_sources), "labelled_clips": len(result.labelled),
+                  "performer_actions": {p: sorted({info[s][1] for s in labelled_sources if info[s][0] == p})
+                                        for p in range(9)},
+                  "accuracy": result.scores, "seconds": round(time.time() - started)}))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from videovae.engine.attribute_inference import accuracy
+from videovae.engine.attribute_inference import accuracy, shift_clips
 from videovae.engine.attribute_inference.labels import split_groups
 from videovae.engine.attribute_net_file import load_attribute_net
 from videovae.cli_parser import key_value
@@ -42,20 +42,18 @@ inferred = torch.as_tensor(payload["inferred"], dtype=torch.float32)
 groups = split_groups(split)
 
 
+batches = [torch.stack([split[int(i)][0] for i in clips[start:start + 32]]) for start in range(0, len(clips), 32)]
+
+
 @torch.no_grad()
 def shifted_log_posteriors(pixels: int) -> list[torch.Tensor]:
     """Per attribute, the clips' frame-averaged log posteriors summed over the 3×3 grid of ±pixels shifts."""
     offsets = [(dy, dx) for dy in (-pixels, 0, pixels) for dx in (-pixels, 0, pixels)] if pixels else [(0, 0)]
     total = None
     with eval_mode(net):
-        for dy, dx in offsets:
-            rows = []
-            for start in range(0, len(clips), 32):
-                frames = torch.stack([split[int(i)][0] for i in clips[start:start + 32]])
-                b, t, c, h, w = frames.shape
-                padded = torch.nn.functional.pad(frames.flatten(0, 1), (pixels,) * 4, mode="replicate")
-                moved = padded.unflatten(0, (b, t))[..., pixels + dy:pixels + dy + h, pixels + dx:pixels + dx + w]
-                rows.append(net.pooled_scores(net(moved), "mean"))
+        for offset in offsets:
+            rows = [net.pooled_scores(net(shift_clips(frames, pixels, [offset] * len(frames))), "mean")
+                    for frames in batches]
             columns = [torch.cat([row[a] for row in rows]) for a in range(len(specs))]
             total = columns if total is None else [x + y for x, y in zip(total, columns)]
     return total
@@ -67,7 +65,7 @@ def predicted(total: list[torch.Tensor]) -> torch.Tensor:
 
 
 report = {"dataset": args.dataset, "shift": payload.get("shift"), "accuracy": payload.get("accuracy"), "attributes": {}}
-area = torch.stack([(split[int(i)][0][0].amax(0) > 0.2).sum() for i in clips]).float()  # foreground px, first frame
+area = torch.cat([(frames[:, 0].amax(1) > 0.2).flatten(1).sum(1) for frames in batches]).float()  # foreground px, frame 0
 for a, spec in enumerate(specs):
     if spec.kind != "categorical":
         continue

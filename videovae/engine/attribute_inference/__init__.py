@@ -41,7 +41,7 @@ from ..attribute_net_file import (
     save_attribute_net,
 )
 from .accuracy import accuracy, confident_labels, format_accuracy, infer_labels, seen_values_mask
-from .augment import random_shift, reversal_tables, reverse_clips
+from .augment import random_shift, reversal_tables, reverse_clips, shift_clips
 from .labels import LABELS_FILE, LabelledView, clip_names, combine_labels, labelled_subset, split_groups, write_labels_csv
 from .loop import run_steps
 from .net import AttributeInferenceNet, attribute_loss, build_attribute_net, motion_frames
@@ -54,5 +54,5 @@ __all__ = [
     "format_accuracy", "infer_labels", "labelled_subset", "load_attribute_net", "motion_frames", "net_from_payload",
     "net_payload", "pretrain_encoder", "random_shift", "read_attribute_net", "reuse_stage_one", "reversal_tables",
     "reverse_clips", "run_stage_one", "run_steps", "save_attribute_net", "seen_values_mask", "self_train",
-    "split_groups", "stage_one_from_payload", "train_attribute_net", "write_labels_csv",
+    "shift_clips", "split_groups", "stage_one_from_payload", "train_attribute_net", "write_labels_csv",
 ]

@@ -1,5 +1,5 @@
 """Augmentation of labelled clips for φ_att: time reversal (with the data set's relabelling
-table) and random shifts."""
+table), random shifts and shifts by given offsets."""
 
 from __future__ import annotations
 
@@ -64,8 +64,15 @@ def reverse_clips(frames: Tensor, labels: Tensor, tables: Sequence[Tensor | None
 def random_shift(frames: Tensor, pixels: int, generator: torch.Generator) -> Tensor:
     """Each clip of ``frames [B, T, C, H, W]`` moved by its own random offset of up to ``pixels``
     in each direction (the same for all its frames), edges repeated."""
+    offsets = torch.randint(0, 2 * pixels + 1, (len(frames), 2), generator=generator) - pixels
+    return shift_clips(frames, pixels, offsets.tolist())
+
+
+def shift_clips(frames: Tensor, pixels: int, offsets) -> Tensor:
+    """Clip ``b`` of ``frames [B, T, C, H, W]`` moved by ``offsets[b] = (dy, dx)`` pixels, each within ±``pixels``
+    (the same for all its frames), edges repeated: content at (y, x) ends up at (y − dy, x − dx)."""
     batch, length, c, h, w = frames.shape
     padded = torch.nn.functional.pad(frames.flatten(0, 1), (pixels,) * 4, mode="replicate").unflatten(0, (batch, length))
-    offsets = torch.randint(0, 2 * pixels + 1, (batch, 2), generator=generator).tolist()
-    return torch.stack([padded[b, :, :, dy:dy + h, dx:dx + w] for b, (dy, dx) in enumerate(offsets)])
+    return torch.stack([padded[b, :, :, pixels + dy:pixels + dy + h, pixels + dx:pixels + dx + w]
+                        for b, (dy, dx) in enumerate(offsets)])
 

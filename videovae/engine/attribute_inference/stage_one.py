@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from ...core.config import ModelConfig
-from ...core.errors import CheckpointError
+from ...core.errors import CheckpointError, DataError
 from ..attribute_net_file import NET_FILE, net_from_payload, net_payload, read_attribute_net
 from ..archive import atomic_torch_save
 from .accuracy import accuracy, format_accuracy, infer_labels, mean_log_posterior, seen_values_mask
@@ -33,14 +33,15 @@ class StageOne:
 
 def run_stage_one(dataset, out_dir: str | Path, *, fraction: float, steps: int, batch_size: int, lr: float, seed: int,
                   device: torch.device, model_config: ModelConfig, settings: Mapping[str, Any], pretrain_steps: int = 0,
-                  self_training_steps: int = 0, shift: int | None = 0,
+                  self_training_steps: int = 0, shift: int | None = 0, labelled: Tensor | None = None,
                   progress: bool = False, write: bool = True, log: Callable[[str], None] = print) -> StageOne:
     """Sec. 4.1 stage 1 on the train split: choose the labelled clips, train φ_att on them, infer the
     others, write ``attribute_net.pt`` and ``inferred_labels.csv`` (when ``write``), log the accuracy on
     the unlabelled clips whose truth is known, and return the controls for stage 2.
 
     Mini-clips cut from one source video (a split with ``clip_ids``, e.g. Weizmann) are labelled
-    or not together: ``fraction`` then counts source videos.
+    or not together: ``fraction`` then counts source videos. ``labelled`` (indices into the train split) names the
+    labelled clips instead of drawing them (``fraction`` is then not used).
 
     ``shift`` > 0 moves each clip of the supervised and self-training steps by up to that many pixels
     (:func:`random_shift`); None chooses it on held-out labelled clips (:func:`choose_shift`), logged and stored
@@ -51,7 +52,12 @@ def run_stage_one(dataset, out_dir: str | Path, *, fraction: float, steps: int, 
     """
     split = dataset.split("train")
     truth = dataset.label_rows("train").float()
-    labelled = labelled_subset(truth, fraction, seed, dataset.attributes, split_groups(split))
+    if labelled is None:
+        labelled = labelled_subset(truth, fraction, seed, dataset.attributes, split_groups(split))
+    labelled = torch.as_tensor(labelled, dtype=torch.long).unique()  # increasing, as labelled_subset's
+    if len(labelled) and not 0 <= int(labelled[0]) <= int(labelled[-1]) < len(truth):
+        raise DataError(f"labelled clips must be indices of the {len(truth)} training clips (0 to {len(truth) - 1}), "
+                        f"got {int(labelled[0])} to {int(labelled[-1])}")
     choice = None
     if shift is None:
         shift, net, history, choice = choose_shift(dataset, labelled, steps=steps, batch_size=batch_size, lr=lr,
