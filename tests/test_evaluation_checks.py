@@ -16,6 +16,7 @@ from videovae.engine.evaluation import (COLLAPSED, EvalOptions, EvalProtocol, Jo
                                         default_classifier_dir, entropy_scores, evaluate, evaluate_model,
                                         markdown_table, mean_frame_scores, per_class_labels, real_test_clips,
                                         training_references)
+from videovae.engine.evaluation.scores import commanded_accuracy, mean_over_seeds
 from videovae.engine.generation import generate_videos
 from videovae.plugins.datasets.synthetic_chairs import SyntheticChairs
 
@@ -120,9 +121,25 @@ def test_mode_i_rows_carry_no_psnr_and_keep_their_entropies_mode_iv_rows_keep_bo
     iv = evaluate_model(model, dataset, Recorder(joint), protocol, None, first_frame=True)
     assert iv["mode"] == "first frame given (iv)" and math.isfinite(iv["psnr"]) and -1 <= iv["ssim"] <= 1
     assert iv["prediction_clips"] == 2
+    # the commanded classes: the per-class controls, two videos per joint class in order
+    named = Recorder(joint)(videos).argmax(-1)
+    assert row["commanded"]["joint"] == pytest.approx(float((named == torch.arange(4).repeat_interleave(2)).double().mean()))
     table = markdown_table([("m", {**row, "steps": 0}), ("m (iv)", iv)], protocol)
     assert f"| m | attributes only (i) | {row['intra_entropy']:.2f} (8) | {row['inter_entropy']:.3f} | " \
            f"{row['inception_score']:.2f} | – | – |" in table
+    assert f"\nCommanded class named by the classifier (the labels each video was generated from; for " \
+           f"reconstructions, the real clips'; compare its accuracy on real clips): m: joint {row['commanded']['joint']:.3f}, tilt {row['commanded']['tilt']:.3f}" in table
+
+
+def test_commanded_accuracy_by_hand_and_averaged_over_seeds():
+    joint = JointLabels(ATTRS, ("tilt", "rotation"))
+    # asked for lo|ccw, lo|cw, hi|ccw, hi|cw (joint 0-3); named 0, 3, 2, 0
+    probs = torch.nn.functional.one_hot(torch.tensor([0, 3, 2, 0]), 4).double()
+    labels = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]).unsqueeze(1).repeat(1, 3, 1)
+    assert commanded_accuracy(probs, labels, joint) == {"joint": 0.5, "tilt": 0.5, "rotation": 0.75}
+    rows = [{"mode": "m", "num_videos": 4, "commanded": {"joint": 0.5, "tilt": 1.0}},
+            {"mode": "m", "num_videos": 4, "commanded": {"joint": 0.25, "tilt": 0.5}}]
+    assert mean_over_seeds(rows)["commanded"] == {"joint": 0.375, "tilt": 0.75}
 
 
 class Oracle(VideoModel):

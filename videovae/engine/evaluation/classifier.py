@@ -87,32 +87,40 @@ class EvaluationClassifier:
         return torch.softmax(torch.log_softmax(logits.double(), dim=-1).mean(dim=1), dim=-1).cpu()
 
 
-def classifier_accuracy(classifier, dataset: VideoDataset, protocol: EvalProtocol) -> dict:
-    """How often ``classifier`` names the label of the real test clips (``length`` frames each; it trained on
-    the training split only): ``joint`` over the clips whose joint label is known, and per evaluated
-    attribute (the value read from the predicted joint class) over the clips where that attribute is known,
-    each with its ``chance`` (1 / the number of values) and clip count; ``near_chance`` when the joint
-    accuracy is below :data:`NEAR_CHANCE` × chance."""
-    frames, labels = real_test_clips(dataset, protocol.length)
-    joint = classifier.joint
-    truth = labels[:, 0]
-    predicted = classifier(frames).argmax(-1).tolist()
+def label_agreement(probs: Tensor, truth: Tensor, joint: JointLabels) -> dict:
+    """How often the classes of ``probs [N, K]`` (argmax) are the joint classes of ``truth [N, A]`` (label rows):
+    ``joint`` over the rows whose joint label is known, and per evaluated attribute (the value read from the
+    predicted joint class) over the rows where that attribute is known, each with its ``chance`` (1 / the number of
+    values) and row count."""
+    predicted = probs.argmax(-1).tolist()
     values = torch.tensor([[value for _, value in joint.decode(k)] for k in predicted]).reshape(len(predicted), -1)
     truth_joint = joint.encode(truth)
-    known = ~torch.isnan(truth_joint)
 
     def score(hit: Tensor, mask: Tensor, classes: int) -> dict:
         clips = int(mask.sum())
         return {"accuracy": float(hit[mask].float().mean()) if clips else None, "chance": 1.0 / classes, "clips": clips}
 
-    result = score(torch.tensor(predicted, dtype=truth_joint.dtype) == truth_joint, known, joint.num_classes)
+    result = score(torch.tensor(predicted, dtype=truth_joint.dtype) == truth_joint, ~torch.isnan(truth_joint),
+                   joint.num_classes)
     per_attribute = {}
     for i, (name, column, size) in enumerate(zip(joint.names, joint.columns, joint.sizes)):
         column_truth = truth[:, column]
         per_attribute[name] = score(values[:, i] == column_truth, ~torch.isnan(column_truth), size)
-    accuracy = result["accuracy"]
-    return {"joint": accuracy, "chance": result["chance"], "test_clips": result["clips"], "per_attribute": per_attribute,
-            "near_chance": accuracy is not None and accuracy < NEAR_CHANCE * result["chance"]}
+    return {"joint": result["accuracy"], "chance": result["chance"], "clips": result["clips"],
+            "per_attribute": per_attribute}
+
+
+def classifier_accuracy(classifier, dataset: VideoDataset, protocol: EvalProtocol) -> dict:
+    """How often ``classifier`` names the label of the real test clips (``length`` frames each; it trained on
+    the training split only): :func:`label_agreement` of its classes with the clips' labels, ``test_clips``
+    the clips whose joint label is known, and ``near_chance`` when the joint accuracy is below
+    :data:`NEAR_CHANCE` × chance."""
+    frames, labels = real_test_clips(dataset, protocol.length)
+    agreement = label_agreement(classifier(frames), labels[:, 0], classifier.joint)
+    accuracy = agreement["joint"]
+    return {"joint": accuracy, "chance": agreement["chance"], "test_clips": agreement["clips"],
+            "per_attribute": agreement["per_attribute"],
+            "near_chance": accuracy is not None and accuracy < NEAR_CHANCE * agreement["chance"]}
 
 
 def classifier_key(dataset: VideoDataset, protocol: EvalProtocol) -> str:

@@ -86,6 +86,16 @@ def steering_lines(rows: list[tuple[str, Mapping[str, Any]]]) -> list[str]:
     return lines
 
 
+def commanded_lines(rows: list[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """The rows' commanded-class accuracy (:func:`~.scores.commanded_accuracy`) in one line."""
+    scored = [(name, r["commanded"]) for name, r in rows if r.get("commanded")]
+    if not scored:
+        return []
+    return ["Commanded class named by the classifier (the labels each video was generated from; for reconstructions, the "
+            "real clips'; compare its accuracy on real clips): "
+            + " | ".join(f"{name}: " + ", ".join(f"{a} {v:.3f}" for a, v in values.items()) for name, values in scored)]
+
+
 def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol,
                    classifier_accuracy: Mapping[str, Any] | None = None, fvd_note: str | None = None) -> str:
     """Rows: bound and each model; columns as Tables 1 and 2 plus PSNR, SSIM and FVD ("–" where a row has no such
@@ -109,6 +119,7 @@ def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProt
                      f"{_cell(r, 'inter_entropy', 3)} | {_cell(r, 'inception_score', 2)} | {_cell(r, 'psnr', 2)} | "
                      f"{_cell(r, 'ssim', 3)} | {'n/a' if protocol.fvd is None else _cell(r, 'fvd', 1)} |")
     notes = classifier_lines(classifier_accuracy) if classifier_accuracy is not None else []
+    notes += commanded_lines(rows)
     notes += [f"{COLLAPSED}: {', '.join(names)}: {warning}" for warning, names in reasons.items()]
     notes += steering_lines(rows)
     if protocol.fvd is not None:

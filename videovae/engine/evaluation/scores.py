@@ -4,6 +4,8 @@
   (e.g. the chair) are drawn from the training distribution.
 * Intra-E (Eq. 11, a sum over videos: reported with the number of videos), Inter-E
   (Eq. 12) and the I-score (Eq. 10); the bound is the same numbers on real test videos.
+* How often the classifier names the class each generated video was asked for (``commanded``), overall and
+  per evaluated attribute: what the I-score does not ask.
 * Prediction from a first frame (mode iv rows only: de-novo synthesis has no ground truth):
   PSNR and SSIM per frame against the real continuation, best of N samples (the SVG
   protocol), conditioning frame excluded.
@@ -27,7 +29,7 @@ from ...registry import get_registry
 from ..generation import generate_videos
 from ..health import reference_frames
 from ..modes import eval_mode
-from .classifier import EvaluationClassifier
+from .classifier import EvaluationClassifier, label_agreement
 from .fvd import FVDScorer
 from .protocol import EvalProtocol, balanced_test_indices, per_class_labels, real_test_clips
 from .steering import steering
@@ -55,6 +57,17 @@ def entropy_scores(probs: Tensor) -> dict[str, float]:
     out.update(_metric("inception-score").compute(None, context))
     return {"intra_entropy": out["intra_entropy"], "inter_entropy": out["inter_entropy"],
             "inception_score": out["inception_score"], "num_videos": int(probs.shape[0])}
+
+
+def commanded_accuracy(probs: Tensor, labels: Tensor, joint) -> dict[str, float]:
+    """How often the classifier names the class each generated video was asked for (``labels [N, T, A]``, one
+    label per clip in the evaluation's sets: the first frame's is read): ``{"joint": …, <attribute>: …}`` over
+    the evaluated attributes. The I-score (Eq. 10) rewards confident, varied classes without asking whether they
+    are the commanded ones; this does (a model at the bound names them as often as the classifier names the real
+    test clips' labels)."""
+    agreement = label_agreement(probs, labels[:, 0], joint)
+    return {"joint": agreement["joint"],
+            **{name: score["accuracy"] for name, score in agreement["per_attribute"].items()}}
 
 
 def bound(dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
@@ -108,8 +121,9 @@ def reconstruction_scores(model, dataset: VideoDataset, classifier: EvaluationCl
                               generator=generator if device.type == "cpu" else None).cpu()
             for part in pick.split(chunk)
         ])
-    return {"mode": MODE_RECONSTRUCTION, **entropy_scores(classifier(videos)),
-            **_fvd(fvd, videos)}
+    probs = classifier(videos)
+    return {"mode": MODE_RECONSTRUCTION, **entropy_scores(probs),
+            "commanded": commanded_accuracy(probs, labels[pick], classifier.joint), **_fvd(fvd, videos)}
 
 
 def evaluate_model(model, dataset: VideoDataset, classifier: EvaluationClassifier, protocol: EvalProtocol,
@@ -140,7 +154,9 @@ def evaluate_model(model, dataset: VideoDataset, classifier: EvaluationClassifie
         first_frames = None
         videos, used = generate_videos(model, num=len(controls), length=protocol.length, labels=controls,
                                        label_table=label_table, seed=protocol.seed)
-    result.update(entropy_scores(classifier(videos)))
+    probs = classifier(videos)
+    result.update(entropy_scores(probs))
+    result["commanded"] = commanded_accuracy(probs, used, joint)
     steered = steering(model, used, first_frames, seed=protocol.seed)
     if steered:
         result["steering"] = steered
@@ -224,6 +240,8 @@ def score_model(name: str, loaded, dataset: VideoDataset, classifier: Evaluation
 
 #: the numbers of a table row that vary between training seeds
 SCORES = ("intra_entropy", "inter_entropy", "inception_score", "psnr", "ssim", "fvd")
+#: the per-attribute numbers of a row (name → value), averaged per name over seeds
+PER_ATTRIBUTE = ("steering", "commanded")
 
 
 def mean_over_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -232,7 +250,7 @@ def mean_over_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     ``seeds`` = n; the other entries (mode, number of videos) must agree and are kept."""
     if not results:
         raise ConfigError("mean_over_seeds needs the rows of at least one seed")
-    row = {k: v for k, v in results[0].items() if k not in SCORES and k != "steering"}
+    row = {k: v for k, v in results[0].items() if k not in SCORES and k not in PER_ATTRIBUTE}
     for key, value in row.items():
         if any(r.get(key) != value for r in results[1:]):
             raise ConfigError(f"rows of different seeds disagree on {key!r}; they are not one model's rows")
@@ -244,11 +262,12 @@ def mean_over_seeds(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         mean = sum(values) / n
         row[key] = mean
         row[f"{key}_std"] = (sum((v - mean) ** 2 for v in values) / (n - 1)) ** 0.5 if n > 1 else 0.0
-    steered = [r["steering"] for r in results if "steering" in r]
-    if steered:  # each attribute's mean over the seeds that have it
-        names = dict.fromkeys(name for values in steered for name in values)
-        row["steering"] = {name: sum(v[name] for v in steered if name in v) / sum(name in v for v in steered)
-                           for name in names}
+    for key in PER_ATTRIBUTE:
+        found = [r[key] for r in results if key in r]
+        if found:  # each attribute's mean over the seeds that have it
+            names = dict.fromkeys(name for values in found for name in values)
+            row[key] = {name: sum(v[name] for v in found if name in v) / sum(name in v for v in found)
+                        for name in names}
     row["seeds"] = n
     return row
 

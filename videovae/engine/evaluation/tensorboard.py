@@ -43,6 +43,7 @@ def eval_scalars(rows: Sequence[tuple[str, Mapping[str, Any]]], bound: Mapping[s
     for prefix, row in [(mode_tag(row.get("mode", label)), row) for label, row in rows] + [("bound", bound)]:
         values.update({f"eval/{prefix}/{score}": float(row[score]) for score in SCORES if row.get(score) is not None})
         values.update({f"eval/{prefix}/steering/{name}": float(value) for name, value in row.get("steering", {}).items()})
+        values.update({f"eval/{prefix}/commanded/{name}": float(value) for name, value in row.get("commanded", {}).items()})
     if accuracy is not None and accuracy.get("joint") is not None:
         values["eval/classifier_accuracy"] = float(accuracy["joint"])
     return values
