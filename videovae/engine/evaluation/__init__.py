@@ -24,16 +24,17 @@ from .flow import EvalOptions, EvalReport, Run, evaluate
 from .protocol import (PROTOCOL_VERSION, EvalProtocol, JointLabels, balanced_indices, balanced_test_indices,
                        evaluation_attributes, per_class_labels, real_test_clips)
 from .report import COLLAPSED, adjustment_notes, markdown_table, write_report
-from .scores import (MODE_ATTRIBUTES, MODE_FIRST_FRAME, PER_ATTRIBUTE, SCORES, bound, commanded_accuracy, entropy_scores, evaluate_model, frame_scores,
-                     mean_frame_scores, mean_over_seeds, prediction_scores, reconstruction_scores, score_model,
-                     shuffled_frames, training_references)
+from .scores import (MODE_ATTRIBUTES, MODE_FIRST_FRAME, PER_ATTRIBUTE, SCORES, bound, commanded_accuracy,
+                     entropy_scores, evaluate_model, frame_scores, mean_frame_scores, mean_over_seeds,
+                     prediction_scores, reconstruction_scores, score_model, shuffled_frames, training_references)
 
 __all__ = [
-    "COLLAPSED", "MODE_ATTRIBUTES", "MODE_FIRST_FRAME", "NEAR_CHANCE", "PROTOCOL_VERSION", "SCORES", "EvalOptions",
-    "EvalProtocol", "EvalReport", "EvaluationClassifier", "JointLabelDataset", "JointLabels", "Run", "adjustment_notes",
-    "balanced_indices", "balanced_test_indices", "bound", "classifier_accuracy", "classifier_key",
-    "default_classifier_dir", "entropy_scores", "evaluate", "evaluate_model", "evaluation_attributes", "frame_scores", "label_agreement",
-    "load_or_train_classifier", "markdown_table", "mean_frame_scores", "mean_over_seeds", "model_health",
-    "per_class_labels", "prediction_scores", "real_test_clips", "reconstruction_scores", "score_model",
-    "shuffled_frames", "training_references", "write_report",
+    "COLLAPSED", "EvalOptions", "EvalProtocol", "EvalReport", "EvaluationClassifier", "JointLabelDataset",
+    "JointLabels", "MODE_ATTRIBUTES", "MODE_FIRST_FRAME", "NEAR_CHANCE", "PER_ATTRIBUTE", "PROTOCOL_VERSION", "Run",
+    "SCORES", "adjustment_notes", "balanced_indices", "balanced_test_indices", "bound", "classifier_accuracy",
+    "classifier_key", "commanded_accuracy", "default_classifier_dir", "entropy_scores", "evaluate", "evaluate_model",
+    "evaluation_attributes", "frame_scores", "label_agreement", "load_or_train_classifier", "markdown_table",
+    "mean_frame_scores", "mean_over_seeds", "model_health", "per_class_labels", "prediction_scores",
+    "real_test_clips", "reconstruction_scores", "score_model", "shuffled_frames", "training_references",
+    "write_report",
 ]
