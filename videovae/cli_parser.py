@@ -167,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "evaluate", "score checkpoints with the paper's metrics (Intra-E, Inter-E, I-score, PSNR, SSIM)")
     p.add_argument("--checkpoint", required=True, action="append",
-                   help="a checkpoint to score; repeat it for one row (set) per checkpoint in one table, all "
+                   help="a checkpoint to score (a file written by videovae train, an exported folder, or "
+                        "pretrained:NAME); repeat it for one row (set) per checkpoint in one table, all "
                         "scored with one classifier (they must share a data set)")
     p.add_argument("--out", required=True, help="output folder for evaluation.json and evaluation.md")
     p.add_argument("--data-root", help="data set root (default: the one stored in the checkpoint)")
