@@ -13,10 +13,9 @@ from videovae.core.errors import ConfigError
 from videovae.core.interfaces import Capabilities, VideoDataset, VideoModel
 from videovae.engine.checkpoint import Checkpoint, LoadedCheckpoint
 from videovae.engine.evaluation import (COLLAPSED, EvalOptions, EvalProtocol, JointLabels, Run, classifier_accuracy,
-                                        default_classifier_dir, entropy_scores, evaluate, evaluate_model,
-                                        markdown_table, mean_frame_scores, per_class_labels, real_test_clips,
-                                        training_references)
-from videovae.engine.evaluation.scores import commanded_accuracy, mean_over_seeds
+                                        commanded_accuracy, default_classifier_dir, entropy_scores, evaluate,
+                                        evaluate_model, markdown_table, mean_frame_scores, mean_over_seeds,
+                                        per_class_labels, real_test_clips, training_references)
 from videovae.engine.generation import generate_videos
 from videovae.plugins.datasets.synthetic_chairs import SyntheticChairs
 
@@ -128,7 +127,8 @@ def test_mode_i_rows_carry_no_psnr_and_keep_their_entropies_mode_iv_rows_keep_bo
     assert f"| m | attributes only (i) | {row['intra_entropy']:.2f} (8) | {row['inter_entropy']:.3f} | " \
            f"{row['inception_score']:.2f} | – | – |" in table
     assert f"\nCommanded class named by the classifier (the labels each video was generated from; for " \
-           f"reconstructions, the real clips'; compare its accuracy on real clips): m: joint {row['commanded']['joint']:.3f}, tilt {row['commanded']['tilt']:.3f}" in table
+           f"reconstructions, the real clips'; compare its accuracy on real clips): m: joint " \
+           f"{row['commanded']['joint']:.3f}, tilt {row['commanded']['tilt']:.3f}" in table
 
 
 def test_commanded_accuracy_by_hand_and_averaged_over_seeds():

@@ -77,8 +77,7 @@ def steering_lines(rows: list[tuple[str, Mapping[str, Any]]]) -> list[str]:
     if not steered:
         return []
     lines = ["Steering (pixel change when one attribute's value changes, over the change when only the noise "
-             "does; about 0: ignored): " + " | ".join(
-                 f"{name}: " + ", ".join(f"{a} {v:.2f}" for a, v in values.items()) for name, values in steered)]
+             "does; about 0: ignored): " + _per_attribute(steered, 2)]
     weak = [(name, weak_attributes(values)) for name, values in steered]
     lines += [f"⚠ {name} barely follows {', '.join(names)} (steering < {WEAK:g}): its clips hardly change when "
               f"{'it changes' if len(names) == 1 else 'they change'}, whatever the entropy metrics say"
@@ -92,8 +91,12 @@ def commanded_lines(rows: list[tuple[str, Mapping[str, Any]]]) -> list[str]:
     if not scored:
         return []
     return ["Commanded class named by the classifier (the labels each video was generated from; for reconstructions, the "
-            "real clips'; compare its accuracy on real clips): "
-            + " | ".join(f"{name}: " + ", ".join(f"{a} {v:.3f}" for a, v in values.items()) for name, values in scored)]
+            "real clips'; compare its accuracy on real clips): " + _per_attribute(scored, 3)]
+
+
+def _per_attribute(rows: list[tuple[str, Mapping[str, float]]], digits: int) -> str:
+    """``row: attribute value, ...`` for each (row name, {attribute: value}), rows separated by `` | ``."""
+    return " | ".join(f"{name}: " + ", ".join(f"{a} {v:.{digits}f}" for a, v in values.items()) for name, values in rows)
 
 
 def markdown_table(rows: list[tuple[str, Mapping[str, Any]]], protocol: EvalProtocol,

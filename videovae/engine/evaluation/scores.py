@@ -31,7 +31,7 @@ from ..health import reference_frames
 from ..modes import eval_mode
 from .classifier import EvaluationClassifier, label_agreement
 from .fvd import FVDScorer
-from .protocol import EvalProtocol, balanced_test_indices, per_class_labels, real_test_clips
+from .protocol import EvalProtocol, JointLabels, balanced_test_indices, per_class_labels, real_test_clips
 from .steering import steering
 
 #: the ``mode`` of a row generated from attributes alone, and of one continuing real first frames
@@ -59,7 +59,7 @@ def entropy_scores(probs: Tensor) -> dict[str, float]:
             "inception_score": out["inception_score"], "num_videos": int(probs.shape[0])}
 
 
-def commanded_accuracy(probs: Tensor, labels: Tensor, joint) -> dict[str, float]:
+def commanded_accuracy(probs: Tensor, labels: Tensor, joint: JointLabels) -> dict[str, float]:
     """How often the classifier names the class each generated video was asked for (``labels [N, T, A]``, one
     label per clip in the evaluation's sets: the first frame's is read): ``{"joint": …, <attribute>: …}`` over
     the evaluated attributes. The I-score (Eq. 10) rewards confident, varied classes without asking whether they

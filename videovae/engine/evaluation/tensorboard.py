@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..tensorboard_log import open_writer
-from .scores import MODE_ATTRIBUTES, MODE_FIRST_FRAME, MODE_RECONSTRUCTION, SCORES
+from .scores import MODE_ATTRIBUTES, MODE_FIRST_FRAME, MODE_RECONSTRUCTION, PER_ATTRIBUTE, SCORES
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def eval_scalars(rows: Sequence[tuple[str, Mapping[str, Any]]], bound: Mapping[s
     values = {}
     for prefix, row in [(mode_tag(row.get("mode", label)), row) for label, row in rows] + [("bound", bound)]:
         values.update({f"eval/{prefix}/{score}": float(row[score]) for score in SCORES if row.get(score) is not None})
-        values.update({f"eval/{prefix}/steering/{name}": float(value) for name, value in row.get("steering", {}).items()})
-        values.update({f"eval/{prefix}/commanded/{name}": float(value) for name, value in row.get("commanded", {}).items()})
+        for key in PER_ATTRIBUTE:
+            values.update({f"eval/{prefix}/{key}/{name}": float(value) for name, value in row.get(key, {}).items()})
     if accuracy is not None and accuracy.get("joint") is not None:
         values["eval/classifier_accuracy"] = float(accuracy["joint"])
     return values
