@@ -115,8 +115,25 @@ def test_train_bad_input(tmp_path, capsys, args, fragment):
 def test_resume_refuses_changes_that_define_the_run(trained, capsys):
     before = (trained / "checkpoint.pt").read_bytes()
     assert main(["train", "--out", str(trained), "--resume", "--lr", "0.1", "--batch-size", "2"]) == 2
-    assert "these cannot change: batch_size (only lr, grad_clip, spike_clip, precision can, and the change is recorded)" in error_line(capsys)
+    assert ("these cannot change: batch_size (the run has batch_size=4) (only lr, grad_clip, spike_clip, precision "
+            "can, and the change is recorded)") in error_line(capsys)
     assert (trained / "checkpoint.pt").read_bytes() == before
+
+
+def test_the_command_that_started_a_run_resumes_it(tmp_path, capsys):
+    """The same flags with --resume (and more --steps) continue the run; a flag that changes it is still refused."""
+    from videovae.engine.checkpoint import read_checkpoint
+
+    command = TRAIN + ["--out", str(tmp_path), "--steps", "1", "--seed", "3", "--set", "latent_dim=8"]
+    assert main(command) == 0
+    assert main(command[:-6] + ["--steps", "2", "--seed", "3", "--set", "latent_dim=8", "--resume"]) == 0
+    assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 2
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    assert main(command[:-6] + ["--steps", "3", "--seed", "3", "--set", "latent_dim=4", "--resume"]) == 2
+    assert "these cannot change: model (the run has model={'latent_dim': 8})" in error_line(capsys)
+    assert main(command[:-6] + ["--steps", "3", "--dataset-option", "num_objects=8", "--resume"]) == 2
+    assert "these cannot change: dataset_options (the run has dataset_options=" in error_line(capsys)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
 
 
 def test_resume_with_a_new_grad_clip_says_so_and_records_it(tmp_path, capsys):

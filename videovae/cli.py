@@ -59,7 +59,8 @@ def train_config_from_args(args):
 
     given = given_fields(args, TrainConfig)
     resuming = args.resume or args.resume_from
-    adjust = {k: given[k] for k in resume_flags(given, TrainConfig)} if resuming else {}
+    stored = _stored_settings(args) if resuming and args.config is None else None
+    adjust = {k: given[k] for k in resume_flags(given, TrainConfig, stored)} if resuming else {}
     if args.config is None:
         return TrainConfig.from_dict(given), adjust
     settings = TrainConfig.from_toml(args.config).to_dict()
@@ -69,6 +70,20 @@ def train_config_from_args(args):
     if resuming:
         adjust = {name: getattr(config, name) for name in TrainConfig.ADJUSTABLE}
     return config, adjust
+
+
+def _stored_settings(args):
+    """The settings of the run ``--resume`` continues (its checkpoint's), or None where the checkpoint cannot be
+    read yet: the trainer then says why."""
+    from .engine.checkpoint import open_checkpoint
+    from .engine.train_config import CHECKPOINT_NAME, TrainConfig
+
+    path = args.resume_from or Path(args.out) / CHECKPOINT_NAME
+    try:
+        stored = open_checkpoint(path).train_config
+        return None if stored is None else TrainConfig.from_stored(stored)
+    except (OSError, VideoVAEError):
+        return None
 
 
 def cmd_train(args) -> int:

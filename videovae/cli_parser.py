@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     adjustable = [flag_of(attrs.fields_dict(TrainConfig)[name]) for name in TrainConfig.ADJUSTABLE]
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint; "
                    f"{', '.join(adjustable[:-1])} and {adjustable[-1]} may change from there on (recorded in the "
-                   "checkpoint's adjustments)")
+                   "checkpoint's adjustments); the run's other flags may be given again, with the values it has")
     p.add_argument("--resume-from", metavar="FILE", help="like --resume, from another checkpoint file of --out, e.g. "
                    "<out>/checkpoint.prev.pt when checkpoint.pt is damaged (its next save replaces checkpoint.pt)")
     p.add_argument("--config", metavar="FILE", help="read the settings from a TOML file of the fields below (a run's "

@@ -10,6 +10,7 @@ first refuses flags that can never change, :func:`resume_flags`).
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable, Mapping, Sequence
 
 import attrs
@@ -17,15 +18,34 @@ import attrs
 from ..core.errors import ConfigError
 
 
-def resume_flags(given: Iterable[str], config_class) -> list[str]:
+def resume_flags(given: Mapping[str, Any] | Iterable[str], config_class, stored=None) -> list[str]:
     """The ADJUSTABLE names among the settings ``given`` with ``--resume``; a one-line
-    :class:`ConfigError` when any of them is neither RESUMABLE nor ADJUSTABLE."""
-    given = set(given)
-    fixed = sorted(given - set(config_class.RESUMABLE) - set(config_class.ADJUSTABLE))
+    :class:`ConfigError` when any of them is neither RESUMABLE nor ADJUSTABLE. With ``stored`` (the run's
+    config) and ``given`` a mapping of values, a setting given with the value the run already has is no change
+    (the command that started a run can be run again with ``--resume``); the message says what the run has."""
+    names = set(given)
+    fixed = sorted(names - set(config_class.RESUMABLE) - set(config_class.ADJUSTABLE))
+    if stored is not None and isinstance(given, Mapping):
+        fixed = [name for name in fixed if not _same_setting(config_class, name, given[name], stored)]
     if fixed:
-        raise ConfigError(f"--resume continues the stored run; these cannot change: {', '.join(fixed)} "
+        has = f" (the run has {', '.join(f'{name}={_plain(getattr(stored, name))!r}' for name in fixed)})" \
+            if stored is not None else ""
+        raise ConfigError(f"--resume continues the stored run; these cannot change: {', '.join(fixed)}{has} "
                           f"(only {', '.join(config_class.ADJUSTABLE)} can, and the change is recorded)")
-    return [name for name in config_class.ADJUSTABLE if name in given]
+    return [name for name in config_class.ADJUSTABLE if name in names]
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))  # tuples and lists alike, as stored
+
+
+def _same_setting(config_class, name: str, value: Any, stored) -> bool:
+    """Whether ``value`` given for field ``name`` (through the field's converter) is what ``stored`` has; a mapping
+    (``--set``, ``--dataset-option``) matches when each key it gives has the stored value."""
+    wanted, have = _plain(getattr(config_class.from_dict({name: value}), name)), _plain(getattr(stored, name))
+    if isinstance(wanted, dict) and isinstance(have, dict):
+        return all(key in have and have[key] == item for key, item in wanted.items())
+    return wanted == have
 
 
 def require_same_model(stored_model: Mapping[str, Any], wanted: Mapping[str, Any], where: str) -> None:
