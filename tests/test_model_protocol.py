@@ -41,7 +41,7 @@ class AttributesOnly(ComposedVAE):
 
 
 def attributes_only_model(chair_attributes):
-    return build_composed(resolve_config("tiny", architecture="attributes-only"), chair_attributes, AttributesOnly)
+    return build_composed(resolve_config("tiny", architecture="attributes-only"), chair_attributes, model_class=AttributesOnly)
 
 
 class TwoOptimizers(VideoModel):
@@ -113,7 +113,7 @@ def test_a_first_frame_only_model_is_refused_without_one(chair_attributes):
 
 def test_the_cli_refuses_mode_iv_for_such_a_model_in_one_line(monkeypatch, chair_attributes, tmp_path, capsys):
     register_model(monkeypatch, "attributes-only",
-                   lambda config, attributes: build_composed(config, attributes, AttributesOnly))
+                   lambda config, attributes: build_composed(config, attributes, model_class=AttributesOnly))
     checkpoint = save_checkpoint(tmp_path / "checkpoint.pt", attributes_only_model(chair_attributes), step=0,
                                  label_table=torch.zeros(1, 3), clip_length=3)
     frame = tmp_path / "first.png"

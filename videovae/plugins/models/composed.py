@@ -13,6 +13,14 @@ the first output is that frame's reconstruction through the posterior.
 :func:`build_composed` builds one part of each kind by the names in the :class:`ModelConfig`
 (``encoder``, ``decoder``, ``latent``, ``prior``, ``sampler``, ``likelihood``), so any registered part, a
 third-party one included, can be swapped in by name.
+
+Option ``lstm_reads`` (``architecture_options``): what ψ_q the LSTM reads at each training step (Eq. 2, 8).
+``"frames"`` (the default, the paper's Fig. 2): that of the real frame x^(t). ``"reconstructions"``: that of the
+frame decoded from the step's posterior sample z^(t), re-encoded — what the LSTM reads when it generates
+(Sec. 4.2), so training sees the inputs generation will; the first frame given to generation is read the same
+way. Measured on moving-sprites (docs/own_data.md, "Teacher-forced against free-running prediction"): a
+prior fed re-encoded frames predicts the next position worse than one fed real frames, and in free-running
+generation the error adds up into sideways drift.
 """
 
 from __future__ import annotations
@@ -29,11 +37,19 @@ from ...core.config import PART_KINDS, ModelConfig
 from ...core.distributions import DiagonalGaussian
 from ...core.errors import AttributeValueError, InputShapeError
 from ...core.mixed_precision import float32
+from ...core.validators import choice
 from ...core.interfaces import (BuildContext, Capabilities, FrameDecoder, FrameEncoder, LatentStructure, Likelihood,
                                 Sampler, StepContext, TemporalPrior, VideoModel)
 from ...registry import hookimpl
 from ...registry.factory import build_part
 from .vae_loss import LossTerms, ModelOutput, loss_terms
+
+
+@attrs.frozen
+class ComposedOptions:
+    """``lstm_reads``: ``"frames"`` (Fig. 2) or ``"reconstructions"`` (the module's docstring)."""
+
+    lstm_reads: str = attrs.field(default="frames", validator=choice("frames", "reconstructions"))
 
 
 class ComposedVAE(VideoModel):
@@ -51,8 +67,10 @@ class ComposedVAE(VideoModel):
         prior: TemporalPrior,
         sampler: Sampler,
         likelihood: Likelihood,
+        options: ComposedOptions | None = None,
     ):
         super().__init__()
+        self.options = options if options is not None else ComposedOptions()
         self.config = config
         self.attributes = attributes
         self.encoder = encoder
@@ -97,20 +115,29 @@ class ComposedVAE(VideoModel):
         psi_q = psi_q.reshape(batch, length)
 
         state = self.temporal.initial_state(batch, device=frames.device, generator=generator)
-        zs, posteriors, priors = [], [], []
+        reads_own = self.options.lstm_reads == "reconstructions"
+        zs, posteriors, priors, decoded = [], [], [], []
         for t in range(length):
             hidden = self.temporal.hidden(state)
             posterior = self.latent.dynamic(psi_a[:, t], hidden)
             prior = self.temporal.prior(hidden, codes[:, t])
             z = posterior.rsample(None if noise is None else noise[:, t], generator)
-            state = self.temporal.step(self.sampler.lstm_input(psi_q[:, t], z), state)
+            if reads_own:  # decoded here, step by step, because the next step's LSTM input depends on it
+                decoded.append(self.decoder(z))
+                read = self.reread(decoded[-1])
+            else:
+                read = psi_q[:, t]
+            state = self.temporal.step(self.sampler.lstm_input(read, z), state)
             zs.append(z)
             posteriors.append(posterior)
             priors.append(prior)
         z = torch.stack(zs, dim=1)
         posterior = DiagonalGaussian.stack(posteriors)
         prior = DiagonalGaussian.stack(priors)
-        reconstruction = self.decoder(z.flatten(0, 1)).unflatten(0, (batch, length))
+        if reads_own:
+            reconstruction = torch.stack(decoded, dim=1)
+        else:
+            reconstruction = self.decoder(z.flatten(0, 1)).unflatten(0, (batch, length))
         with float32():  # the KL of Eq. 9 in float32 under --precision bf16
             kl = posterior.float().kl_divergence(prior.float())
         return ModelOutput(reconstruction, kl, z, posterior, prior)
@@ -130,6 +157,11 @@ class ComposedVAE(VideoModel):
         """µ_x of the posterior pass (z^(t) drawn from ψ_dy, Eq. 4 and 7; decoded by Eq. 6), clamped to [0, 1]
         as generated frames are."""
         return self(frames, labels, generator=generator).reconstruction.clamp(0.0, 1.0)
+
+    def reread(self, decoded: Tensor) -> DiagonalGaussian:
+        """ψ_q of a decoded µ_x as generation reads its own frames: clamped to [0, 1] and encoded again. The
+        frame is detached: the likelihood alone shapes the decoder; this path trains the encoder and the LSTM."""
+        return self.latent.residual(self.encoder(decoded.detach().clamp(0.0, 1.0)))
 
     # -- generation path -----------------------------------------------------------
     @torch.no_grad()
@@ -163,6 +195,8 @@ class ComposedVAE(VideoModel):
                 posterior = self.latent.dynamic(self.latent.conditional(psi_q, codes[:, 0]), hidden)
                 z = posterior.rsample(generator=generator)
                 frame = self.decoder(z).clamp(0.0, 1.0)
+                if self.options.lstm_reads == "reconstructions":
+                    psi_q = self.reread(frame)
             else:
                 z = self.temporal.prior(hidden, codes[:, t]).rsample(generator=generator)
                 frame = self.decoder(z).clamp(0.0, 1.0)
@@ -180,8 +214,10 @@ class ComposedVAE(VideoModel):
         }
 
 
-def build_composed(config: ModelConfig, attributes: AttributeSet, model_class: type[ComposedVAE] = ComposedVAE) -> ComposedVAE:
-    """One registered part of each kind, named by ``config``, sized through a shared :class:`BuildContext`."""
+def build_composed(config: ModelConfig, attributes: AttributeSet, options: ComposedOptions | None = None,
+                   model_class: type[ComposedVAE] = ComposedVAE) -> ComposedVAE:
+    """One registered part of each kind, named by ``config``, sized through a shared :class:`BuildContext`;
+    ``options`` the model's own (``architecture_options``, :class:`ComposedOptions`)."""
     context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, attributes)
     encoder = build_part("encoder", config, context)
     context = attrs.evolve(context, feature_dim=encoder.feature_dim, attribute_dim=attributes.code_dim)
@@ -193,13 +229,13 @@ def build_composed(config: ModelConfig, attributes: AttributeSet, model_class: t
     prior = build_part("prior", config, context)
     decoder = build_part("decoder", config, context)
     likelihood = build_part("likelihood", config, context)
-    return model_class(config, attributes, encoder, decoder, latent, prior, sampler, likelihood)
+    return model_class(config, attributes, encoder, decoder, latent, prior, sampler, likelihood, options)
 
 
 @hookimpl
 def register_models(register):
-    register("composed", build_composed, options=None,
+    register("composed", build_composed, options=ComposedOptions,
              description="VideoVAE (Fig. 2): the encoder, decoder, latent, prior and sampler named in the configuration")
 
 
-__all__ = ["ComposedVAE", "LossTerms", "ModelOutput", "build_composed", "loss_terms"]
+__all__ = ["ComposedOptions", "ComposedVAE", "LossTerms", "ModelOutput", "build_composed", "loss_terms"]

@@ -1,0 +1,76 @@
+"""The composed model's ``lstm_reads`` option: the LSTM reads the real frames (Fig. 2) or, as generation does,
+the frames it decodes, encoded again."""
+
+import pytest
+import torch
+
+from videovae.core.errors import ConfigError
+from videovae.registry.factory import build_from_config, resolve_config
+
+
+def tiny(chair_attributes, reads):
+    torch.manual_seed(0)
+    return build_from_config(resolve_config("tiny", architecture_options={"lstm_reads": reads}), chair_attributes).eval()
+
+
+@pytest.fixture
+def clips():
+    g = torch.Generator().manual_seed(1)
+    frames = torch.rand(2, 4, 3, 32, 32, generator=g)
+    labels = torch.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, 1.0]])[:, None].expand(2, 4, 3).contiguous()
+    return frames, labels, torch.randn(2, 4, 16, generator=g)
+
+
+def by_hand(model, frames, labels, noise):
+    """The recurrence written out step by step with the re-read frames: (reconstruction, kl)."""
+    codes = model.attribute_codes(labels)
+    state = model.temporal.initial_state(2, generator=torch.Generator().manual_seed(5))
+    frames_out, kls = [], []
+    for t in range(frames.shape[1]):
+        hidden = model.temporal.hidden(state)
+        psi_a = model.latent.conditional(model.latent.residual(model.encoder(frames[:, t])), codes[:, t])
+        posterior = model.latent.dynamic(psi_a, hidden)
+        z = posterior.mean + posterior.std * noise[:, t]
+        frame = model.decoder(z)
+        read = model.latent.residual(model.encoder(frame.clamp(0.0, 1.0)))
+        state = model.temporal.step(torch.cat([read.params(), z], -1), state)
+        frames_out.append(frame)
+        kls.append(posterior.kl_divergence(model.temporal.prior(hidden, codes[:, t])))
+    return torch.stack(frames_out, 1), torch.stack(kls, 1)
+
+
+def test_reading_reconstructions_is_the_recurrence_written_out(chair_attributes, clips):
+    frames, labels, noise = clips
+    model = tiny(chair_attributes, "reconstructions")
+    out = model(frames, labels, noise=noise, generator=torch.Generator().manual_seed(5))
+    reconstruction, kl = by_hand(model, frames, labels, noise)
+    torch.testing.assert_close(out.reconstruction, reconstruction)
+    torch.testing.assert_close(out.kl, kl)
+    paper = tiny(chair_attributes, "frames")(frames, labels, noise=noise, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(paper.reconstruction[:, 0], out.reconstruction[:, 0])  # same weights, same h^(0)
+    assert not torch.allclose(paper.kl[:, 1:], out.kl[:, 1:])
+
+
+def test_the_decoder_is_trained_by_the_likelihood_alone(chair_attributes, clips):
+    frames, labels, noise = clips
+    model = tiny(chair_attributes, "reconstructions")
+    model(frames, labels, noise=noise).kl.sum().backward()
+    assert all(p.grad is None or not p.grad.any() for p in model.decoder.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in model.encoder.parameters())
+
+
+def test_generation_reads_the_first_frame_as_it_was_trained(chair_attributes, clips):
+    frames, labels, _ = clips
+    model = tiny(chair_attributes, "reconstructions")
+    videos = [model.generate(labels, first_frame=frames[:, 0], generator=torch.Generator().manual_seed(2))
+              for _ in range(2)]
+    assert videos[0].shape == frames.shape and torch.equal(videos[0], videos[1])
+    paper = tiny(chair_attributes, "frames")
+    other = paper.generate(labels, first_frame=frames[:, 0], generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(other[:, 0], videos[0][:, 0])  # the first frame's reconstruction is the same
+    assert not torch.allclose(other[:, 1:], videos[0][:, 1:])
+
+
+def test_an_unknown_choice_is_one_line(chair_attributes):
+    with pytest.raises(ConfigError, match="lstm_reads must be one of frames, reconstructions, got 'pixels'"):
+        tiny(chair_attributes, "pixels")
