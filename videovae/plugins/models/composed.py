@@ -159,9 +159,12 @@ class ComposedVAE(VideoModel):
         return self(frames, labels, generator=generator).reconstruction.clamp(0.0, 1.0)
 
     def reread(self, decoded: Tensor) -> DiagonalGaussian:
-        """ψ_q of a decoded µ_x as generation reads its own frames: clamped to [0, 1] and encoded again. The
-        frame is detached: the likelihood alone shapes the decoder; this path trains the encoder and the LSTM."""
-        return self.latent.residual(self.encoder(decoded.detach().clamp(0.0, 1.0)))
+        """ψ_q of a decoded µ_x as generation reads its own frames: clamped to [0, 1] and encoded again, without
+        gradient: the codec is trained on the real frames alone, as with ``"frames"``; only the LSTM and the
+        prior learn from what it reads. (With the gradient through the encoder, the codec served both and the
+        sprites' reconstructions lost shape: docs/own_data.md.)"""
+        with torch.no_grad():
+            return self.latent.residual(self.encoder(decoded.clamp(0.0, 1.0)))
 
     # -- generation path -----------------------------------------------------------
     @torch.no_grad()
