@@ -37,9 +37,9 @@ from ...core.config import PART_KINDS, ModelConfig
 from ...core.distributions import DiagonalGaussian
 from ...core.errors import AttributeValueError, InputShapeError
 from ...core.mixed_precision import float32
-from ...core.validators import choice
 from ...core.interfaces import (BuildContext, Capabilities, FrameDecoder, FrameEncoder, LatentStructure, Likelihood,
                                 Sampler, StepContext, TemporalPrior, VideoModel)
+from ...core.validators import choice
 from ...registry import hookimpl
 from ...registry.factory import build_part
 from .vae_loss import LossTerms, ModelOutput, loss_terms
