@@ -54,12 +54,13 @@ def train_config_from_args(args):
     With ``--config`` the file's settings, overridden by the flags given (``--set`` and ``--dataset-option``
     key by key); resumed, a file's ADJUSTABLE values are adjustments too (a value the run already has
     changes nothing) and the trainer checks that its other settings are the run's (``match_stored``)."""
-    from .engine.resume import resume_flags
+    from .engine.resume import fixed_settings, resume_flags
     from .engine.train_config import TrainConfig
 
     given = given_fields(args, TrainConfig)
     resuming = args.resume or args.resume_from
-    stored = _stored_settings(args) if resuming and args.config is None else None
+    # the checkpoint is read here only when a flag that defines the run is given again (the trainer reads it anyway)
+    stored = _stored_settings(args) if resuming and args.config is None and fixed_settings(given, TrainConfig) else None
     adjust = {k: given[k] for k in resume_flags(given, TrainConfig, stored)} if resuming else {}
     if args.config is None:
         return TrainConfig.from_dict(given), adjust

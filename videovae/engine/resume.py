@@ -11,20 +11,19 @@ first refuses flags that can never change, :func:`resume_flags`).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 import attrs
 
 from ..core.errors import ConfigError
 
 
-def resume_flags(given: Mapping[str, Any] | Iterable[str], config_class, stored=None) -> list[str]:
+def resume_flags(given: Mapping[str, Any] | Collection[str], config_class, stored=None) -> list[str]:
     """The ADJUSTABLE names among the settings ``given`` with ``--resume``; a one-line
     :class:`ConfigError` when any of them is neither RESUMABLE nor ADJUSTABLE. With ``stored`` (the run's
     config) and ``given`` a mapping of values, a setting given with the value the run already has is no change
     (the command that started a run can be run again with ``--resume``); the message says what the run has."""
-    names = set(given)
-    fixed = sorted(names - set(config_class.RESUMABLE) - set(config_class.ADJUSTABLE))
+    fixed = fixed_settings(given, config_class)
     if stored is not None and isinstance(given, Mapping):
         fixed = [name for name in fixed if not _same_setting(config_class, name, given[name], stored)]
     if fixed:
@@ -32,7 +31,12 @@ def resume_flags(given: Mapping[str, Any] | Iterable[str], config_class, stored=
             if stored is not None else ""
         raise ConfigError(f"--resume continues the stored run; these cannot change: {', '.join(fixed)}{has} "
                           f"(only {', '.join(config_class.ADJUSTABLE)} can, and the change is recorded)")
-    return [name for name in config_class.ADJUSTABLE if name in names]
+    return [name for name in config_class.ADJUSTABLE if name in given]
+
+
+def fixed_settings(given: Iterable[str], config_class) -> list[str]:
+    """The names among ``given`` that define a run: neither RESUMABLE nor ADJUSTABLE."""
+    return sorted(set(given) - set(config_class.RESUMABLE) - set(config_class.ADJUSTABLE))
 
 
 def _plain(value: Any) -> Any:

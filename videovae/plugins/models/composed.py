@@ -115,7 +115,7 @@ class ComposedVAE(VideoModel):
         psi_q = psi_q.reshape(batch, length)
 
         state = self.temporal.initial_state(batch, device=frames.device, generator=generator)
-        reads_own = self.options.lstm_reads == "reconstructions"
+        reads_own = self.reads_reconstructions
         zs, posteriors, priors, decoded = [], [], [], []
         for t in range(length):
             hidden = self.temporal.hidden(state)
@@ -158,6 +158,11 @@ class ComposedVAE(VideoModel):
         as generated frames are."""
         return self(frames, labels, generator=generator).reconstruction.clamp(0.0, 1.0)
 
+    @property
+    def reads_reconstructions(self) -> bool:
+        """Whether the LSTM reads re-encoded decoded frames (``lstm_reads="reconstructions"``)."""
+        return self.options.lstm_reads == "reconstructions"
+
     def reread(self, decoded: Tensor) -> DiagonalGaussian:
         """ψ_q of a decoded µ_x as generation reads its own frames: clamped to [0, 1] and encoded again, without
         gradient: the codec is trained on the real frames alone, as with ``"frames"``; only the LSTM and the
@@ -198,7 +203,7 @@ class ComposedVAE(VideoModel):
                 posterior = self.latent.dynamic(self.latent.conditional(psi_q, codes[:, 0]), hidden)
                 z = posterior.rsample(generator=generator)
                 frame = self.decoder(z).clamp(0.0, 1.0)
-                if self.options.lstm_reads == "reconstructions":
+                if self.reads_reconstructions:
                     psi_q = self.reread(frame)
             else:
                 z = self.temporal.prior(hidden, codes[:, t]).rsample(generator=generator)
