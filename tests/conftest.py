@@ -39,6 +39,16 @@ def tiny_model(chair_attributes):
     return build_model("tiny", attributes=chair_attributes)
 
 
+@pytest.fixture
+def clips():
+    """Two tiny chair clips (4 frames, 32×32, labels per frame) and the ε of their posterior samples (``tiny``
+    latent size 16), for the composed model's option tests."""
+    g = torch.Generator().manual_seed(1)
+    frames = torch.rand(2, 4, 3, 32, 32, generator=g)
+    labels = torch.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, 1.0]])[:, None].expand(2, 4, 3).contiguous()
+    return frames, labels, torch.randn(2, 4, 16, generator=g)
+
+
 def random_labels(batch: int, length: int, attributes, generator=None) -> torch.Tensor:
     """Valid categorical labels ``[B, T, A]``, constant over time."""
     columns = [torch.randint(s.num_classes, (batch, 1), generator=generator).float() for s in attributes]

@@ -13,14 +13,6 @@ def tiny(chair_attributes, reads):
     return build_from_config(resolve_config("tiny", architecture_options={"lstm_reads": reads}), chair_attributes).eval()
 
 
-@pytest.fixture
-def clips():
-    g = torch.Generator().manual_seed(1)
-    frames = torch.rand(2, 4, 3, 32, 32, generator=g)
-    labels = torch.tensor([[0.0, 1.0, 0.0], [2.0, 0.0, 1.0]])[:, None].expand(2, 4, 3).contiguous()
-    return frames, labels, torch.randn(2, 4, 16, generator=g)
-
-
 def by_hand(model, frames, labels, noise, constant_reads=False):
     """The recurrence written out step by step with the re-read frames: (reconstruction, kl)."""
     codes = model.attribute_codes(labels)

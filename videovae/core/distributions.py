@@ -73,6 +73,10 @@ class DiagonalGaussian:
         """The same distribution with float32 parameters (the KL of Eq. 9 is computed in float32 under bf16)."""
         return DiagonalGaussian(self.mean.float(), self.logvar.float())
 
+    def detach(self) -> "DiagonalGaussian":
+        """The same distribution as a constant (no gradient flows back through it)."""
+        return DiagonalGaussian(self.mean.detach(), self.logvar.detach())
+
     def reshape(self, *shape: int) -> "DiagonalGaussian":
         """Reshape the leading (batch) dimensions; the last dimension is kept."""
         return DiagonalGaussian(self.mean.reshape(*shape, self.dim), self.logvar.reshape(*shape, self.dim))

@@ -21,6 +21,10 @@ frame decoded from the step's posterior sample z^(t), re-encoded — what the LS
 way. Measured on moving-sprites (docs/own_data.md, "Teacher-forced against free-running prediction"): a
 prior fed re-encoded frames predicts the next position worse than one fed real frames, and in free-running
 generation the error adds up into sideways drift.
+
+Options ``rollout_kl`` (a weight ≥ 0; 0, the default, leaves Eq. 9 as the paper writes it) and ``rollout_start``
+(``"first"`` or ``"any"``): latent overshooting, :mod:`.rollout`. Each training clip is also run free as
+generation runs it, and ``rollout_kl · β · KL(q_dy ‖ p_free)`` over its free-running frames is added to −Eq. 9.
 """
 
 from __future__ import annotations
@@ -39,17 +43,22 @@ from ...core.errors import AttributeValueError, InputShapeError
 from ...core.mixed_precision import float32
 from ...core.interfaces import (BuildContext, Capabilities, FrameDecoder, FrameEncoder, LatentStructure, Likelihood,
                                 Sampler, StepContext, TemporalPrior, VideoModel)
-from ...core.validators import choice
+from ...core.validators import choice, non_negative_float, to_float
 from ...registry import hookimpl
 from ...registry.factory import build_part
+from .rollout import free_running_divergence, starts_from
 from .vae_loss import LossTerms, ModelOutput, loss_terms
 
 
 @attrs.frozen
 class ComposedOptions:
-    """``lstm_reads``: ``"frames"`` (Fig. 2) or ``"reconstructions"`` (the module's docstring)."""
+    """``lstm_reads``: ``"frames"`` (Fig. 2) or ``"reconstructions"``; ``rollout_kl``: the weight of the
+    free-running KL term, 0 for none; ``rollout_start``: where each clip starts to run free, after its first
+    frame (``"first"``, as mode (iv)) or after a frame drawn uniformly per clip (``"any"``) (the module's docstring)."""
 
     lstm_reads: str = attrs.field(default="frames", validator=choice("frames", "reconstructions"))
+    rollout_kl: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float)
+    rollout_start: str = attrs.field(default="first", validator=choice("first", "any"))
 
 
 class ComposedVAE(VideoModel):
@@ -101,10 +110,12 @@ class ComposedVAE(VideoModel):
 
     # -- training path -------------------------------------------------------------
     def forward(self, frames: Tensor, labels: Tensor, noise: Tensor | None = None,
-                generator: torch.Generator | None = None) -> ModelOutput:
+                generator: torch.Generator | None = None, rollout_starts: Tensor | None = None) -> ModelOutput:
         """Posterior pass over videos ``[B, T, C, H, W]`` with labels ``[B, T, A]``.
 
-        ``noise [B, T, D]`` fixes the ε of each reparameterised sample (used by tests).
+        ``noise [B, T, D]`` fixes the ε of each reparameterised sample (used by tests). ``rollout_starts [B]``
+        (the last real frame each clip reads) also runs the free-running pass of option ``rollout_kl``
+        (:func:`.rollout.free_running_divergence`).
         """
         self.check_video(frames, labels)
         batch, length = frames.shape[:2]
@@ -116,7 +127,7 @@ class ComposedVAE(VideoModel):
 
         state = self.temporal.initial_state(batch, device=frames.device, generator=generator)
         reads_own = self.reads_reconstructions
-        zs, posteriors, priors, decoded = [], [], [], []
+        zs, posteriors, priors, decoded, befores, inputs = [], [], [], [], [], []
         for t in range(length):
             hidden = self.temporal.hidden(state)
             posterior = self.latent.dynamic(psi_a[:, t], hidden)
@@ -127,7 +138,9 @@ class ComposedVAE(VideoModel):
                 read = self.reread(decoded[-1])
             else:
                 read = psi_q[:, t]
-            state = self.temporal.step(self.sampler.lstm_input(read, z), state)
+            befores.append(state)
+            inputs.append(self.sampler.lstm_input(read, z))
+            state = self.temporal.step(inputs[-1], state)
             zs.append(z)
             posteriors.append(posterior)
             priors.append(prior)
@@ -140,16 +153,42 @@ class ComposedVAE(VideoModel):
             reconstruction = self.decoder(z.flatten(0, 1)).unflatten(0, (batch, length))
         with float32():  # the KL of Eq. 9 in float32 under --precision bf16
             kl = posterior.float().kl_divergence(prior.float())
-        return ModelOutput(reconstruction, kl, z, posterior, prior)
+        if rollout_starts is None:
+            return ModelOutput(reconstruction, kl, z, posterior, prior)
+        free, counted = free_running_divergence(self, befores, inputs, posterior, codes, rollout_starts)
+        return ModelOutput(reconstruction, kl, z, posterior, prior, free, counted)
 
     def loss(self, frames: Tensor, labels: Tensor, kl_weight: float = 1.0, noise: Tensor | None = None,
-             generator: torch.Generator | None = None) -> LossTerms:
-        """−Eq. 9 averaged over frames: −log p(x | z) under the configured likelihood + β·KL(q_dy ‖ p)."""
-        return loss_terms(self(frames, labels, noise=noise, generator=generator), frames, kl_weight, self.likelihood)
+             generator: torch.Generator | None = None, uniform: Tensor | None = None) -> LossTerms:
+        """−Eq. 9 averaged over frames: −log p(x | z) under the configured likelihood + β·KL(q_dy ‖ p), plus
+        ``rollout_kl`` · β · the free-running KL where that option is set."""
+        output = self(frames, labels, noise=noise, generator=generator,
+                      rollout_starts=self.rollout_starts(frames.shape[:2], frames.device, uniform, generator))
+        return loss_terms(output, frames, kl_weight, self.likelihood, self.options.rollout_kl)
+
+    def rollout_starts(self, shape: tuple[int, int], device: torch.device, uniform: Tensor | None = None,
+                       generator: torch.Generator | None = None) -> Tensor | None:
+        """The last real frame each of ``shape = (B, T)`` clips reads before running free (options
+        ``rollout_kl``, ``rollout_start``), or None without the option. ``uniform [B]`` in [0, 1) places the
+        ``"any"`` starts; drawn with ``generator`` when not given."""
+        if self.options.rollout_kl == 0:
+            return None
+        batch, length = shape
+        if self.options.rollout_start == "first":
+            return torch.zeros(batch, dtype=torch.long, device=device)
+        if uniform is None:
+            uniform = torch.rand(batch, generator=generator).to(device)
+        return starts_from(uniform, length)
 
     def losses(self, batch: VideoBatch, context: StepContext) -> dict[str, Tensor]:
         """−Eq. 9 per frame with β = ``context.kl_weight`` and the step's per-clip ε (Eq. 7):
-        ``{"loss", "reconstruction", "kl"}``."""
+        ``{"loss", "reconstruction", "kl"}``, and ``"rollout_kl"`` where that option is set."""
+        if self.options.rollout_kl > 0 and self.options.rollout_start == "any":
+            # one more row of the step's per-clip noise places each clip's start (a function of (seed, step, clip))
+            noise = context.noise(batch.length + 1, self.config.latent_dim)
+            uniform = torch.special.ndtr(noise[:, -1, 0])
+            return self.loss(batch.frames, batch.labels, context.kl_weight, noise=noise[:, :-1],
+                             uniform=uniform).as_dict()
         noise = context.noise(batch.length, self.config.latent_dim)
         return self.loss(batch.frames, batch.labels, context.kl_weight, noise=noise).as_dict()
 

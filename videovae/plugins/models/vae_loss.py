@@ -19,32 +19,43 @@ class ModelOutput:
     z: Tensor  # samples, [B, T, D]
     posterior: DiagonalGaussian  # ψ_dy, [B, T, D]
     prior: DiagonalGaussian  # ψ_p, [B, T, D]
+    rollout_kl: Tensor | None = None  # KL(q_dy ‖ p_free) per frame t ≥ 1, [B, T-1] (composed option rollout_kl)
+    rollout_counted: Tensor | None = None  # whether frame t ≥ 1 was predicted free-running, [B, T-1]
 
 
 @attrs.frozen(eq=False)
 class LossTerms:
-    """Negative Eq. 9 per frame: the likelihood's reconstruction term plus β·KL."""
+    """Negative Eq. 9 per frame: the likelihood's reconstruction term plus β·KL (plus the weighted
+    free-running KL, ``rollout_kl``, where the model computed one)."""
 
     total: Tensor
     reconstruction: Tensor
     kl: Tensor
+    rollout_kl: Tensor | None = None
 
     def as_dict(self) -> dict[str, Tensor]:
         """The named losses a :class:`~videovae.core.VideoModel` step returns (``loss`` first)."""
-        return {"loss": self.total, "reconstruction": self.reconstruction, "kl": self.kl}
+        terms = {"loss": self.total, "reconstruction": self.reconstruction, "kl": self.kl}
+        return terms if self.rollout_kl is None else {**terms, "rollout_kl": self.rollout_kl}
 
     def as_floats(self) -> dict[str, float]:
         return {name: float(value) for name, value in self.as_dict().items()}
 
 
-def loss_terms(output: ModelOutput, frames: Tensor, kl_weight: float, likelihood: Likelihood) -> LossTerms:
+def loss_terms(output: ModelOutput, frames: Tensor, kl_weight: float, likelihood: Likelihood,
+               rollout_weight: float = 0.0) -> LossTerms:
     """−Eq. 9 per frame: −log p(x^(t) | z^(t)) under ``likelihood`` (the model's part; ``l1`` is the paper's
-    pixel-wise L1) plus β times the per-step KL, both averaged over the frames of the batch. Always in float32:
-    under ``--precision bf16`` autocast is off here and a bf16 µ_x is cast up first."""
+    pixel-wise L1) plus β times the per-step KL, both averaged over the frames of the batch; where the output
+    carries a free-running KL, plus ``rollout_weight`` · β times its mean over the free-running frames. Always in float32: under
+    ``--precision bf16`` autocast is off here and a bf16 µ_x is cast up first."""
     with float32():
         reconstruction = likelihood.nll(output.reconstruction.float(), frames.float()).mean()
         kl = output.kl.float().mean()
-        return LossTerms(reconstruction + kl_weight * kl, reconstruction, kl)
+        total = reconstruction + kl_weight * kl
+        if output.rollout_kl is None:
+            return LossTerms(total, reconstruction, kl)
+        rollout = output.rollout_kl.float().sum() / output.rollout_counted.sum()
+        return LossTerms(total + rollout_weight * kl_weight * rollout, reconstruction, kl, rollout)
 
 
 __all__ = ["LossTerms", "ModelOutput", "loss_terms"]
