@@ -151,6 +151,13 @@ def test_a_state_the_rollout_cannot_select_in_is_one_line():
         select(mask, "h", "c")
 
 
+def test_a_clip_of_one_frame_is_one_line(chair_attributes, clips):
+    from videovae.core.errors import InputShapeError
+    frames, labels, noise = clips
+    with pytest.raises(InputShapeError, match="rollout_kl needs clips of at least 2 frames .*, got 1$"):
+        tiny(chair_attributes, 1.0).loss(frames[:, :1], labels[:, :1], noise=noise[:, :1])
+
+
 @pytest.mark.parametrize("weight", [-1.0, "much", float("inf")])
 def test_a_bad_weight_is_one_line(chair_attributes, weight):
     with pytest.raises(ConfigError, match="rollout_kl must be a finite number >= 0") as error:

@@ -174,6 +174,8 @@ class ComposedVAE(VideoModel):
         if self.options.rollout_kl == 0:
             return None
         batch, length = shape
+        if length < 2:
+            raise InputShapeError(f"rollout_kl needs clips of at least 2 frames (one to run free), got {length}")
         if self.options.rollout_start == "first":
             return torch.zeros(batch, dtype=torch.long, device=device)
         if uniform is None:
