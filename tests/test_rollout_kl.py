@@ -165,12 +165,14 @@ def test_a_bad_weight_is_one_line(chair_attributes, weight):
     assert "\n" not in str(error.value)
 
 
-def test_a_run_with_the_option_logs_the_term_and_resumes_bit_identically(tmp_path):
+@pytest.mark.parametrize("start", ["first", "any"])
+def test_a_run_with_the_option_logs_the_term_and_resumes_bit_identically(tmp_path, start):
     from videovae.engine.checkpoint import read_checkpoint
     from videovae.engine.trainer import TrainConfig
     from videovae.engine.training import build_trainer
 
-    run = dict(size="tiny", model={"architecture_options": {"rollout_kl": 0.5}}, batch_size=2, log_every=1,
+    options = {"rollout_kl": 0.5, "rollout_start": start}
+    run = dict(size="tiny", model={"architecture_options": options}, batch_size=2, log_every=1,
                dataset_options=dict(num_objects=4, size=32, length=4), checkpoint_every=2, num_samples=2, threads=1)
 
     def train(out, steps, resume=False):
@@ -182,6 +184,6 @@ def test_a_run_with_the_option_logs_the_term_and_resumes_bit_identically(tmp_pat
     resumed = train(tmp_path / "resumed", 4, resume=True)
     rows = [row for row in straight["history"] if "loss" in row]
     assert len(rows) == 4 and all(row["rollout_kl"] > 0 for row in rows)
-    assert straight["model_config"]["architecture_options"] == {"rollout_kl": 0.5}
+    assert straight["model_config"]["architecture_options"] == options
     for name, weight in straight["model_state"].items():
         assert torch.equal(weight, resumed["model_state"][name]), name

@@ -185,14 +185,13 @@ class ComposedVAE(VideoModel):
     def losses(self, batch: VideoBatch, context: StepContext) -> dict[str, Tensor]:
         """−Eq. 9 per frame with β = ``context.kl_weight`` and the step's per-clip ε (Eq. 7):
         ``{"loss", "reconstruction", "kl"}``, and ``"rollout_kl"`` where that option is set."""
-        if self.options.rollout_kl > 0 and self.options.rollout_start == "any":
-            # one more row of the step's per-clip noise places each clip's start (a function of (seed, step, clip))
-            noise = context.noise(batch.length + 1, self.config.latent_dim)
-            uniform = torch.special.ndtr(noise[:, -1, 0])
-            return self.loss(batch.frames, batch.labels, context.kl_weight, noise=noise[:, :-1],
-                             uniform=uniform).as_dict()
-        noise = context.noise(batch.length, self.config.latent_dim)
-        return self.loss(batch.frames, batch.labels, context.kl_weight, noise=noise).as_dict()
+        # with "any" rollout starts, one more row of the step's per-clip noise places each clip's start (a
+        # function of (seed, step, clip), so resumed and distributed runs draw the same starts)
+        places_starts = self.options.rollout_kl > 0 and self.options.rollout_start == "any"
+        noise = context.noise(batch.length + places_starts, self.config.latent_dim)
+        uniform = torch.special.ndtr(noise[:, -1, 0]) if places_starts else None
+        return self.loss(batch.frames, batch.labels, context.kl_weight, noise=noise[:, :batch.length],
+                         uniform=uniform).as_dict()
 
     def reconstruct(self, frames: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """µ_x of the posterior pass (z^(t) drawn from ψ_dy, Eq. 4 and 7; decoded by Eq. 6), clamped to [0, 1]

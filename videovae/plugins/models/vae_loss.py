@@ -46,8 +46,8 @@ def loss_terms(output: ModelOutput, frames: Tensor, kl_weight: float, likelihood
                rollout_weight: float = 0.0) -> LossTerms:
     """−Eq. 9 per frame: −log p(x^(t) | z^(t)) under ``likelihood`` (the model's part; ``l1`` is the paper's
     pixel-wise L1) plus β times the per-step KL, both averaged over the frames of the batch; where the output
-    carries a free-running KL, plus ``rollout_weight`` · β times its mean over the free-running frames. Always in float32: under
-    ``--precision bf16`` autocast is off here and a bf16 µ_x is cast up first."""
+    carries a free-running KL, plus ``rollout_weight`` · β times its mean over the free-running frames. Always
+    in float32: under ``--precision bf16`` autocast is off here and a bf16 µ_x is cast up first."""
     with float32():
         reconstruction = likelihood.nll(output.reconstruction.float(), frames.float()).mean()
         kl = output.kl.float().mean()
