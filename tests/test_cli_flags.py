@@ -14,7 +14,7 @@ from videovae.engine.train_config import TrainConfig
 SAMPLE = {
     "preset": "tiny", "model": {"latent_dim": 24, "sampler": "unconditional"}, "size": "demo", "dataset": "moving-sprites",
     "dataset_options": {"num_objects": 5, "length": 6}, "data_root": "some/folder", "steps": 7, "batch_size": 3,
-    "lr": 0.002, "kl_weight": 0.5, "kl_warmup": 9, "grad_clip": 10.0, "spike_clip": 4.0, "seed": 11, "device": "cpu",
+    "lr": 0.002, "lr_schedule": "cosine", "kl_weight": 0.5, "kl_warmup": 9, "grad_clip": 10.0, "spike_clip": 4.0, "seed": 11, "device": "cpu",
     "precision": "bf16",
     "log_every": 2, "sample_every": 5, "checkpoint_every": 6, "time_limit": 30.0, "num_samples": 2, "threads": 1,
     "labelled_fraction": 0.25, "inference_steps": 12, "inference_lr": 0.01, "inference_pretrain_steps": 13,

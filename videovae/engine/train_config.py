@@ -3,6 +3,7 @@ device it runs on."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import attrs
@@ -16,7 +17,9 @@ from ..core.validators import (choice, mapping, non_negative_float, non_negative
 
 CHECKPOINT_NAME = "checkpoint.pt"
 #: TrainConfig fields added after checkpoints were first written, with the value those runs trained with
-STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0, "precision": "fp32", "inference_shift": 0}
+STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0, "precision": "fp32", "inference_shift": 0, "lr_schedule": "constant"}
+#: where ``lr_schedule="cosine"`` ends, as a fraction of ``lr``
+LR_FLOOR = 0.01
 
 
 @attrs.frozen
@@ -52,6 +55,10 @@ class TrainConfig:
                                    validator=attrs.validators.optional(positive_float), metadata={
         "help": "learning rate of Adam (default: the model's own, 0.001 for VideoVAE and its ablations, the recipe "
                 "measured in docs/own_data.md; 0.0002 for the GAN baselines, their papers')"})
+    lr_schedule: str = attrs.field(default="constant", validator=choice("constant", "cosine"), metadata={
+        "metavar": "constant|cosine",
+        "help": "constant: --lr throughout; cosine: from --lr down to 1% of it at --steps (a run resumed with more "
+                "--steps decays over the new total from the step it stands at)"})
     kl_weight: float = attrs.field(default=1.0, converter=to_float, validator=non_negative_float, metadata={
         "help": "beta, the weight of the KL term of Eq. 9 (with --set likelihood=l1: the Laplace scale)"})
     kl_warmup: int = attrs.field(default=200, validator=non_negative_int, metadata={
@@ -119,6 +126,16 @@ class TrainConfig:
     #: fields whose None means "decided when the run starts" (lr: the model's ``default_lr``); a run stores the
     #: value it decided, and a resumed run given None keeps it
     RESOLVED_AT_START = ("lr",)
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of ``step`` under ``lr_schedule`` (``lr`` resolved): constant, or a half cosine
+        from ``lr`` at step 0 to ``LR_FLOOR`` × ``lr`` at ``steps``."""
+        if self.lr is None:
+            raise ConfigError("lr is decided when the run starts; lr_at needs a resolved config")
+        if self.lr_schedule == "constant":
+            return self.lr
+        progress = min(1.0, step / self.steps)
+        return self.lr * (LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
     @property
     def validation_interval(self) -> int:

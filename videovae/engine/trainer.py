@@ -253,6 +253,8 @@ class Trainer:
         """One update on ``batch`` (the clips ``indices``): the model's own training step, handed the
         step's β, its per-clip noise and the update of its named optimizers; under ``precision`` bf16 its forward
         passes run in bf16 autocast (the update itself, backward and the optimizer step, runs outside it)."""
+        if self.config.lr_schedule != "constant":
+            self.optimizers.set_lr(self.config.lr_at(self.step))
         context = StepContext(self.step, self.kl_weight(self.step),
                               clip_noise(indices, self.step, self.config.seed, self.device), self.optimizers.optimize)
         self.model.train()
@@ -305,6 +307,8 @@ class Trainer:
         spikes = self.optimizers.take_spikes()
         if spikes:  # updates cut by the relative clip (spike_clip) since the previous row
             row["spikes_clipped"] = spikes
+        if self.config.lr_schedule != "constant":
+            row["lr"] = self.config.lr_at(self.step - 1)  # the rate of the step just taken
         row["seconds"] = round(elapsed, 3)
         for name, value in named.items():
             if not math.isfinite(value):
