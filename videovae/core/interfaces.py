@@ -43,6 +43,7 @@ class BuildContext:
     feature_dim: int = 0  # filled in once the encoder is built
     attribute_dim: int = 0  # a's code size as seen by latent and prior (0 when unstructured)
     lstm_input_dim: int = 0  # filled in once the sampler is built
+    phi_init: str = "torch"  # how parts draw their φ_τ layers ("torch" or "he"; the composed model's option)
 
 
 class FrameEncoder(nn.Module, abc.ABC):

@@ -22,7 +22,7 @@ class FlatLatent(LatentStructure):
 
     def __init__(self, context: BuildContext):
         super().__init__()
-        self.to_q = PhiTau(context.feature_dim, context.hidden_dim, 2 * context.latent_dim)
+        self.to_q = PhiTau(context.feature_dim, context.hidden_dim, 2 * context.latent_dim, init=context.phi_init)
 
     def residual(self, features: Tensor) -> DiagonalGaussian:
         return DiagonalGaussian.from_params(self.to_q(features))

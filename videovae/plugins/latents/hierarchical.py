@@ -23,10 +23,10 @@ class HierarchicalLatent(LatentStructure):
     def __init__(self, context: BuildContext):
         super().__init__()
         d, h = context.latent_dim, context.hidden_dim
-        self.to_q = PhiTau(context.feature_dim, h, 2 * d)
-        self.to_a = PhiTau(2 * d + context.attribute_dim, h, 2 * d)
-        self.from_hidden = PhiTau(context.state_dim, h, 2 * d)
-        self.to_dy = PhiTau(4 * d, h, 2 * d)
+        self.to_q = PhiTau(context.feature_dim, h, 2 * d, init=context.phi_init)
+        self.to_a = PhiTau(2 * d + context.attribute_dim, h, 2 * d, init=context.phi_init)
+        self.from_hidden = PhiTau(context.state_dim, h, 2 * d, init=context.phi_init)
+        self.to_dy = PhiTau(4 * d, h, 2 * d, init=context.phi_init)
 
     def residual(self, features: Tensor) -> DiagonalGaussian:
         return DiagonalGaussian.from_params(self.to_q(features))

@@ -46,6 +46,7 @@ from ...core.interfaces import (BuildContext, Capabilities, FrameDecoder, FrameE
 from ...core.validators import choice, non_negative_float, to_float
 from ...registry import hookimpl
 from ...registry.factory import build_part
+from ..layers import PHI_INITS
 from .rollout import free_running_divergence, starts_from
 from .vae_loss import LossTerms, ModelOutput, loss_terms
 
@@ -54,11 +55,13 @@ from .vae_loss import LossTerms, ModelOutput, loss_terms
 class ComposedOptions:
     """``lstm_reads``: ``"frames"`` (Fig. 2) or ``"reconstructions"``; ``rollout_kl``: the weight of the
     free-running KL term, 0 for none; ``rollout_start``: where each clip starts to run free, after its first
-    frame (``"first"``, as mode (iv)) or after a frame drawn uniformly per clip (``"any"``) (the module's docstring)."""
+    frame (``"first"``, as mode (iv)) or after a frame drawn uniformly per clip (``"any"``) (the module's docstring);
+    ``phi_init``: how the parts draw their φ_τ layers, ``"he"`` or PyTorch's default ``"torch"`` (:class:`.PhiTau`)."""
 
     lstm_reads: str = attrs.field(default="frames", validator=choice("frames", "reconstructions"))
     rollout_kl: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float)
     rollout_start: str = attrs.field(default="first", validator=choice("first", "any"))
+    phi_init: str = attrs.field(default="torch", validator=choice(*PHI_INITS))
 
 
 class ComposedVAE(VideoModel):
@@ -266,7 +269,9 @@ def build_composed(config: ModelConfig, attributes: AttributeSet, options: Compo
                    model_class: type[ComposedVAE] = ComposedVAE) -> ComposedVAE:
     """One registered part of each kind, named by ``config``, sized through a shared :class:`BuildContext`;
     ``options`` the model's own (``architecture_options``, :class:`ComposedOptions`)."""
-    context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, attributes)
+    phi_init = (options if options is not None else ComposedOptions()).phi_init
+    context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, attributes,
+                           phi_init=phi_init)
     encoder = build_part("encoder", config, context)
     context = attrs.evolve(context, feature_dim=encoder.feature_dim, attribute_dim=attributes.code_dim)
     latent = build_part("latent", config, context)

@@ -34,8 +34,8 @@ class LSTMPrior(TemporalPrior):
         self.options = options
         self.state_dim = context.state_dim
         self.cell = nn.LSTMCell(context.lstm_input_dim, context.state_dim)
-        self.from_hidden = PhiTau(context.state_dim, h, 2 * d)
-        self.head = PhiTau(2 * d + context.attribute_dim, h, 2 * d)
+        self.from_hidden = PhiTau(context.state_dim, h, 2 * d, init=context.phi_init)
+        self.head = PhiTau(2 * d + context.attribute_dim, h, 2 * d, init=context.phi_init)
 
     def initial_state(self, batch_size: int, *, device=None, generator=None):
         shape = (batch_size, self.state_dim)
