@@ -37,7 +37,7 @@ def test_he_draws_the_stated_distributions_and_torch_is_the_linear_layers_own():
     layers = torch.nn.Linear(40, 30), torch.nn.Linear(30, 20)
     assert all(torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
                for a, b in zip((default.net[0], default.net[2]), layers))
-    with pytest.raises(ValueError, match="init must be one of torch, he, got 'xavier'"):
+    with pytest.raises(ConfigError, match="init must be one of torch, he, got 'xavier'"):
         PhiTau(4, 4, 4, init="xavier")
 
 
