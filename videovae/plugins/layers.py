@@ -32,7 +32,7 @@ class PhiTau(nn.Module):
         if init not in PHI_INITS:
             raise ConfigError(f"init must be one of {', '.join(PHI_INITS)}, got {init!r}")
         self.net = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim))
-        if init == "he":
+        if init == "he":  # redrawn after the layers' own draws, as the runs of docs/own_data.md were made
             nn.init.kaiming_normal_(self.net[0].weight, nonlinearity="relu")
             nn.init.normal_(self.net[2].weight, 0.0, hidden_dim ** -0.5)
             nn.init.zeros_(self.net[0].bias)

@@ -269,9 +269,9 @@ def build_composed(config: ModelConfig, attributes: AttributeSet, options: Compo
                    model_class: type[ComposedVAE] = ComposedVAE) -> ComposedVAE:
     """One registered part of each kind, named by ``config``, sized through a shared :class:`BuildContext`;
     ``options`` the model's own (``architecture_options``, :class:`ComposedOptions`)."""
-    phi_init = (options if options is not None else ComposedOptions()).phi_init
+    options = options if options is not None else ComposedOptions()
     context = BuildContext(config.frame_shape, config.latent_dim, config.state_dim, config.hidden_dim, attributes,
-                           phi_init=phi_init)
+                           phi_init=options.phi_init)
     encoder = build_part("encoder", config, context)
     context = attrs.evolve(context, feature_dim=encoder.feature_dim, attribute_dim=attributes.code_dim)
     latent = build_part("latent", config, context)
