@@ -107,3 +107,13 @@ def stop(pid: int, signum: int) -> int:
     os.kill(pid, signum)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def train_run(run: dict, out, steps: int, resume: bool = False, **fields):
+    """Train the ``TrainConfig`` fields ``run`` (with ``fields`` over them) to ``steps`` in ``out``, going on from its
+    checkpoint with ``resume``: the trainer and what its ``run()`` returned."""
+    from videovae.engine.train_config import TrainConfig
+    from videovae.engine.training import build_trainer
+
+    trainer = build_trainer(TrainConfig.from_dict({**run, **fields, "steps": steps}), out, resume=resume, progress=False)
+    return trainer, trainer.run()

@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
+from conftest import train_run
 from videovae.core.errors import ConfigError
 from videovae.engine.checkpoint import read_checkpoint
 from videovae.engine.train_config import LR_FLOOR, TrainConfig
-from videovae.engine.training import build_trainer
 
 RUN = dict(size="tiny", batch_size=2, log_every=1, dataset_options=dict(num_objects=4, size=32, length=4),
            checkpoint_every=2, num_samples=2, threads=1, val_every=0)
@@ -35,7 +35,7 @@ def test_an_unknown_schedule_or_an_unresolved_rate_is_one_line():
 
 
 def train(out, steps, resume=False, **fields):
-    build_trainer(TrainConfig.from_dict({**RUN, **fields, "steps": steps}), out, resume=resume, progress=False).run()
+    train_run(RUN, out, steps, resume, **fields)
     return read_checkpoint(out / "checkpoint.pt")
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import random_labels
+from conftest import random_labels, train_run
 from videovae import build_model
 from videovae.cli import main
 from videovae.core import AttributeSet, AttributeSpec, CapabilityError, ConfigError, StepContext
@@ -164,8 +164,7 @@ def test_missing_real_categories_are_drawn_and_left_out_of_the_auxiliary_loss(ch
 
 
 def run(out, steps, resume=False):
-    trainer = build_trainer(TrainConfig.from_dict({**MOCO_RUN, "steps": steps}), out, resume=resume, progress=False)
-    return trainer, trainer.run()
+    return train_run(MOCO_RUN, out, steps, resume)
 
 
 def test_resume_equals_an_uninterrupted_run_at_the_models_own_lr(tmp_path):

@@ -4,6 +4,7 @@ mode (iv) generates it, and the prior it reaches is pulled to the posterior of t
 import pytest
 import torch
 
+from conftest import train_run
 from videovae.core.errors import ConfigError
 from videovae.registry.factory import build_from_config, resolve_config
 
@@ -168,15 +169,13 @@ def test_a_bad_weight_is_one_line(chair_attributes, weight):
 @pytest.mark.parametrize("start", ["first", "any"])
 def test_a_run_with_the_option_logs_the_term_and_resumes_bit_identically(tmp_path, start):
     from videovae.engine.checkpoint import read_checkpoint
-    from videovae.engine.trainer import TrainConfig
-    from videovae.engine.training import build_trainer
 
     options = {"rollout_kl": 0.5, "rollout_start": start}
     run = dict(size="tiny", model={"architecture_options": options}, batch_size=2, log_every=1,
                dataset_options=dict(num_objects=4, size=32, length=4), checkpoint_every=2, num_samples=2, threads=1)
 
     def train(out, steps, resume=False):
-        build_trainer(TrainConfig.from_dict({**run, "steps": steps}), out, resume=resume, progress=False).run()
+        train_run(run, out, steps, resume)
         return read_checkpoint(out / "checkpoint.pt")
 
     straight = train(tmp_path / "straight", 4)

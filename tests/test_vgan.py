@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import random_labels
+from conftest import random_labels, train_run
 from videovae import build_model
 from videovae.cli import main
 from videovae.core import Capabilities, CapabilityError, ConfigError, StepContext
@@ -19,8 +19,6 @@ from videovae.core.errors import AttributeValueError, InputShapeError
 from videovae.engine.checkpoint import read_checkpoint
 from videovae.engine.generation import generate_videos
 from videovae.engine.optimization import Optimizers
-from videovae.engine.trainer import TrainConfig
-from videovae.engine.training import build_trainer
 from videovae.plugins.baselines.vgan import VGAN, VGANFirstFrame
 from videovae.plugins.presets import SIZES, TINY_SIZES
 
@@ -136,8 +134,7 @@ def test_a_fixed_seed_gives_identical_steps(name, chair_attributes):
 
 
 def run(out, steps, resume=False, **extra):
-    trainer = build_trainer(TrainConfig.from_dict({**RUN, "steps": steps, **extra}), out, resume=resume, progress=False)
-    return trainer, trainer.run()
+    return train_run(RUN, out, steps, resume, **extra)
 
 
 @pytest.mark.parametrize("name", NAMES)
