@@ -5,7 +5,7 @@ import torch
 
 from videovae.core.errors import CheckpointError, ConfigError
 from videovae.engine.checkpoint import Checkpoint, DatasetInfo, open_checkpoint
-from videovae.engine.resume import resume_config, resume_flags
+from videovae.engine.resume import require_same_model, resume_config, resume_flags
 from videovae.engine.trainer import TrainConfig
 
 PAYLOAD = {"format": "videovae-checkpoint", "format_version": 1, "model_config": {"latent_dim": 4},
@@ -53,6 +53,18 @@ def test_resume_keeps_what_defines_the_run_and_records_adjustments():
     assert rows == [*earlier, {"step": 10, "field": "lr", "from": 0.1, "to": 0.05}] and earlier[0]["to"] == 0.0
     assert resume_config(stored, requested, {}, 10)[1] == []  # nothing adjusted: nothing recorded
 
+
+
+def test_the_same_sizes_as_tuples_or_lists_are_the_same_run_and_model():
+    """The presets hold tuples, ``--set`` (JSON) and some stored files lists: neither is another setting."""
+    sizes = {"channels": (16, 32), "fc_dims": (512,)}
+    listed = {"channels": [16, 32], "fc_dims": [512]}
+    stored = TrainConfig(steps=10, model={"encoder_options": sizes})
+    resume_config(stored, TrainConfig(steps=10, model={"encoder_options": listed}), {}, 10, where="m.pt")
+    require_same_model({"encoder_options": sizes}, {"encoder_options": listed}, "m.pt")
+    with pytest.raises(ConfigError, match=r"^m.pt holds another model \(encoder_options=.* instead of .*\[16, 64\].*\); "
+                                          r"use another --out$"):
+        require_same_model({"encoder_options": sizes}, {"encoder_options": {**listed, "channels": [16, 64]}}, "m.pt")
 
 def test_resume_errors_are_one_line():
     stored = TrainConfig(steps=10, grad_clip=0.0, batch_size=16)

@@ -260,3 +260,20 @@ def test_a_stored_classifier_of_another_config_is_refused_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"was built with another classifier config \(latent_dim=.* instead of 8\); "
                                           "use another classifier folder$"):
         load_or_train_classifier(dataset, protocol, tmp_path, model_config=config.evolve(latent_dim=8))
+
+
+def test_a_stored_classifier_is_reused_when_its_config_differs_only_in_lists_for_tuples(tmp_path):
+    """A config from the presets holds tuples, one given with --set (JSON) lists: the same sizes are the same
+    config, as the classifier folder's key (JSON) already says."""
+    from videovae.engine.evaluation import load_or_train_classifier
+
+    dataset = SyntheticChairs(num_objects=4, size=32, length=4)
+    protocol = EvalProtocol(length=4, classifier_steps=1, eval_attributes=("tilt", "rotation"))
+    config = build_model("tiny", attributes=dataset.attributes).config
+    as_lists = config.evolve(encoder_options={k: list(v) if isinstance(v, tuple) else v
+                                              for k, v in config.encoder_options.items()})
+    assert any(isinstance(v, tuple) for v in config.encoder_options.values())
+    load_or_train_classifier(dataset, protocol, tmp_path, model_config=config, log=lambda _: None)
+    trained = []
+    load_or_train_classifier(dataset, protocol, tmp_path, model_config=as_lists, log=trained.append)
+    assert trained == []

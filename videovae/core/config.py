@@ -126,6 +126,12 @@ def make_options(cls, options: Mapping[str, Any], owner: str):
         raise ConfigError(f"{owner}: {exc}") from None
 
 
+def plain_value(value: Any) -> Any:
+    """``value`` as JSON holds it: the presets' sizes are tuples, ``--set``'s lists, and a checkpoint stores
+    either; compared in this form the same sizes are the same setting."""
+    return json.loads(json.dumps(value, default=str))
+
+
 def config_to_json(config) -> str:
     return json.dumps(attrs.asdict(config), sort_keys=True)
 

@@ -10,11 +10,11 @@ first refuses flags that can never change, :func:`resume_flags`).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Collection, Iterable, Mapping, Sequence
 
 import attrs
 
+from ..core.config import plain_value
 from ..core.errors import ConfigError
 
 
@@ -27,7 +27,7 @@ def resume_flags(given: Mapping[str, Any] | Collection[str], config_class, store
     if stored is not None and isinstance(given, Mapping):
         fixed = [name for name in fixed if not _same_setting(config_class, name, given[name], stored)]
     if fixed:
-        has = f" (the run has {', '.join(f'{name}={_plain(getattr(stored, name))!r}' for name in fixed)})" \
+        has = f" (the run has {', '.join(f'{name}={plain_value(getattr(stored, name))!r}' for name in fixed)})" \
             if stored is not None else ""
         raise ConfigError(f"--resume continues the stored run; these cannot change: {', '.join(fixed)}{has} "
                           f"(only {', '.join(config_class.ADJUSTABLE)} can, and the change is recorded)")
@@ -39,14 +39,10 @@ def fixed_settings(given: Iterable[str], config_class) -> list[str]:
     return sorted(set(given) - set(config_class.RESUMABLE) - set(config_class.ADJUSTABLE))
 
 
-def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))  # tuples and lists alike, as stored
-
-
 def _same_setting(config_class, name: str, value: Any, stored) -> bool:
     """Whether ``value`` given for field ``name`` (through the field's converter) is what ``stored`` has; a mapping
     (``--set``, ``--dataset-option``) matches when each key it gives has the stored value."""
-    wanted, have = _plain(getattr(config_class.from_dict({name: value}), name)), _plain(getattr(stored, name))
+    wanted, have = plain_value(getattr(config_class.from_dict({name: value}), name)), plain_value(getattr(stored, name))
     if isinstance(wanted, dict) and isinstance(have, dict):
         return all(key in have and have[key] == item for key, item in wanted.items())
     return wanted == have
@@ -57,7 +53,7 @@ def require_same_model(stored_model: Mapping[str, Any], wanted: Mapping[str, Any
     :class:`~videovae.engine.checkpoint.Checkpoint`) is the one ``wanted`` (a resolved ``ModelConfig`` as a
     dict). A preset's meaning can change between versions (a new default part), so equal training settings
     alone do not make a stored model the wanted one."""
-    differ = [k for k in wanted if stored_model.get(k) != wanted[k]]
+    differ = [k for k in wanted if plain_value(stored_model.get(k)) != plain_value(wanted[k])]
     if differ:
         raise ConfigError(f"{where} holds another model ({', '.join(f'{k}={stored_model.get(k)!r}' for k in differ)}"
                           f" instead of {', '.join(f'{k}={wanted[k]!r}' for k in differ)}); use another --out")
@@ -84,7 +80,8 @@ def resume_config(stored, requested, adjust: Mapping[str, Any] | None = None, st
     if where is not None:
         free = {*cls.RESUMABLE, *adjust, *ignore}
         have, want = stored.to_dict(), requested.to_dict()
-        differ = [k for k in want if k not in free and have.get(k) != want[k] and not (k in resolved and want[k] is None)]
+        differ = [k for k in want if k not in free and plain_value(have.get(k)) != plain_value(want[k])
+                  and not (k in resolved and want[k] is None)]
         if differ:
             raise ConfigError(f"{where} was trained with other settings ({', '.join(f'{k}={have.get(k)!r}' for k in differ)}"
                               f" instead of {', '.join(f'{k}={want[k]!r}' for k in differ)}); use another --out")

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ...core.config import ModelConfig
+from ...core.config import ModelConfig, plain_value
 from ...core.errors import CheckpointError, ConfigError, DataError
 from ...core.interfaces import VideoDataset
 from .protocol import EvalProtocol, JointLabels, real_test_clips
@@ -146,9 +146,9 @@ def load_or_train_classifier(dataset: VideoDataset, protocol: EvalProtocol, fold
         except CheckpointError as exc:  # a cache: say how to get a good one again
             raise CheckpointError(f"{exc}; remove it and the next evaluation trains the classifier again") from None
         if model_config is not None:
-            wanted = ModelConfig.from_dict(dict(model_config.to_dict() if isinstance(model_config, ModelConfig)
-                                                else model_config)).to_dict()
-            stored = ModelConfig.from_dict(payload["model_config"]).to_dict()
+            wanted = plain_value(ModelConfig.from_dict(dict(model_config.to_dict() if isinstance(model_config, ModelConfig)
+                                                       else model_config)).to_dict())
+            stored = plain_value(ModelConfig.from_dict(payload["model_config"]).to_dict())
             differ = [f"{k}={stored[k]!r} instead of {wanted[k]!r}" for k in wanted if stored.get(k) != wanted[k]]
             if differ:
                 raise ConfigError(f"{path} was built with another classifier config ({', '.join(differ)}); "
