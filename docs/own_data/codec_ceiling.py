@@ -1,0 +1,81 @@
+"""How recognisable can the demo's codec make the sprites at all? (docs/own_data.md, "The codec's ceiling")
+
+The demo preset's encoder and decoder alone, trained as a plain autoencoder (no φ_τ, no sampling, no KL,
+no prior): Adam at 1e-3 on the sum of squared errors of 128 training frames drawn at random a step, with
+the encoder's dropout given (A.4: 0.5). Its reconstructions of the evaluation's real test clips (the bound's
+clips, frame by frame) are then scored by the data set's cached evaluation classifier the way a model's
+posterior reconstructions are (``videovae evaluate --reconstruction``): Intra-E, Inter-E, I-score and the
+commanded class. A model whose frames pass through this codec cannot be expected to beat these numbers by
+much, so they say how much of the gap to the bound is the codec's.
+
+    PYTHONPATH=. python docs/own_data/codec_ceiling.py STEPS DROPOUT CLASSIFIER_DIR OUT.json [WIDTH]
+
+WIDTH (default 1) multiplies the codec's channels and fully connected widths (2: [32, 64, 128, 128], 1024).
+
+CLASSIFIER_DIR is the folder of the committed classifier (``~/.cache/videovae/classifiers/moving-sprites-…``);
+the script stops rather than train a new one.
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import videovae
+from videovae.engine.data import load_dataset
+from videovae.engine.evaluation.classifier import classifier_key, load_or_train_classifier
+from videovae.engine.evaluation.protocol import EvalProtocol, balanced_test_indices, evaluation_attributes, real_test_clips
+from videovae.engine.evaluation.scores import commanded_accuracy, entropy_scores
+from videovae.plugins.presets import size_fields
+
+
+def main():
+    steps, dropout, folder, out = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+    width = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    data = load_dataset("moving-sprites", None, {"size": 32})
+    protocol = EvalProtocol(classifier_steps=1000, eval_attributes=evaluation_attributes(data))
+    stored = folder / f"classifier-moving-sprites-{classifier_key(data, protocol)}.pt"
+    if not stored.is_file():
+        sys.exit(f"no classifier {stored.name} in {folder}: pass the folder of the committed one")
+    classifier = load_or_train_classifier(data, protocol, folder, name="moving-sprites")
+
+    sizes = size_fields("demo")
+    wider = {key: {**sizes[key], "channels": [width * c for c in sizes[key]["channels"]],
+                   "fc_dims": [width * c for c in sizes[key]["fc_dims"]]} for key in ("encoder_options", "decoder_options")}
+    model = videovae.build_model("videovae", **{**sizes, **wider,
+                                                "encoder_options": {**wider["encoder_options"], "dropout": dropout}})
+    encoder, decoder = model.encoder, model.decoder
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3)
+    train = data.split("train")
+    frames = torch.cat([train[i][0] for i in range(len(train))])  # [N*T, C, H, W]
+    generator = torch.Generator().manual_seed(0)
+    start = time.time()
+    for _ in range(steps):
+        pick = frames[torch.randint(0, len(frames), (128,), generator=generator)]
+        loss = ((decoder(encoder(pick)) - pick) ** 2).sum((1, 2, 3)).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    seconds = time.time() - start
+
+    clips, labels = real_test_clips(data, protocol.length)
+    pick = balanced_test_indices(labels, classifier.joint, protocol)
+    encoder.eval()
+    with torch.no_grad():
+        real = clips[pick]
+        decoded = torch.cat([decoder(encoder(part.flatten(0, 1))).clamp(0, 1).view_as(part) for part in real.split(32)])
+    error = ((decoded - real) ** 2).sum((2, 3, 4)).mean().item()
+    result = {"steps": steps, "dropout": dropout, "width": width, "train_seconds": round(seconds, 1),
+              "test_squared_error_per_frame": round(error, 3),
+              "bound": entropy_scores(classifier(real)), "codec_reconstructions": entropy_scores(classifier(decoded)),
+              "commanded_bound": commanded_accuracy(classifier(real), labels[pick], classifier.joint),
+              "commanded_reconstructions": commanded_accuracy(classifier(decoded), labels[pick], classifier.joint)}
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
