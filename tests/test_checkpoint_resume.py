@@ -54,7 +54,6 @@ def test_resume_keeps_what_defines_the_run_and_records_adjustments():
     assert resume_config(stored, requested, {}, 10)[1] == []  # nothing adjusted: nothing recorded
 
 
-
 def test_the_same_sizes_as_tuples_or_lists_are_the_same_run_and_model():
     """The presets hold tuples, ``--set`` (JSON) and some stored files lists: neither is another setting."""
     sizes = {"channels": (16, 32), "fc_dims": (512,)}
@@ -65,6 +64,7 @@ def test_the_same_sizes_as_tuples_or_lists_are_the_same_run_and_model():
     with pytest.raises(ConfigError, match=r"^m.pt holds another model \(encoder_options=.* instead of .*\[16, 64\].*\); "
                                           r"use another --out$"):
         require_same_model({"encoder_options": sizes}, {"encoder_options": {**listed, "channels": [16, 64]}}, "m.pt")
+
 
 def test_resume_errors_are_one_line():
     stored = TrainConfig(steps=10, grad_clip=0.0, batch_size=16)
