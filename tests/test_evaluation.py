@@ -293,6 +293,15 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
                  "--classifier-dir", str(tmp_path / "mine")]) == 0
     assert len(list((tmp_path / "mine").glob("classifier-synthetic-chairs-*.pt"))) == 1
     assert len(list((Path(os.environ["VIDEOVAE_CACHE"]) / "classifiers").glob("*/classifier-*.pt"))) == 1
+    # a model of another codec is scored by the classifier stored in the folder named, not refused or given its own
+    train(attrs.evolve(config, model={"latent_dim": 8}), tmp_path / "other", progress=False)
+    stored = next((tmp_path / "mine").glob("classifier-synthetic-chairs-*.pt")).read_bytes()
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "other" / "checkpoint.pt"), "--out", str(tmp_path / "eval3"),
+                 "--videos-per-class", "1", "--prediction-clips", "2", "--best-of", "1", "--classifier-steps", "2",
+                 "--classifier-dir", str(tmp_path / "mine")]) == 0
+    assert [p.read_bytes() for p in (tmp_path / "mine").glob("classifier-*.pt")] == [stored]
+    bounds = [json.loads((tmp_path / name / "evaluation.json").read_text())["rows"]["Bound"] for name in ("eval2", "eval3")]
+    assert bounds[0] == bounds[1]
 
 
 def test_compare_baselines_resumes_with_a_new_grad_clip_but_never_reuses_a_model_as_if_trained_with_it(tmp_path):

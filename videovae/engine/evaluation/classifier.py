@@ -129,6 +129,12 @@ def classifier_key(dataset: VideoDataset, protocol: EvalProtocol) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def classifier_path(folder: str | Path, name: str, dataset: VideoDataset, protocol: EvalProtocol) -> Path:
+    """Where :func:`load_or_train_classifier` keeps the classifier of ``dataset`` (stored as ``name``) and
+    ``protocol`` in ``folder``."""
+    return Path(folder) / f"classifier-{name}-{classifier_key(dataset, protocol)}.pt"
+
+
 def load_or_train_classifier(dataset: VideoDataset, protocol: EvalProtocol, folder: str | Path,
                              name: str = "dataset", model_config=None, progress: bool = False,
                              log=print) -> EvaluationClassifier:
@@ -139,7 +145,7 @@ def load_or_train_classifier(dataset: VideoDataset, protocol: EvalProtocol, fold
     from ..attribute_inference import load_attribute_net, save_attribute_net, train_attribute_net
 
     joint = JointLabels(dataset.attributes, protocol.eval_attributes)
-    path = Path(folder) / f"classifier-{name}-{classifier_key(dataset, protocol)}.pt"
+    path = classifier_path(folder, name, dataset, protocol)
     if path.is_file():
         try:
             net, payload = load_attribute_net(path)

@@ -21,7 +21,7 @@ from ...registry.factory import resolve_config
 from ..checkpoint import LoadedCheckpoint, load_checkpoint
 from ..data import load_dataset, require_data_root, resolved_dataset_options
 from .cache import default_classifier_dir
-from .classifier import EvaluationClassifier, classifier_accuracy, load_or_train_classifier
+from .classifier import EvaluationClassifier, classifier_accuracy, classifier_path, load_or_train_classifier
 from .collapse import collapsed_seeds, model_health
 from .fvd import ENABLE, build_scorer, fvd_protocol
 from .protocol import EvalProtocol, balanced_test_indices, evaluation_attributes, real_test_clips
@@ -115,15 +115,20 @@ def _shared_classifier(dataset: VideoDataset, protocol: EvalProtocol, options: E
     """The data set's cached classifier in ``options.classifier_dir`` (default: the data set's folder in the
     videovae cache, :func:`default_classifier_dir`), copying ``options.classifier_config``'s encoder (default:
     the first checkpoint's when it is a composed model, else the ``demo`` preset's at 32×32 and the paper's
-    otherwise)."""
+    otherwise). A classifier already stored in a ``classifier_dir`` given without a ``classifier_config`` is
+    used whatever encoder it copies, so that models of other codec sizes are scored by the same one."""
     config = options.classifier_config
+    info = first.checkpoint.dataset
+    name = info.name if info else "dataset"
+    if config is None and options.classifier_dir is not None:
+        if classifier_path(options.classifier_dir, name, dataset, protocol).is_file():
+            # the folder the user named holds one: it scores every model, whatever encoder it copies
+            return load_or_train_classifier(dataset, protocol, options.classifier_dir, name=name)
     if config is None and first.model.config.architecture == "composed":
         config = ModelConfig.from_dict({k: v for k, v in first.model.config.to_dict().items() if k in CODEC_FIELDS})
     elif config is None:  # a whole model of its own: the codec of the built-in presets for this frame size
         channels, size, _ = dataset.frame_shape
         config = resolve_config("demo" if size == 32 else "videovae").evolve(frame_size=size, channels=channels)
-    info = first.checkpoint.dataset
-    name = info.name if info else "dataset"
     folder = options.classifier_dir
     if folder is None:
         data_options = resolved_dataset_options(info.name, info.options) if info else {"description": dataset.describe()}
