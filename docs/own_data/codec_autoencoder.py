@@ -17,27 +17,43 @@ from videovae.engine.evaluation.protocol import real_test_clips
 from videovae.plugins.presets import size_fields
 
 
-def main():
-    steps, batches, dropout, out = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+def demo_codec(dropout: float, width: int = 1):
+    """The demo preset's encoder and decoder (128 features in, 128-d latent out: the same width), the encoder's
+    dropout ``dropout``, channels and fully connected widths times ``width``, drawn from the global generator
+    (each script seeds it where its runs did)."""
     sizes = size_fields("demo")
-    model = videovae.build_model("videovae", **{**sizes, "encoder_options": {**sizes["encoder_options"], "dropout": dropout}})
-    encoder, decoder = model.encoder, model.decoder  # 128 features in, 128-d latent out: the same width
+    codec = {key: {**sizes[key], "channels": [width * c for c in sizes[key]["channels"]],
+                   "fc_dims": [width * c for c in sizes[key]["fc_dims"]]} for key in ("encoder_options", "decoder_options")}
+    codec["encoder_options"]["dropout"] = dropout
+    model = videovae.build_model("videovae", **{**sizes, **codec})
+    return model.encoder, model.decoder
+
+
+def fit(encoder, decoder, draw, steps: int) -> None:
+    """``steps`` of Adam at 1e-3 on the sum of squared errors of the frames ``draw()`` returns each step."""
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3)
-    data = load_dataset("moving-sprites", None, {"size": 32})
-    train = data.split("train")
-    clips = torch.stack([train[i][0][:16] for i in range(len(train))])  # [N, 16, C, H, W]
-    generator = torch.Generator().manual_seed(0)
-    for step in range(steps):
-        if batches == "frames":
-            pick = clips.flatten(0, 1)[torch.randint(0, clips.shape[0] * 16, (128,), generator=generator)]
-        else:
-            pick = clips[torch.randint(0, clips.shape[0], (8,), generator=generator)].flatten(0, 1)
+    for _ in range(steps):
+        pick = draw()
         loss = ((decoder(encoder(pick)) - pick) ** 2).sum((1, 2, 3)).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+
+
+def main():
+    steps, batches, dropout, out = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    encoder, decoder = demo_codec(dropout)
+    data = load_dataset("moving-sprites", None, {"size": 32})
+    train = data.split("train")
+    clips = torch.stack([train[i][0][:16] for i in range(len(train))])  # [N, 16, C, H, W]
+    generator = torch.Generator().manual_seed(0)
+    if batches == "frames":
+        frames = clips.flatten(0, 1)
+        fit(encoder, decoder, lambda: frames[torch.randint(0, len(frames), (128,), generator=generator)], steps)
+    else:
+        fit(encoder, decoder, lambda: clips[torch.randint(0, clips.shape[0], (8,), generator=generator)].flatten(0, 1), steps)
     test = real_test_clips(data, 16)[0][:16, 8]
     encoder.eval()
     with torch.no_grad():

@@ -22,43 +22,32 @@ from pathlib import Path
 
 import torch
 
-import videovae
 from videovae.engine.data import load_dataset
-from videovae.engine.evaluation.classifier import classifier_key, load_or_train_classifier
+from videovae.engine.evaluation.classifier import classifier_path, load_or_train_classifier
 from videovae.engine.evaluation.protocol import EvalProtocol, balanced_test_indices, evaluation_attributes, real_test_clips
 from videovae.engine.evaluation.scores import commanded_accuracy, entropy_scores
-from videovae.plugins.presets import size_fields
+sys.path.insert(0, str(Path(__file__).parent))
+from codec_autoencoder import demo_codec, fit
 
 
 def main():
     steps, dropout, folder, out = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
     width = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     torch.set_num_threads(1)
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # before the classifier is loaded, as the committed runs did
     data = load_dataset("moving-sprites", None, {"size": 32})
     protocol = EvalProtocol(classifier_steps=1000, eval_attributes=evaluation_attributes(data))
-    stored = folder / f"classifier-moving-sprites-{classifier_key(data, protocol)}.pt"
+    stored = classifier_path(folder, "moving-sprites", data, protocol)
     if not stored.is_file():
         sys.exit(f"no classifier {stored.name} in {folder}: pass the folder of the committed one")
     classifier = load_or_train_classifier(data, protocol, folder, name="moving-sprites")
 
-    sizes = size_fields("demo")
-    wider = {key: {**sizes[key], "channels": [width * c for c in sizes[key]["channels"]],
-                   "fc_dims": [width * c for c in sizes[key]["fc_dims"]]} for key in ("encoder_options", "decoder_options")}
-    model = videovae.build_model("videovae", **{**sizes, **wider,
-                                                "encoder_options": {**wider["encoder_options"], "dropout": dropout}})
-    encoder, decoder = model.encoder, model.decoder
-    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3)
+    encoder, decoder = demo_codec(dropout, width)
     train = data.split("train")
     frames = torch.cat([train[i][0] for i in range(len(train))])  # [N*T, C, H, W]
     generator = torch.Generator().manual_seed(0)
     start = time.time()
-    for _ in range(steps):
-        pick = frames[torch.randint(0, len(frames), (128,), generator=generator)]
-        loss = ((decoder(encoder(pick)) - pick) ** 2).sum((1, 2, 3)).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    fit(encoder, decoder, lambda: frames[torch.randint(0, len(frames), (128,), generator=generator)], steps)
     seconds = time.time() - start
 
     clips, labels = real_test_clips(data, protocol.length)

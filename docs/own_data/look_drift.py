@@ -20,14 +20,14 @@ from videovae.engine.checkpoint import load_checkpoint
 from videovae.engine.data import load_dataset, validation_indices
 from videovae.engine.generation import generate_videos
 sys.path.insert(0, str(Path(__file__).parent))
-from motion_checks import centroids
+from motion_checks import area_change, centroids
 
 
 def drift(frames: torch.Tensor) -> dict[str, float]:
     area = centroids(frames)[1]
     first, last = area[:, 1].clamp_min(1), area[:, -1].clamp_min(1)
     values = {"log_area_ratio": (last / first).log().abs().mean(), "faded": (last < 0.5 * first).float().mean(),
-              "area_change": (area.diff(dim=1).abs().mean(1) / area.mean(1).clamp_min(1)).mean()}
+              "area_change": area_change(area)}
     return {name: round(float(value), 3) for name, value in values.items()}
 
 

@@ -34,6 +34,11 @@ def centroids(frames: torch.Tensor, threshold: float = 0.3) -> tuple[torch.Tenso
     return torch.stack([(mass.sum(-2) * grid).sum(-1) / safe, (mass.sum(-1) * grid).sum(-1) / safe], -1), total
 
 
+def area_change(area: torch.Tensor) -> torch.Tensor:
+    """The mean relative change of the foreground's area ``[N, T]`` from frame to frame."""
+    return (area.diff(dim=1).abs().mean(1) / area.mean(1).clamp_min(1)).mean()
+
+
 def travel(frames: torch.Tensor, labels: torch.Tensor, attributes) -> dict[str, float]:
     path, area = centroids(frames)
     step = path.diff(dim=1).abs().sum(1)  # [N, 2]
@@ -41,7 +46,7 @@ def travel(frames: torch.Tensor, labels: torch.Tensor, attributes) -> dict[str, 
     along, across = step.gather(1, axis[:, None]).squeeze(1), step.gather(1, 1 - axis[:, None]).squeeze(1)
     return {"along_px": float(along.mean()), "across_px": float(across.mean()),
             "more_along": float((along > across).float().mean()),
-            "area_change": float((area.diff(dim=1).abs().mean(1) / area.mean(1).clamp_min(1)).mean())}
+            "area_change": float(area_change(area))}
 
 
 def main() -> None:
