@@ -117,3 +117,20 @@ def train_run(run: dict, out, steps: int, resume: bool = False, **fields):
 
     trainer = build_trainer(TrainConfig.from_dict({**run, **fields, "steps": steps}), out, resume=resume, progress=False)
     return trainer, trainer.run()
+
+
+def straight_and_resumed(tmp_path, architecture_options: dict) -> tuple[dict, dict]:
+    """A tiny composed model with ``architecture_options`` trained 4 steps on moving-sprites in one go and in two
+    halves (2, then resumed to 4): the two checkpoints' payloads, for the options' bit-identical resume tests."""
+    from videovae.engine.checkpoint import read_checkpoint
+
+    run = dict(size="tiny", model={"architecture_options": architecture_options}, batch_size=2, log_every=1,
+               dataset_options=dict(num_objects=4, size=32, length=4), checkpoint_every=2, num_samples=2, threads=1)
+    train_run(run, tmp_path / "straight", 4)
+    train_run(run, tmp_path / "resumed", 2)
+    train_run(run, tmp_path / "resumed", 4, resume=True)
+    straight, resumed = (read_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("straight", "resumed"))
+    assert straight["model_config"]["architecture_options"] == architecture_options
+    for name, weight in straight["model_state"].items():
+        assert torch.equal(weight, resumed["model_state"][name]), name
+    return straight, resumed

@@ -4,7 +4,7 @@ mode (iv) generates it, and the prior it reaches is pulled to the posterior of t
 import pytest
 import torch
 
-from conftest import train_run
+from conftest import straight_and_resumed
 from videovae.core.errors import ConfigError
 from videovae.registry.factory import build_from_config, resolve_config
 
@@ -168,21 +168,6 @@ def test_a_bad_weight_is_one_line(chair_attributes, weight):
 
 @pytest.mark.parametrize("start", ["first", "any"])
 def test_a_run_with_the_option_logs_the_term_and_resumes_bit_identically(tmp_path, start):
-    from videovae.engine.checkpoint import read_checkpoint
-
-    options = {"rollout_kl": 0.5, "rollout_start": start}
-    run = dict(size="tiny", model={"architecture_options": options}, batch_size=2, log_every=1,
-               dataset_options=dict(num_objects=4, size=32, length=4), checkpoint_every=2, num_samples=2, threads=1)
-
-    def train(out, steps, resume=False):
-        train_run(run, out, steps, resume)
-        return read_checkpoint(out / "checkpoint.pt")
-
-    straight = train(tmp_path / "straight", 4)
-    train(tmp_path / "resumed", 2)
-    resumed = train(tmp_path / "resumed", 4, resume=True)
+    straight, _ = straight_and_resumed(tmp_path, {"rollout_kl": 0.5, "rollout_start": start})
     rows = [row for row in straight["history"] if "loss" in row]
     assert len(rows) == 4 and all(row["rollout_kl"] > 0 for row in rows)
-    assert straight["model_config"]["architecture_options"] == options
-    for name, weight in straight["model_state"].items():
-        assert torch.equal(weight, resumed["model_state"][name]), name

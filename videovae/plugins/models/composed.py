@@ -25,6 +25,11 @@ generation the error adds up into sideways drift.
 Options ``rollout_kl`` (a weight ≥ 0; 0, the default, leaves Eq. 9 as the paper writes it) and ``rollout_start``
 (``"first"`` or ``"any"``): latent overshooting, :mod:`.rollout`. Each training clip is also run free as
 generation runs it, and ``rollout_kl · β · KL(q_dy ‖ p_free)`` over its free-running frames is added to −Eq. 9.
+
+Option ``content_dim`` (0, the default, is the paper's model): a per-clip content latent c, read from the first
+frame, decoded with every z^(t), its KL to the prior p(c | a^(1)) (option ``content_prior``; or N(0, I))
+counted once per clip (:mod:`..latents.content`). Measured on moving-sprites, it is not the default
+(docs/own_data.md, "A per-clip content latent").
 """
 
 from __future__ import annotations
@@ -43,9 +48,10 @@ from ...core.errors import AttributeValueError, InputShapeError
 from ...core.mixed_precision import float32
 from ...core.interfaces import (BuildContext, Capabilities, FrameDecoder, FrameEncoder, LatentStructure, Likelihood,
                                 Sampler, StepContext, TemporalPrior, VideoModel)
-from ...core.validators import choice, non_negative_float, to_float
+from ...core.validators import choice, non_negative_float, non_negative_int, to_float
 from ...registry import hookimpl
 from ...registry.factory import build_part
+from ..latents.content import ClipContent, decoder_input
 from ..layers import PHI_INITS
 from .rollout import free_running_divergence, starts_from
 from .vae_loss import LossTerms, ModelOutput, loss_terms
@@ -56,12 +62,17 @@ class ComposedOptions:
     """``lstm_reads``: ``"frames"`` (Fig. 2) or ``"reconstructions"``; ``rollout_kl``: the weight of the
     free-running KL term, 0 for none; ``rollout_start``: where each clip starts to run free, after its first
     frame (``"first"``, as mode (iv)) or after a frame drawn uniformly per clip (``"any"``) (the module's docstring);
-    ``phi_init``: how the parts draw their φ_τ layers, ``"he"`` or PyTorch's default ``"torch"`` (:class:`.PhiTau`)."""
+    ``phi_init``: how the parts draw their φ_τ layers, ``"he"`` or PyTorch's default ``"torch"`` (:class:`.PhiTau`);
+    ``content_dim``: the size of a per-clip content latent c decoded with every frame, 0 (the paper's model) for
+    none, and ``content_prior`` its prior, ``"attributes"`` (p(c | a^(1))) or ``"standard"`` (N(0, I))
+    (:mod:`..latents.content`)."""
 
     lstm_reads: str = attrs.field(default="frames", validator=choice("frames", "reconstructions"))
     rollout_kl: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float)
     rollout_start: str = attrs.field(default="first", validator=choice("first", "any"))
     phi_init: str = attrs.field(default="torch", validator=choice(*PHI_INITS))
+    content_dim: int = attrs.field(default=0, validator=non_negative_int)
+    content_prior: str = attrs.field(default="attributes", validator=choice("attributes", "standard"))
 
 
 class ComposedVAE(VideoModel):
@@ -80,6 +91,7 @@ class ComposedVAE(VideoModel):
         sampler: Sampler,
         likelihood: Likelihood,
         options: ComposedOptions | None = None,
+        content: ClipContent | None = None,
     ):
         super().__init__()
         self.options = options if options is not None else ComposedOptions()
@@ -91,6 +103,7 @@ class ComposedVAE(VideoModel):
         self.temporal = prior
         self.sampler = sampler
         self.likelihood = likelihood
+        self.content = content
 
     # -- helpers -----------------------------------------------------------------
     def attribute_codes(self, labels: Tensor) -> Tensor:
@@ -113,10 +126,12 @@ class ComposedVAE(VideoModel):
 
     # -- training path -------------------------------------------------------------
     def forward(self, frames: Tensor, labels: Tensor, noise: Tensor | None = None,
-                generator: torch.Generator | None = None, rollout_starts: Tensor | None = None) -> ModelOutput:
+                generator: torch.Generator | None = None, rollout_starts: Tensor | None = None,
+                content_noise: Tensor | None = None) -> ModelOutput:
         """Posterior pass over videos ``[B, T, C, H, W]`` with labels ``[B, T, A]``.
 
-        ``noise [B, T, D]`` fixes the ε of each reparameterised sample (used by tests). ``rollout_starts [B]``
+        ``noise [B, T, D]`` fixes the ε of each reparameterised sample (used by tests), ``content_noise
+        [B, content_dim]`` that of the per-clip c (option ``content_dim``). ``rollout_starts [B]``
         (the last real frame each clip reads) also runs the free-running pass of option ``rollout_kl``
         (:func:`.rollout.free_running_divergence`).
         """
@@ -125,6 +140,12 @@ class ComposedVAE(VideoModel):
         features = self.encoder(frames.flatten(0, 1))
         psi_q = self.latent.residual(features)
         codes = self.attribute_codes(labels)
+        content, content_kl = None, None
+        if self.content is not None:  # q(c | x^(1)) and KL(q(c | x^(1)) ‖ p(c | a^(1))), :mod:`..latents.content`
+            content_q = self.content.posterior(features.unflatten(0, (batch, length))[:, 0])
+            content = content_q.rsample(content_noise, generator)
+            with float32():
+                content_kl = content_q.float().kl_divergence(self.content.prior(codes[:, 0]).float())
         psi_a = self.latent.conditional(psi_q, codes.flatten(0, 1)).reshape(batch, length)
         psi_q = psi_q.reshape(batch, length)
 
@@ -137,7 +158,7 @@ class ComposedVAE(VideoModel):
             prior = self.temporal.prior(hidden, codes[:, t])
             z = posterior.rsample(None if noise is None else noise[:, t], generator)
             if reads_own:  # decoded here, step by step, because the next step's LSTM input depends on it
-                decoded.append(self.decoder(z))
+                decoded.append(self.decoder(decoder_input(z, content)))
                 read = self.reread(decoded[-1])
             else:
                 read = psi_q[:, t]
@@ -153,20 +174,26 @@ class ComposedVAE(VideoModel):
         if reads_own:
             reconstruction = torch.stack(decoded, dim=1)
         else:
-            reconstruction = self.decoder(z.flatten(0, 1)).unflatten(0, (batch, length))
+            reconstruction = self.decoder(decoder_input(z, content).flatten(0, 1)).unflatten(0, (batch, length))
         with float32():  # the KL of Eq. 9 in float32 under --precision bf16
             kl = posterior.float().kl_divergence(prior.float())
+            if content_kl is not None:  # c's KL once per clip, spread over its frames
+                kl = kl + content_kl[:, None] / length
         if rollout_starts is None:
-            return ModelOutput(reconstruction, kl, z, posterior, prior)
-        free, counted = free_running_divergence(self, befores, inputs, posterior, codes, rollout_starts)
-        return ModelOutput(reconstruction, kl, z, posterior, prior, free, counted)
+            return ModelOutput(reconstruction, kl, z, posterior, prior, content_kl=content_kl)
+        free, counted = free_running_divergence(self, befores, inputs, posterior, codes, rollout_starts,
+                                                None if content is None else content.detach())
+        return ModelOutput(reconstruction, kl, z, posterior, prior, free, counted, content_kl)
 
     def loss(self, frames: Tensor, labels: Tensor, kl_weight: float = 1.0, noise: Tensor | None = None,
-             generator: torch.Generator | None = None, uniform: Tensor | None = None) -> LossTerms:
-        """−Eq. 9 averaged over frames: −log p(x | z) under the configured likelihood + β·KL(q_dy ‖ p), plus
-        ``rollout_kl`` · β · the free-running KL where that option is set."""
+             generator: torch.Generator | None = None, uniform: Tensor | None = None,
+             content_noise: Tensor | None = None) -> LossTerms:
+        """−Eq. 9 averaged over frames: −log p(x | z) under the configured likelihood + β·KL(q_dy ‖ p) (with
+        option ``content_dim``, + β·KL(q(c) ‖ p(c)) / T), plus ``rollout_kl`` · β · the free-running KL where
+        that option is set."""
         output = self(frames, labels, noise=noise, generator=generator,
-                      rollout_starts=self.rollout_starts(frames.shape[:2], frames.device, uniform, generator))
+                      rollout_starts=self.rollout_starts(frames.shape[:2], frames.device, uniform, generator),
+                      content_noise=content_noise)
         return loss_terms(output, frames, kl_weight, self.likelihood, self.options.rollout_kl)
 
     def rollout_starts(self, shape: tuple[int, int], device: torch.device, uniform: Tensor | None = None,
@@ -187,14 +214,19 @@ class ComposedVAE(VideoModel):
 
     def losses(self, batch: VideoBatch, context: StepContext) -> dict[str, Tensor]:
         """−Eq. 9 per frame with β = ``context.kl_weight`` and the step's per-clip ε (Eq. 7):
-        ``{"loss", "reconstruction", "kl"}``, and ``"rollout_kl"`` where that option is set."""
+        ``{"loss", "reconstruction", "kl"}``, and ``"rollout_kl"`` / ``"content_kl"`` where those options are set."""
         # with "any" rollout starts, one more row of the step's per-clip noise places each clip's start (a
         # function of (seed, step, clip), so resumed and distributed runs draw the same starts)
+        # (and, with option content_dim, the rows after it the ε of each clip's c)
         places_starts = self.options.rollout_kl > 0 and self.options.rollout_start == "any"
-        noise = context.noise(batch.length + places_starts, self.config.latent_dim)
-        uniform = torch.special.ndtr(noise[:, -1, 0]) if places_starts else None
+        content_rows = 0 if self.content is None else self.content.noise_rows(self.config.latent_dim)
+        noise = context.noise(batch.length + places_starts + content_rows, self.config.latent_dim)
+        uniform = torch.special.ndtr(noise[:, batch.length, 0]) if places_starts else None
+        content_noise = None
+        if content_rows:
+            content_noise = self.content.noise_from_rows(noise[:, batch.length + places_starts:])
         return self.loss(batch.frames, batch.labels, context.kl_weight, noise=noise[:, :batch.length],
-                         uniform=uniform).as_dict()
+                         uniform=uniform, content_noise=content_noise).as_dict()
 
     def reconstruct(self, frames: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """µ_x of the posterior pass (z^(t) drawn from ψ_dy, Eq. 4 and 7; decoded by Eq. 6), clamped to [0, 1]
@@ -205,6 +237,17 @@ class ComposedVAE(VideoModel):
     def reads_reconstructions(self) -> bool:
         """Whether the LSTM reads re-encoded decoded frames (``lstm_reads="reconstructions"``)."""
         return self.options.lstm_reads == "reconstructions"
+
+    def first_content(self, first_frame: Tensor | None, codes: Tensor,
+                      generator: torch.Generator | None = None) -> Tensor | None:
+        """Each clip's c for generation (option ``content_dim``): drawn from q(c | x^(1)) of the given first
+        frames ``[B, C, H, W]``, or without them from the prior p(c | a^(1)) for the first frame's attribute codes
+        ``[B, code]``; None without the option."""
+        if self.content is None:
+            return None
+        if first_frame is None:
+            return self.content.prior(codes).rsample(generator=generator)
+        return self.content.posterior(self.encoder(first_frame)).rsample(generator=generator)
 
     def reread(self, decoded: Tensor) -> DiagonalGaussian:
         """ψ_q of a decoded µ_x as generation reads its own frames: clamped to [0, 1] and encoded again, without
@@ -238,6 +281,7 @@ class ComposedVAE(VideoModel):
                 raise InputShapeError(f"expected {batch} first frames (one per video), got {first_frame.shape[0]}")
         codes = self.attribute_codes(labels)
         state = self.temporal.initial_state(batch, device=device, generator=generator)
+        content = self.first_content(first_frame, codes[:, 0], generator)
         frames = []
         for t in range(length):
             hidden = self.temporal.hidden(state)
@@ -245,12 +289,12 @@ class ComposedVAE(VideoModel):
                 psi_q = self.latent.residual(self.encoder(first_frame))
                 posterior = self.latent.dynamic(self.latent.conditional(psi_q, codes[:, 0]), hidden)
                 z = posterior.rsample(generator=generator)
-                frame = self.decoder(z).clamp(0.0, 1.0)
+                frame = self.decoder(decoder_input(z, content)).clamp(0.0, 1.0)
                 if self.reads_reconstructions:
                     psi_q = self.reread(frame)
             else:
                 z = self.temporal.prior(hidden, codes[:, t]).rsample(generator=generator)
-                frame = self.decoder(z).clamp(0.0, 1.0)
+                frame = self.decoder(decoder_input(z, content)).clamp(0.0, 1.0)
                 psi_q = self.latent.residual(self.encoder(frame))
             frames.append(frame)
             if t + 1 < length:
@@ -277,12 +321,14 @@ def build_composed(config: ModelConfig, attributes: AttributeSet, options: Compo
     latent = build_part("latent", config, context)
     if not latent.uses_attributes:
         context = attrs.evolve(context, attribute_dim=0)
+    content = ClipContent(context, options.content_dim, options.content_prior) if options.content_dim else None
     sampler = build_part("sampler", config, context)
     context = attrs.evolve(context, lstm_input_dim=sampler.input_dim(config.latent_dim))
     prior = build_part("prior", config, context)
-    decoder = build_part("decoder", config, context)
+    # the decoder reads z^(t) ⊕ c where the model has a content latent (option content_dim)
+    decoder = build_part("decoder", config, attrs.evolve(context, latent_dim=config.latent_dim + options.content_dim))
     likelihood = build_part("likelihood", config, context)
-    return model_class(config, attributes, encoder, decoder, latent, prior, sampler, likelihood, options)
+    return model_class(config, attributes, encoder, decoder, latent, prior, sampler, likelihood, options, content)
 
 
 @hookimpl

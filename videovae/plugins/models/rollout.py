@@ -22,6 +22,7 @@ from ...core.distributions import DiagonalGaussian
 from ...core.errors import ConfigError
 from ...core.interfaces import FrameDecoder, FrameEncoder, LatentStructure
 from ...core.mixed_precision import float32
+from ..latents.content import decoder_input
 
 
 class Reader(nn.Module):
@@ -55,10 +56,11 @@ def starts_from(uniform: Tensor, length: int) -> Tensor:
 
 
 def free_running_divergence(model, befores: list, inputs: list[Tensor], posterior: DiagonalGaussian, codes: Tensor,
-                            starts: Tensor) -> tuple[Tensor, Tensor]:
+                            starts: Tensor, content: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """``(kl, counted)``, both ``[B, T-1]`` for t = 1..T-1: KL(q_dy^(t) ‖ p_free^(t)) (0 where not counted) and
     whether frame t is predicted free-running (t > s). ``befores[t]`` is the posterior pass's prior state before
-    it read frame t, ``inputs[t]`` the LSTM input it read at t (Eq. 8)."""
+    it read frame t, ``inputs[t]`` the LSTM input it read at t (Eq. 8); ``content [B, C]`` each clip's c, decoded
+    with every free-running z (the composed option ``content_dim``)."""
     reader = Reader(model.encoder, model.decoder, model.latent)
     weights = {name: p.detach() for name, p in reader.named_parameters()}
     modes = [part.training for part in reader.children()]
@@ -76,7 +78,8 @@ def free_running_divergence(model, befores: list, inputs: list[Tensor], posterio
             counted.append(starts < t)
             if t + 1 < length:
                 sample = free.mean
-                free_input = model.sampler.lstm_input(torch.func.functional_call(reader, weights, (sample,)), sample)
+                read = torch.func.functional_call(reader, weights, (decoder_input(sample, content),))
+                free_input = model.sampler.lstm_input(read, sample)
     finally:
         for part, mode in zip(reader.children(), modes):
             part.train(mode)

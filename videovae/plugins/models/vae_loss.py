@@ -21,6 +21,7 @@ class ModelOutput:
     prior: DiagonalGaussian  # ψ_p, [B, T, D]
     rollout_kl: Tensor | None = None  # KL(q_dy ‖ p_free) per frame t ≥ 1, [B, T-1] (composed option rollout_kl)
     rollout_counted: Tensor | None = None  # whether frame t ≥ 1 was predicted free-running, [B, T-1]
+    content_kl: Tensor | None = None  # KL(q(c | x^(1)) ‖ p(c)) per clip, [B] (composed option content_dim); in kl too
 
 
 @attrs.frozen(eq=False)
@@ -32,11 +33,16 @@ class LossTerms:
     reconstruction: Tensor
     kl: Tensor
     rollout_kl: Tensor | None = None
+    content_kl: Tensor | None = None  # per clip (nats), already counted in kl as content_kl / T per frame
 
     def as_dict(self) -> dict[str, Tensor]:
         """The named losses a :class:`~videovae.core.VideoModel` step returns (``loss`` first)."""
         terms = {"loss": self.total, "reconstruction": self.reconstruction, "kl": self.kl}
-        return terms if self.rollout_kl is None else {**terms, "rollout_kl": self.rollout_kl}
+        if self.rollout_kl is not None:
+            terms["rollout_kl"] = self.rollout_kl
+        if self.content_kl is not None:
+            terms["content_kl"] = self.content_kl
+        return terms
 
     def as_floats(self) -> dict[str, float]:
         return {name: float(value) for name, value in self.as_dict().items()}
@@ -52,10 +58,11 @@ def loss_terms(output: ModelOutput, frames: Tensor, kl_weight: float, likelihood
         reconstruction = likelihood.nll(output.reconstruction.float(), frames.float()).mean()
         kl = output.kl.float().mean()
         total = reconstruction + kl_weight * kl
+        content = None if output.content_kl is None else output.content_kl.float().mean()
         if output.rollout_kl is None:
-            return LossTerms(total, reconstruction, kl)
+            return LossTerms(total, reconstruction, kl, content_kl=content)
         rollout = output.rollout_kl.float().sum() / output.rollout_counted.sum()
-        return LossTerms(total + rollout_weight * kl_weight * rollout, reconstruction, kl, rollout)
+        return LossTerms(total + rollout_weight * kl_weight * rollout, reconstruction, kl, rollout, content)
 
 
 __all__ = ["LossTerms", "ModelOutput", "loss_terms"]
