@@ -24,6 +24,7 @@ import torch
 from videovae.engine.checkpoint import load_checkpoint
 from videovae.engine.data import load_dataset
 from videovae.plugins.datasets.moving_sprites import STEPS
+from videovae.plugins.latents.content import decoder_input
 sys.path.insert(0, str(Path(__file__).parent))
 from motion_checks import centroids
 
@@ -33,6 +34,9 @@ def predictions(model, frames, labels):
     """``(teacher, free, reconstruction)`` frames ``[N, T, C, H, W]`` (frame 0 of the first two: the posterior's)."""
     batch, length = frames.shape[:2]
     codes = model.attribute_codes(labels)
+    # a model with a per-clip content latent (option content_dim) decodes every frame with its clip's c: the mean
+    # of q(c | x^(1)), read from the real first frame as a continuation reads it
+    content = None if model.content is None else model.content.posterior(model.encoder(frames[:, 0])).mean
     out = {}
     for mode in ("teacher", "teacher-reencoded", "free", "reconstruction"):
         gen = torch.Generator().manual_seed(0)  # the same h^(0) and posterior noise in every mode
@@ -46,13 +50,13 @@ def predictions(model, frames, labels):
                 z = posterior.mean
             else:
                 z = model.temporal.prior(hidden, codes[:, t]).mean
-            frame = model.decoder(z).clamp(0.0, 1.0)
+            frame = model.decoder(decoder_input(z, content)).clamp(0.0, 1.0)
             made.append(frame)
             if mode == "free" and t > 0:
                 psi_q, z_in = model.latent.residual(model.encoder(frame)), z
             elif mode == "teacher-reencoded":
                 z_in = posterior.rsample(generator=gen)
-                psi_q = model.latent.residual(model.encoder(model.decoder(z_in).clamp(0.0, 1.0)))
+                psi_q = model.latent.residual(model.encoder(model.decoder(decoder_input(z_in, content)).clamp(0.0, 1.0)))
             else:  # the real frame's posterior drives the LSTM, as in training
                 psi_q, z_in = psi_q_real, posterior.rsample(generator=gen)
             state = model.temporal.step(model.sampler.lstm_input(psi_q, z_in), state)
