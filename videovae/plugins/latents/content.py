@@ -71,14 +71,12 @@ class ClipContent(nn.Module):
 
 
 def decoder_input(z: Tensor, content: Tensor | None) -> Tensor:
-    """z^(t) ⊕ c: ``z [..., D]`` with each clip's ``content [B, C]`` appended (``z``'s leading dimension is B, or
-    B×T when ``z`` is ``[B, T, D]`` flattened: c is then repeated per frame); ``z`` itself when there is no c."""
+    """z^(t) ⊕ c: one step's ``z [B, D]`` or a clip's ``z [B, T, D]`` (c then repeated per frame) with each clip's
+    ``content [B, C]`` appended; ``z`` itself when there is no c."""
     if content is None:
         return z
     if z.ndim == 3:
         content = content[:, None].expand(-1, z.shape[1], -1)
-    elif z.shape[0] != content.shape[0]:
-        content = content.repeat_interleave(z.shape[0] // content.shape[0], dim=0)
     return torch.cat([z, content.to(z.dtype)], dim=-1)
 
 
