@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ....core.errors import ConfigError, DataError
 from ...datasets.cache import cache_dir
