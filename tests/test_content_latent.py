@@ -98,7 +98,7 @@ def test_generation_draws_c_from_the_first_frame_or_from_the_prior_of_its_attrib
     model = tiny(chair_attributes, 5).eval()
     codes = model.attribute_codes(labels[:, 0])
     q = model.content.posterior(model.encoder(frames[:, 0]))
-    drawn = model.first_content(frames[:, 0], codes, torch.Generator().manual_seed(3))
+    drawn = model.first_content(model.encoder(frames[:, 0]), codes, torch.Generator().manual_seed(3))
     torch.testing.assert_close(drawn, q.mean + q.std * torch.randn(2, 5, generator=torch.Generator().manual_seed(3)))
     prior = model.content.prior(codes)
     assert not torch.allclose(prior.mean[0], prior.mean[1])  # the two clips' attributes differ
@@ -107,7 +107,7 @@ def test_generation_draws_c_from_the_first_frame_or_from_the_prior_of_its_attrib
     standard = tiny(chair_attributes, 5, content_prior="standard").first_content(None, codes,
                                                                                  torch.Generator().manual_seed(3))
     torch.testing.assert_close(standard, torch.randn(2, 5, generator=torch.Generator().manual_seed(3)))
-    assert tiny(chair_attributes, 0).first_content(frames[:, 0], codes) is None
+    assert tiny(chair_attributes, 0).first_content(model.encoder(frames[:, 0]), codes) is None
     # generation runs in both modes, and with a first frame it depends on that frame's c
     videos = model.generate(labels, generator=torch.Generator().manual_seed(1))
     assert videos.shape == (2, 4, 3, 32, 32) and 0 <= float(videos.min()) <= float(videos.max()) <= 1

@@ -238,16 +238,16 @@ class ComposedVAE(VideoModel):
         """Whether the LSTM reads re-encoded decoded frames (``lstm_reads="reconstructions"``)."""
         return self.options.lstm_reads == "reconstructions"
 
-    def first_content(self, first_frame: Tensor | None, codes: Tensor,
+    def first_content(self, first_features: Tensor | None, codes: Tensor,
                       generator: torch.Generator | None = None) -> Tensor | None:
-        """Each clip's c for generation (option ``content_dim``): drawn from q(c | x^(1)) of the given first
-        frames ``[B, C, H, W]``, or without them from the prior p(c | a^(1)) for the first frame's attribute codes
-        ``[B, code]``; None without the option."""
+        """Each clip's c for generation (option ``content_dim``): drawn from q(c | x^(1)) of the encoder's
+        features ``[B, F]`` of the given first frames, or without them from the prior p(c | a^(1)) for the first
+        frame's attribute codes ``[B, code]``; None without the option."""
         if self.content is None:
             return None
-        if first_frame is None:
+        if first_features is None:
             return self.content.prior(codes).rsample(generator=generator)
-        return self.content.posterior(self.encoder(first_frame)).rsample(generator=generator)
+        return self.content.posterior(first_features).rsample(generator=generator)
 
     def reread(self, decoded: Tensor) -> DiagonalGaussian:
         """ψ_q of a decoded µ_x as generation reads its own frames: clamped to [0, 1] and encoded again, without
@@ -281,12 +281,13 @@ class ComposedVAE(VideoModel):
                 raise InputShapeError(f"expected {batch} first frames (one per video), got {first_frame.shape[0]}")
         codes = self.attribute_codes(labels)
         state = self.temporal.initial_state(batch, device=device, generator=generator)
-        content = self.first_content(first_frame, codes[:, 0], generator)
+        first_features = None if first_frame is None else self.encoder(first_frame)  # for c and for step 0
+        content = self.first_content(first_features, codes[:, 0], generator)
         frames = []
         for t in range(length):
             hidden = self.temporal.hidden(state)
             if t == 0 and first_frame is not None:
-                psi_q = self.latent.residual(self.encoder(first_frame))
+                psi_q = self.latent.residual(first_features)
                 posterior = self.latent.dynamic(self.latent.conditional(psi_q, codes[:, 0]), hidden)
                 z = posterior.rsample(generator=generator)
                 frame = self.decoder(decoder_input(z, content)).clamp(0.0, 1.0)
