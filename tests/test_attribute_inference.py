@@ -402,6 +402,31 @@ def test_self_training_uses_pseudo_labels_and_keeps_the_true_ones(monkeypatch):
     assert all(torch.equal(a, b) for a, b in zip(same.state_dict().values(), net.state_dict().values()))
 
 
+def test_self_training_labels_again_every_relabel_every_steps_with_the_net_as_it_is(monkeypatch):
+    data = load_dataset("synthetic-chairs", None, CHAIRS)
+    truth = data.label_rows("train")
+    net, _ = ai.train_attribute_net(data, [0, 1, 2], steps=3, batch_size=3, model_config=TINY)
+    labelled_by, lengths = [], []
+    original_labels, original_train = training.confident_labels, training.train_attribute_net
+    monkeypatch.setattr(training, "confident_labels",
+                        lambda n, *a, **k: labelled_by.append(n) or original_labels(n, *a, **k))
+    monkeypatch.setattr(training, "train_attribute_net",
+                        lambda d, keep, steps, *a, **k: lengths.append(steps) or original_train(d, keep, steps, *a, **k))
+    new, history, _ = ai.self_train(net, data, [0, 1, 2], truth, steps=5, batch_size=4, lr=1e-3, seed=0,
+                                    device="cpu", relabel_every=2, log_every=1)
+    assert lengths == [2, 2, 1] and [row["step"] for row in history] == [1, 2, 3, 4, 5]
+    # the first labelling is the given net's, each later one the net's trained since
+    assert labelled_by[0] is net and len({id(n) for n in labelled_by + [new]}) == 4
+    labelled_by.clear(), lengths.clear()
+    ai.self_train(net, data, [0, 1, 2], truth, steps=4, batch_size=4, lr=1e-3, seed=0, device="cpu", relabel_every=2)
+    assert lengths == [2, 2] and len(labelled_by) == 2  # no empty last round
+    labelled_by.clear(), lengths.clear()
+    ai.self_train(net, data, [0, 1, 2], truth, steps=4, batch_size=4, lr=1e-3, seed=0, device="cpu", relabel_every=0)
+    assert lengths == [4] and labelled_by == [net]  # labelled once: the default
+    with pytest.raises(ConfigError, match="relabel_every must be a non-negative integer, got -1"):
+        ai.self_train(net, data, [0, 1, 2], truth, steps=2, batch_size=4, lr=1e-3, seed=0, device="cpu", relabel_every=-1)
+
+
 def test_motion_frames_are_mid_grey_where_nothing_changes():
     from videovae.engine.attribute_inference.net import motion_frames
 
@@ -533,6 +558,19 @@ def test_inference_shift_is_a_stage_one_setting_and_old_runs_had_none():
     assert TrainConfig.from_stored(stored).inference_shift == 0
     with pytest.raises(ConfigError, match="inference_shift"):
         TrainConfig(inference_shift=-1)
+
+
+def test_relabel_every_is_a_stage_one_setting_only_when_set_and_old_runs_labelled_once():
+    from videovae.engine.training import stage_one_settings
+
+    assert "inference_relabel_every" not in stage_one_settings(TrainConfig(labelled_fraction=0.2))
+    assert stage_one_settings(TrainConfig(labelled_fraction=0.2, inference_relabel_every=100))[
+        "inference_relabel_every"] == 100
+    stored = TrainConfig(labelled_fraction=0.2, inference_relabel_every=100).to_dict()
+    del stored["inference_relabel_every"]  # a checkpoint from before the field
+    assert TrainConfig.from_stored(stored).inference_relabel_every == 0
+    with pytest.raises(ConfigError, match="inference_relabel_every must be a non-negative integer, got -5"):
+        TrainConfig(inference_relabel_every=-5)
 
 
 

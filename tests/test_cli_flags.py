@@ -18,7 +18,7 @@ SAMPLE = {
     "precision": "bf16",
     "log_every": 2, "sample_every": 5, "checkpoint_every": 6, "time_limit": 30.0, "num_samples": 2, "threads": 1,
     "labelled_fraction": 0.25, "inference_steps": 12, "inference_lr": 0.01, "inference_pretrain_steps": 13,
-    "inference_self_training_steps": 14, "inference_shift": 3, "workers": 1, "val_every": 0, "val_clips": 15,
+    "inference_self_training_steps": 14, "inference_relabel_every": 2, "inference_shift": 3, "workers": 1, "val_every": 0, "val_clips": 15,
 }
 
 

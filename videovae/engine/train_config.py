@@ -17,7 +17,8 @@ from ..core.validators import (choice, mapping, non_negative_float, non_negative
 
 CHECKPOINT_NAME = "checkpoint.pt"
 #: TrainConfig fields added after checkpoints were first written, with the value those runs trained with
-STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0, "precision": "fp32", "inference_shift": 0, "lr_schedule": "constant"}
+STORED_TRAIN_DEFAULTS = {"spike_clip": 0.0, "precision": "fp32", "inference_shift": 0, "lr_schedule": "constant",
+                         "inference_relabel_every": 0}
 #: where ``lr_schedule="cosine"`` ends, as a fraction of ``lr``
 LR_FLOOR = 0.01
 
@@ -101,6 +102,9 @@ class TrainConfig:
     inference_self_training_steps: int = attrs.field(default=1000, validator=non_negative_int, metadata={
         "help": "then steps on the labelled clips plus the unlabelled ones the attribute net labels with "
                 "confidence >= 0.9 (0: none)"})
+    inference_relabel_every: int = attrs.field(default=0, validator=non_negative_int, metadata={
+        "help": "during self-training, label the unlabelled clips again with the attribute net as it is every this "
+                "many steps (0: once, before the first)"})
     inference_shift: int | None = attrs.field(default=None, validator=attrs.validators.optional(non_negative_int),
                                               metadata={
         "help": "move each clip of the attribute net's supervised and self-training steps by a random offset of up "

@@ -67,6 +67,8 @@ def stage_one_settings(cfg: TrainConfig) -> dict:
         settings["size"] = cfg.size
     if cfg.inference_shift != 0:  # likewise: a stage 1 made before the field moved no clip (None: chosen)
         settings["inference_shift"] = cfg.inference_shift
+    if cfg.inference_relabel_every != 0:  # likewise: labelled once before the field
+        settings["inference_relabel_every"] = cfg.inference_relabel_every
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
 
 
@@ -111,7 +113,8 @@ def stage_one(cfg: TrainConfig, dataset, train_split, out_dir: Path, stored: Che
                 batch_size=cfg.batch_size, lr=cfg.inference_lr, seed=cfg.seed, device=device,
                 model_config=model_config or model_config_of(cfg), settings=settings,
                 pretrain_steps=cfg.inference_pretrain_steps,
-                self_training_steps=cfg.inference_self_training_steps, shift=cfg.inference_shift, progress=progress,
+                self_training_steps=cfg.inference_self_training_steps,
+                relabel_every=cfg.inference_relabel_every, shift=cfg.inference_shift, progress=progress,
                 log=logger.info,
             )
     distributed.barrier(process)

@@ -33,7 +33,8 @@ class StageOne:
 
 def run_stage_one(dataset, out_dir: str | Path, *, fraction: float, steps: int, batch_size: int, lr: float, seed: int,
                   device: torch.device, model_config: ModelConfig, settings: Mapping[str, Any], pretrain_steps: int = 0,
-                  self_training_steps: int = 0, shift: int | None = 0, labelled: Tensor | None = None,
+                  self_training_steps: int = 0, relabel_every: int = 0, shift: int | None = 0,
+                  labelled: Tensor | None = None,
                   progress: bool = False, write: bool = True, log: Callable[[str], None] = print) -> StageOne:
     """Sec. 4.1 stage 1 on the train split: choose the labelled clips, train φ_att on them, infer the
     others, write ``attribute_net.pt`` and ``inferred_labels.csv`` (when ``write``), log the accuracy on
@@ -45,7 +46,8 @@ def run_stage_one(dataset, out_dir: str | Path, *, fraction: float, steps: int, 
 
     ``shift`` > 0 moves each clip of the supervised and self-training steps by up to that many pixels
     (:func:`random_shift`); None chooses it on held-out labelled clips (:func:`choose_shift`), logged and stored
-    with the net (``shift``, ``shift_choice``).
+    with the net (``shift``, ``shift_choice``). ``relabel_every`` > 0 labels the unlabelled clips
+    again every that many self-training steps (:func:`~videovae.engine.attribute_inference.training.self_train`).
 
     ``settings`` (what defines stage 1: data, model, fraction, steps, seed...) are stored with the
     net; :func:`reuse_stage_one` reads the files back instead of training again.
@@ -68,7 +70,7 @@ def run_stage_one(dataset, out_dir: str | Path, *, fraction: float, steps: int, 
                                            model_config=model_config, pretrain_steps=pretrain_steps, shift=shift)
     if self_training_steps:
         net, more, counts = self_train(net, dataset, labelled, truth, self_training_steps, batch_size, lr, seed, device,
-                                       progress, shift=shift)
+                                       progress, shift=shift, relabel_every=relabel_every)
         history += [{**row, "step": row["step"] + steps, "self_training": True} for row in more]
         log(f"attribute inference: self-training on the confident labels of unlabelled clips "
             f"({', '.join(f'{k} {v}' for k, v in counts.items())} of {len(truth) - len(labelled)})")
