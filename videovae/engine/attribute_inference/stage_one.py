@@ -73,7 +73,8 @@ def run_stage_one(dataset, out_dir: str | Path, *, fraction: float, steps: int, 
                                        progress, shift=shift, relabel_every=relabel_every)
         history += [{**row, "step": row["step"] + steps, "self_training": True} for row in more]
         log(f"attribute inference: self-training on the confident labels of unlabelled clips "
-            f"({', '.join(f'{k} {v}' for k, v in counts.items())} of {len(truth) - len(labelled)})")
+            f"({', '.join(f'{k} {v}' for k, v in counts.items())} of {len(truth) - len(labelled)}"
+            f"{f'; labelled again every {relabel_every} steps, these the last time' if relabel_every else ''})")
     inferred = infer_labels(net, split, batch_size=max(batch_size, 32), progress=progress)
     rows = combine_labels(truth, labelled, inferred)
     unlabelled = torch.ones(len(truth), dtype=torch.bool)
