@@ -164,8 +164,6 @@ def test_mp4_without_pyav_is_refused_before_anything_is_written(trained, tmp_pat
 
 
 def test_evaluate_scores_several_checkpoints_in_one_table(trained, tmp_path, capsys):
-    import torch
-
     from videovae.engine.checkpoint import read_checkpoint
 
     second = tmp_path / "second"

@@ -13,7 +13,7 @@ from torch import nn
 from conftest import random_labels
 from videovae import VideoModel, build_model
 from videovae.cli import main
-from videovae.core import AttributeSet, Capabilities, CapabilityError, CheckpointError, ConfigError, StepContext
+from videovae.core import Capabilities, CapabilityError, CheckpointError, ConfigError, StepContext
 from videovae.core.batch import VideoBatch
 from videovae.engine.checkpoint import atomic_torch_save, read_checkpoint, save_checkpoint
 from videovae.engine.generation import generate_videos

@@ -3,7 +3,6 @@ labels measured from the drawn pixels, generation time and one-line errors for b
 
 import time
 
-import numpy as np
 import pytest
 import torch
 
