@@ -39,7 +39,7 @@ import torch
 
 from videovae.cli import fvd_arguments, key_value
 from videovae.core.config import ModelConfig
-from videovae.core.errors import VideoVAEError
+from videovae.core.errors import ConfigError, VideoVAEError
 from videovae.engine.checkpoint import load_checkpoint, versions
 from videovae.engine.evaluation import EvalOptions, EvalProtocol, Run, evaluate, per_class_labels
 from videovae.engine.generation import generate_videos
@@ -83,6 +83,8 @@ def parse(argv=None):
     p.add_argument("--steps", type=int, default=recipe.steps)
     p.add_argument("--batch-size", type=int, default=recipe.batch_size)
     p.add_argument("--lr", type=float, default=recipe.lr)
+    p.add_argument("--lr-schedule", default=recipe.lr_schedule,
+                   help="the learning rate over the run: constant, or cosine (down to 1%% of --lr at the last step)")
     p.add_argument("--kl-warmup", type=int, default=recipe.kl_warmup)
     p.add_argument("--kl-weight", type=float, default=recipe.kl_weight,
                    help="β on the KL term after warm-up (with --set likelihood=l1, β = b makes Eq. 9's L1 term a Laplace "
@@ -143,6 +145,12 @@ def parse(argv=None):
             options.setdefault("size", 32)
             options.setdefault("length", 6)
         args.dataset_option = list(options.items())
+    try:  # every run's training settings, checked here so that a bad value writes nothing
+        TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
+                    kl_warmup=args.kl_warmup, kl_weight=args.kl_weight, grad_clip=args.grad_clip,
+                    spike_clip=args.spike_clip)
+    except ConfigError as exc:
+        p.error(str(exc))
     return args
 
 
@@ -171,7 +179,8 @@ def train_or_load(name: str, args, out: Path, seed: int, dataset=None):
     folder = model_folder(out, name, seed)
     config = TrainConfig(preset=args.presets[name], model={**size_fields(args.sizes), **args.overrides[name]}, dataset=args.dataset,
                          dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
-                         batch_size=args.batch_size, lr=args.lr, kl_warmup=args.kl_warmup, kl_weight=args.kl_weight,
+                         batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
+                         kl_warmup=args.kl_warmup, kl_weight=args.kl_weight,
                          grad_clip=args.grad_clip, spike_clip=args.spike_clip, seed=seed,
                          checkpoint_every=500, log_every=10)
     checkpoint = folder / CHECKPOINT_NAME

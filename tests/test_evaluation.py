@@ -509,3 +509,19 @@ def test_compare_baselines_train_only_trains_those_models_and_scores_nothing(tmp
     assert not (tmp_path / "table.md").exists() and "trained static (training seed 1)" in capsys.readouterr().out
     args = compare.parse(argv)  # the full command then loads it: same settings, no retraining
     assert compare.train_or_load("static", args, tmp_path, 1).step == 20
+
+
+def test_compare_baselines_takes_the_lr_schedule_and_refuses_a_bad_training_setting_before_writing(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_baselines", REPO / "examples" / "compare_baselines.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    args = compare.parse(["--quick", "--out", str(tmp_path / "ok"), "--models", "static", "--lr-schedule", "cosine"])
+    loaded = compare.train_or_load("static", args, tmp_path / "ok", 0)
+    assert loaded.checkpoint.train_config["lr_schedule"] == "cosine"
+    out = tmp_path / "bad"
+    with pytest.raises(SystemExit) as exit_:
+        compare.main(["--quick", "--out", str(out), "--lr-schedule", "linear"])
+    assert exit_.value.code == 2 and not out.exists()
+    assert "lr_schedule must be one of constant, cosine, got 'linear'" in capsys.readouterr().err
