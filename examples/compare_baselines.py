@@ -146,12 +146,17 @@ def parse(argv=None):
             options.setdefault("length", 6)
         args.dataset_option = list(options.items())
     try:  # every run's training settings, checked here so that a bad value writes nothing
-        TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
-                    kl_warmup=args.kl_warmup, kl_weight=args.kl_weight, grad_clip=args.grad_clip,
-                    spike_clip=args.spike_clip)
+        TrainConfig(**training_settings(args))
     except ConfigError as exc:
         p.error(str(exc))
     return args
+
+
+def training_settings(args) -> dict:
+    """The TrainConfig fields every row trains with, from the command line."""
+    return dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
+                kl_warmup=args.kl_warmup, kl_weight=args.kl_weight, grad_clip=args.grad_clip,
+                spike_clip=args.spike_clip)
 
 
 def train_job(p: argparse.ArgumentParser, args, entry: str) -> tuple[str, int]:
@@ -178,11 +183,8 @@ def train_or_load(name: str, args, out: Path, seed: int, dataset=None):
     folder when it holds a checkpoint of the same settings, resumed when ``--steps`` grew, else trained."""
     folder = model_folder(out, name, seed)
     config = TrainConfig(preset=args.presets[name], model={**size_fields(args.sizes), **args.overrides[name]}, dataset=args.dataset,
-                         dataset_options=dict(args.dataset_option), data_root=args.data_root, steps=args.steps,
-                         batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
-                         kl_warmup=args.kl_warmup, kl_weight=args.kl_weight,
-                         grad_clip=args.grad_clip, spike_clip=args.spike_clip, seed=seed,
-                         checkpoint_every=500, log_every=10)
+                         dataset_options=dict(args.dataset_option), data_root=args.data_root,
+                         **training_settings(args), seed=seed, checkpoint_every=500, log_every=10)
     checkpoint = folder / CHECKPOINT_NAME
     if checkpoint.exists():
         loaded = load_checkpoint(checkpoint)
