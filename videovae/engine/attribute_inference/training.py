@@ -169,7 +169,8 @@ def self_train(net: AttributeInferenceNet, dataset, labelled_indices, truth: Ten
     """
     check(positive_int, "self-training steps", steps)
     check(non_negative_int, "relabel_every", relabel_every)
-    lengths = [relabel_every] * (steps // relabel_every) + [steps % relabel_every] if relabel_every else [steps]
+    every = relabel_every or steps
+    lengths = [min(every, steps - start) for start in range(0, steps, every)]  # the steps of each labelling
     items = dataset.split(split)
     truth = torch.as_tensor(truth, dtype=torch.float32)
     index = torch.as_tensor(labelled_indices, dtype=torch.long)
@@ -177,7 +178,7 @@ def self_train(net: AttributeInferenceNet, dataset, labelled_indices, truth: Ten
     unlabelled[index] = False
     history: list[dict] = []
     done = 0
-    for round_, length in enumerate(n for n in lengths if n):
+    for round_, length in enumerate(lengths):
         rows = confident_labels(net, items, threshold)
         rows[index] = truth[index]
         counts = {spec.name: int((~torch.isnan(rows[unlabelled, a])).sum()) for a, spec in enumerate(net.attributes)}
