@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -107,6 +108,14 @@ def stop(pid: int, signum: int) -> int:
     os.kill(pid, signum)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def compare_baselines():
+    """``examples/compare_baselines.py`` loaded as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("compare_baselines", REPO / "examples" / "compare_baselines.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def train_run(run: dict, out, steps: int, resume: bool = False, **fields):

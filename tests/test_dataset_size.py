@@ -9,6 +9,7 @@ import logging
 import pytest
 import torch
 
+from conftest import compare_baselines
 from videovae.cli import main
 from videovae.core.errors import ConfigError
 from videovae.engine import training
@@ -76,12 +77,7 @@ def test_the_same_size_is_kept_and_the_size_follows_the_overrides(tmp_path, monk
 
 
 def test_compare_baselines_reuses_a_model_whose_data_size_was_filled_in(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("compare_baselines", training.__file__.replace(
-        "videovae/engine/training.py", "examples/compare_baselines.py"))
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = compare_baselines()
     args = compare.parse(["--quick", "--out", str(tmp_path), "--models", "static", "--dataset-option", "num_objects=4",
                           "--dataset-option", "length=6"])
     args.dataset_option = [(k, v) for k, v in args.dataset_option if k != "size"]  # --quick's size=32 left out

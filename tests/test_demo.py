@@ -1,7 +1,6 @@
 """The demo's checks and sample strips, and the one training recipe that the demo, `videovae train` and
 examples/compare_baselines.py share."""
 
-import importlib.util
 
 import torch
 
@@ -10,7 +9,7 @@ from videovae.engine.demo import DEMO_CONFIG, real_clips, rotation_and_identity_
 from videovae.engine.train_config import TrainConfig
 from videovae.plugins.datasets.synthetic_chairs import SyntheticChairs
 
-from conftest import REPO
+from conftest import compare_baselines
 
 
 def chairs():
@@ -49,9 +48,7 @@ def test_the_demo_and_compare_baselines_train_with_the_default_recipe():
     assert {k: getattr(DEMO_CONFIG, k) for k in recipe} == {k: getattr(default, k) for k in recipe}
     assert (default.lr, default.batch_size, default.kl_warmup, default.steps) == (None, 8, 200, 3000)
     assert VideoModel.default_lr == 1e-3  # what lr None means for the VAEs
-    spec = importlib.util.spec_from_file_location("compare_baselines", REPO / "examples" / "compare_baselines.py")
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = compare_baselines()
     args = compare.parse(["--out", "x"])
     assert (args.steps, args.batch_size, args.lr, args.kl_weight, args.kl_warmup, args.grad_clip, args.spike_clip) == \
         tuple(getattr(default, k) for k in recipe)

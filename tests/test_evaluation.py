@@ -10,7 +10,7 @@ import attrs
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, compare_baselines
 from videovae.core import AttributeSet, AttributeSpec
 from videovae.core.errors import ConfigError, DataError, UnknownNameError
 from videovae.engine.attribute_inference import reversal_tables
@@ -305,13 +305,9 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
 
 
 def test_compare_baselines_resumes_with_a_new_grad_clip_but_never_reuses_a_model_as_if_trained_with_it(tmp_path):
-    import importlib.util
-
     from videovae.core.errors import VideoVAEError
 
-    spec = importlib.util.spec_from_file_location("compare_baselines", REPO / "examples" / "compare_baselines.py")
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = compare_baselines()
     args = compare.parse(["--quick", "--out", str(tmp_path), "--models", "static"])
     assert compare.train_or_load("static", args, tmp_path, 0).step == 20
     args.grad_clip = 1000.0  # same steps: the stored model was not trained so, it is not reused
@@ -498,11 +494,7 @@ def test_evaluate_with_fvd_scores_every_row_and_the_noise_floor_and_says_na_with
 
 
 def test_compare_baselines_train_only_trains_those_models_and_scores_nothing(tmp_path, capsys):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("compare_baselines", REPO / "examples" / "compare_baselines.py")
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = compare_baselines()
     argv = ["--quick", "--out", str(tmp_path), "--models", "static,videovae", "--seeds", "2"]
     assert compare.main(argv + ["--train-only", "static:1"]) == 0
     assert [p.name for p in (tmp_path / "models").iterdir()] == ["static-seed1"]
@@ -512,11 +504,7 @@ def test_compare_baselines_train_only_trains_those_models_and_scores_nothing(tmp
 
 
 def test_compare_baselines_takes_the_lr_schedule_and_refuses_a_bad_training_setting_before_writing(tmp_path, capsys):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("compare_baselines", REPO / "examples" / "compare_baselines.py")
-    compare = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare)
+    compare = compare_baselines()
     args = compare.parse(["--quick", "--out", str(tmp_path / "ok"), "--models", "static", "--lr-schedule", "cosine"])
     loaded = compare.train_or_load("static", args, tmp_path / "ok", 0)
     assert loaded.checkpoint.train_config["lr_schedule"] == "cosine"
