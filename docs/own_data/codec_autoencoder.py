@@ -17,13 +17,15 @@ from videovae.engine.evaluation.protocol import real_test_clips
 from videovae.plugins.presets import size_fields
 
 
-def demo_codec(dropout: float, width: int = 1):
-    """The demo preset's encoder and decoder (128 features in, 128-d latent out: the same width), the encoder's
-    dropout ``dropout``, channels and fully connected widths times ``width``, drawn from the global generator
-    (each script seeds it where its runs did)."""
-    sizes = size_fields("demo")
-    codec = {key: {**sizes[key], "channels": [width * c for c in sizes[key]["channels"]],
-                   "fc_dims": [width * c for c in sizes[key]["fc_dims"]]} for key in ("encoder_options", "decoder_options")}
+def demo_codec(dropout: float, width: int = 1, size: str = "demo"):
+    """The demo preset's encoder and decoder (128 features in, 128-d latent out: the same width), or with
+    ``size="paper"`` A.4's at 64×64 (512-d), the encoder's dropout ``dropout``, channels and fully connected widths
+    times ``width``, drawn from the global generator (each script seeds it where its runs did)."""
+    sizes = size_fields(size)
+    codec = {key: dict(sizes[key]) for key in ("encoder_options", "decoder_options")}  # A.4's are the codec's defaults
+    if width != 1:
+        codec = {key: {**options, "channels": [width * c for c in options["channels"]],
+                       "fc_dims": [width * c for c in options["fc_dims"]]} for key, options in codec.items()}
     codec["encoder_options"]["dropout"] = dropout
     model = videovae.build_model("videovae", **{**sizes, **codec})
     return model.encoder, model.decoder

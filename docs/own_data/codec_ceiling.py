@@ -8,9 +8,12 @@ posterior reconstructions are (``videovae evaluate --reconstruction``): Intra-E,
 commanded class. A model whose frames pass through this codec cannot be expected to beat these numbers by
 much, so they say how much of the gap to the bound is the codec's.
 
-    PYTHONPATH=. python docs/own_data/codec_ceiling.py STEPS DROPOUT CLASSIFIER_DIR OUT.json [WIDTH]
+    PYTHONPATH=. python docs/own_data/codec_ceiling.py STEPS DROPOUT CLASSIFIER_DIR OUT.json [WIDTH [SIZE]]
 
 WIDTH (default 1) multiplies the codec's channels and fully connected widths (2: [32, 64, 128, 128], 1024).
+SIZE (default ``demo``: the demo's codec on 32×32 frames, scored by the classifier of 1000 steps) or ``paper``: A.4's
+codec on the sprites' own 64×64 frames, scored by the 64×64 classifier of 4000 steps (the one ``videovae evaluate
+--classifier-steps 4000`` caches for a 64×64 model).
 
 CLASSIFIER_DIR is the folder of the committed classifier (``~/.cache/videovae/classifiers/moving-sprites-…``);
 the script stops rather than train a new one.
@@ -33,16 +36,18 @@ from codec_autoencoder import demo_codec, fit
 def main():
     steps, dropout, folder, out = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
     width = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    size = sys.argv[6] if len(sys.argv) > 6 else "demo"
+    frame_size, classifier_steps = {"demo": (32, 1000), "paper": (64, 4000)}[size]
     torch.set_num_threads(1)
     torch.manual_seed(0)  # before the classifier is loaded, as the committed runs did
-    data = load_dataset("moving-sprites", None, {"size": 32})
-    protocol = EvalProtocol(classifier_steps=1000, eval_attributes=evaluation_attributes(data))
+    data = load_dataset("moving-sprites", None, {"size": frame_size})
+    protocol = EvalProtocol(classifier_steps=classifier_steps, eval_attributes=evaluation_attributes(data))
     stored = classifier_path(folder, "moving-sprites", data, protocol)
     if not stored.is_file():
         sys.exit(f"no classifier {stored.name} in {folder}: pass the folder of the committed one")
     classifier = load_or_train_classifier(data, protocol, folder, name="moving-sprites")
 
-    encoder, decoder = demo_codec(dropout, width)
+    encoder, decoder = demo_codec(dropout, width, size)
     train = data.split("train")
     frames = torch.cat([train[i][0] for i in range(len(train))])  # [N*T, C, H, W]
     generator = torch.Generator().manual_seed(0)
@@ -57,7 +62,7 @@ def main():
         real = clips[pick]
         decoded = torch.cat([decoder(encoder(part.flatten(0, 1))).clamp(0, 1).view_as(part) for part in real.split(32)])
     error = ((decoded - real) ** 2).sum((2, 3, 4)).mean().item()
-    result = {"steps": steps, "dropout": dropout, "width": width, "train_seconds": round(seconds, 1),
+    result = {"steps": steps, "dropout": dropout, "width": width, "size": size, "train_seconds": round(seconds, 1),
               "test_squared_error_per_frame": round(error, 3),
               "bound": entropy_scores(classifier(real)), "codec_reconstructions": entropy_scores(classifier(decoded)),
               "commanded_bound": commanded_accuracy(classifier(real), labels[pick], classifier.joint),
