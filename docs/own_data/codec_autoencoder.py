@@ -17,7 +17,7 @@ from videovae.engine.evaluation.protocol import real_test_clips
 from videovae.plugins.presets import size_fields
 
 
-def demo_codec(dropout: float, width: int = 1, size: str = "demo"):
+def build_codec(dropout: float, width: int = 1, size: str = "demo"):
     """The demo preset's encoder and decoder (128 features in, 128-d latent out: the same width), or with
     ``size="paper"`` A.4's at 64×64 (512-d), the encoder's dropout ``dropout``, channels and fully connected widths
     times ``width``, drawn from the global generator (each script seeds it where its runs did)."""
@@ -46,7 +46,7 @@ def main():
     steps, batches, dropout, out = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    encoder, decoder = demo_codec(dropout)
+    encoder, decoder = build_codec(dropout)
     data = load_dataset("moving-sprites", None, {"size": 32})
     train = data.split("train")
     clips = torch.stack([train[i][0][:16] for i in range(len(train))])  # [N, 16, C, H, W]

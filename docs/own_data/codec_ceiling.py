@@ -30,7 +30,7 @@ from videovae.engine.evaluation.classifier import classifier_path, load_or_train
 from videovae.engine.evaluation.protocol import EvalProtocol, balanced_test_indices, evaluation_attributes, real_test_clips
 from videovae.engine.evaluation.scores import commanded_accuracy, entropy_scores
 sys.path.insert(0, str(Path(__file__).parent))
-from codec_autoencoder import demo_codec, fit
+from codec_autoencoder import build_codec, fit
 
 
 def main():
@@ -47,7 +47,7 @@ def main():
         sys.exit(f"no classifier {stored.name} in {folder}: pass the folder of the committed one")
     classifier = load_or_train_classifier(data, protocol, folder, name="moving-sprites")
 
-    encoder, decoder = demo_codec(dropout, width, size)
+    encoder, decoder = build_codec(dropout, width, size)
     train = data.split("train")
     frames = torch.cat([train[i][0] for i in range(len(train))])  # [N*T, C, H, W]
     generator = torch.Generator().manual_seed(0)
