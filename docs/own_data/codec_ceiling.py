@@ -37,6 +37,8 @@ def main():
     steps, dropout, folder, out = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
     width = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     size = sys.argv[6] if len(sys.argv) > 6 else "demo"
+    if size not in ("demo", "paper") or (size == "paper" and width != 1):
+        sys.exit(f"SIZE must be demo (any WIDTH) or paper (WIDTH 1), got {size!r} with WIDTH {width}")
     frame_size, classifier_steps = {"demo": (32, 1000), "paper": (64, 4000)}[size]
     torch.set_num_threads(1)
     torch.manual_seed(0)  # before the classifier is loaded, as the committed runs did
