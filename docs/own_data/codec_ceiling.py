@@ -32,21 +32,30 @@ from videovae.engine.evaluation.scores import commanded_accuracy, entropy_scores
 sys.path.insert(0, str(Path(__file__).parent))
 from codec_autoencoder import build_codec, fit
 
+#: SIZE → (frame size, steps of the cached classifier that scores it)
+SIZES = {"demo": (32, 1000), "paper": (64, 4000)}
+
+
+def refuse(message: str) -> None:
+    """Bad input: one line on stderr and exit status 2, before anything is trained or written."""
+    print(f"codec_ceiling.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
 
 def main():
     steps, dropout, folder, out = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
     width = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     size = sys.argv[6] if len(sys.argv) > 6 else "demo"
-    if size not in ("demo", "paper") or (size == "paper" and width != 1):
-        sys.exit(f"SIZE must be demo (any WIDTH) or paper (WIDTH 1), got {size!r} with WIDTH {width}")
-    frame_size, classifier_steps = {"demo": (32, 1000), "paper": (64, 4000)}[size]
+    if size not in SIZES or (size == "paper" and width != 1):
+        refuse(f"SIZE must be demo (any WIDTH) or paper (WIDTH 1), got {size!r} with WIDTH {width}")
+    frame_size, classifier_steps = SIZES[size]
     torch.set_num_threads(1)
     torch.manual_seed(0)  # before the classifier is loaded, as the committed runs did
     data = load_dataset("moving-sprites", None, {"size": frame_size})
     protocol = EvalProtocol(classifier_steps=classifier_steps, eval_attributes=evaluation_attributes(data))
     stored = classifier_path(folder, "moving-sprites", data, protocol)
     if not stored.is_file():
-        sys.exit(f"no classifier {stored.name} in {folder}: pass the folder of the committed one")
+        refuse(f"no classifier {stored.name} in {folder}: pass the folder of the committed one")
     classifier = load_or_train_classifier(data, protocol, folder, name="moving-sprites")
 
     encoder, decoder = build_codec(dropout, width, size)
