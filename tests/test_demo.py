@@ -1,7 +1,6 @@
 """The demo's checks and sample strips, and the one training recipe that the demo, `videovae train` and
 examples/compare_baselines.py share."""
 
-
 import torch
 
 from videovae import VideoModel, build_model
