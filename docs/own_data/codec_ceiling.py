@@ -8,12 +8,14 @@ posterior reconstructions are (``videovae evaluate --reconstruction``): Intra-E,
 commanded class. A model whose frames pass through this codec cannot be expected to beat these numbers by
 much, so they say how much of the gap to the bound is the codec's.
 
-    PYTHONPATH=. python docs/own_data/codec_ceiling.py STEPS DROPOUT CLASSIFIER_DIR OUT.json [WIDTH [SIZE]]
+    PYTHONPATH=. python docs/own_data/codec_ceiling.py STEPS DROPOUT CLASSIFIER_DIR OUT.json [WIDTH [SIZE [BATCHES]]]
 
 WIDTH (default 1) multiplies the codec's channels and fully connected widths (2: [32, 64, 128, 128], 1024).
 SIZE (default ``demo``: the demo's codec on 32×32 frames, scored by the classifier of 1000 steps) or ``paper``: A.4's
 codec on the sprites' own 64×64 frames, scored by the 64×64 classifier of 4000 steps (the one ``videovae evaluate
 --classifier-steps 4000`` caches for a 64×64 model).
+BATCHES (default ``frames``): the 128 frames of a step drawn at random from all training frames, or ``clips``: 8
+training clips of 16 frames drawn at random, as the model's batches are (8 objects a step instead of up to 128).
 
 CLASSIFIER_DIR is the folder of the committed classifier (``~/.cache/videovae/classifiers/moving-sprites-…``);
 the script stops rather than train a new one.
@@ -46,8 +48,11 @@ def main():
     steps, dropout, folder, out = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
     width = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     size = sys.argv[6] if len(sys.argv) > 6 else "demo"
+    batches = sys.argv[7] if len(sys.argv) > 7 else "frames"
     if size not in SIZES or (size == "paper" and width != 1):
         refuse(f"SIZE must be demo (any WIDTH) or paper (WIDTH 1), got {size!r} with WIDTH {width}")
+    if batches not in ("frames", "clips"):
+        refuse(f"BATCHES must be frames or clips, got {batches!r}")
     frame_size, classifier_steps = SIZES[size]
     torch.set_num_threads(1)
     torch.manual_seed(0)  # before the classifier is loaded, as the committed runs did
@@ -60,10 +65,17 @@ def main():
 
     encoder, decoder = build_codec(dropout, width, size)
     train = data.split("train")
-    frames = torch.cat([train[i][0] for i in range(len(train))])  # [N*T, C, H, W]
+    train_clips = torch.stack([train[i][0] for i in range(len(train))])  # [N, T, C, H, W]
+    frames = train_clips.flatten(0, 1)
     generator = torch.Generator().manual_seed(0)
+
+    def draw():
+        if batches == "frames":
+            return frames[torch.randint(0, len(frames), (128,), generator=generator)]
+        return train_clips[torch.randint(0, len(train_clips), (8,), generator=generator)][:, :16].flatten(0, 1)
+
     start = time.time()
-    fit(encoder, decoder, lambda: frames[torch.randint(0, len(frames), (128,), generator=generator)], steps)
+    fit(encoder, decoder, draw, steps)
     seconds = time.time() - start
 
     clips, labels = real_test_clips(data, protocol.length)
@@ -73,7 +85,8 @@ def main():
         real = clips[pick]
         decoded = torch.cat([decoder(encoder(part.flatten(0, 1))).clamp(0, 1).view_as(part) for part in real.split(32)])
     error = ((decoded - real) ** 2).sum((2, 3, 4)).mean().item()
-    result = {"steps": steps, "dropout": dropout, "width": width, "size": size, "train_seconds": round(seconds, 1),
+    result = {"steps": steps, "dropout": dropout, "width": width, "size": size, "batches": batches,
+              "train_seconds": round(seconds, 1),
               "test_squared_error_per_frame": round(error, 3),
               "bound": entropy_scores(classifier(real)), "codec_reconstructions": entropy_scores(classifier(decoded)),
               "commanded_bound": commanded_accuracy(classifier(real), labels[pick], classifier.joint),
