@@ -41,6 +41,7 @@ from ..core.interfaces import StepContext
 from ..io.atomic import STORAGE_ERRNOS, atomic_write_text, storage_error
 from ..io.video import save_grid_png
 from . import distributed
+from .best_checkpoint import collapse_hint, is_new_best, keep_best
 from .checkpoint import Checkpoint, previous_path, save_checkpoint, versions
 from .data import StepBatchSampler, load_dataset, training_loader, validation_indices
 from .generation import generate_videos
@@ -72,7 +73,8 @@ class TrainCallback:
 class Trainer:
     """Trains ``model`` on ``train_split``, writing into ``out_dir``:
 
-    ``checkpoint.pt`` (latest), ``checkpoint.prev.pt`` (the one before), ``history.jsonl``, ``loss_curve.png``,
+    ``checkpoint.pt`` (latest), ``checkpoint.prev.pt`` (the one before), ``checkpoint.best.pt`` (the healthy one of
+    the lowest held-out loss, :mod:`.best_checkpoint`), ``history.jsonl``, ``loss_curve.png``,
     ``samples/step_NNNNNN.png`` and ``tensorboard/`` (one event file per start; rank 0 only). Rank 0 owns
     ``out_dir`` while it runs (:class:`~videovae.engine.run_folder.RunLock`, taken by :meth:`run` unless
     ``lock`` hands it over); SIGTERM stops it as Ctrl-C does (:class:`~videovae.core.errors.RunInterrupted`).
@@ -283,7 +285,8 @@ class Trainer:
                     f"{first} {losses[first]:.2f}" if first is not None else "(no losses)",
                     f" ({others})" if others else "", row["val_clips"])
         if health.warnings:
-            logger.warning("step %d: the model looks collapsed: %s", self.step, row["health_warning"])
+            logger.warning("step %d: the model looks collapsed: %s%s", self.step, row["health_warning"],
+                           collapse_hint(self.history, cfg.checkpoint_every, self.out_dir))
         if board is not None:
             board.log_validation(losses, health, self.step)
         for callback in self.callbacks:
@@ -336,6 +339,8 @@ class Trainer:
         if self.process.is_main:
             try:
                 self._write_checkpoint()
+                if is_new_best(self.history, self.step, self.config.checkpoint_every):
+                    keep_best(self.checkpoint_path)
             except OSError as exc:
                 if exc.errno not in STORAGE_ERRNOS:
                     raise
