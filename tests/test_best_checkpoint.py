@@ -87,7 +87,8 @@ def test_a_run_that_collapses_keeps_its_best_healthy_checkpoint_and_resumes_from
     trainer = build_trainer(attrs.evolve(config, steps=6), run, resume_from=run / BEST_NAME, progress=False)
     assert trainer.step == 4
     trainer.run()
-    assert read_checkpoint(run / "checkpoint.pt")["step"] == 6 and read_checkpoint(run / "checkpoint.prev.pt")["step"] == 8
+    assert read_checkpoint(run / "checkpoint.pt")["step"] == 6
+    assert read_checkpoint(run / "checkpoint.prev.pt")["step"] == 8
 
 
 def test_no_best_checkpoint_without_a_healthy_validation(tmp_path, monkeypatch):

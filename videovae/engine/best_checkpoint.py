@@ -1,18 +1,18 @@
 """``checkpoint.best.pt``: the saved step whose held-out loss was the lowest of the run's healthy checks.
 
 Why: a run that diverges late overwrites its good weights. Measured on ``moving-sprites`` at 64×64 with the
-defaults (docs/own_data.md, "A late divergence at 64×64, and the best checkpoint"): a gradient spike at step ~6760 sent the model to the
-mean frame for good; the collapse check said so every 100 steps, but by the time a user read it both
-``checkpoint.pt`` and ``checkpoint.prev.pt`` held the collapsed model. The best checkpoint keeps the good one, and
-the collapse warning names it; resumed from step 6750 of that run with ``--spike-clip 10``, the same spike was cut
-and the model stayed healthy, hence the warning's advice.
+defaults (docs/own_data.md, "A late divergence at 64×64, and the best checkpoint"): a gradient spike at step
+~6760 sent the model to the mean frame for good; the collapse check said so every 100 steps, but by the time a
+user read it both ``checkpoint.pt`` and ``checkpoint.prev.pt`` held the collapsed model. The best checkpoint keeps
+the good one, and the collapse warning names it; resumed from step 6750 of that run with ``--spike-clip 10``, the
+same spike was cut and the model stayed healthy, hence the warning's advice.
 
 Rule: a checkpoint written at a step with a validation row of its own (validation and checkpoint intervals
 meet: with the defaults every 100 steps) becomes the best when that row passed the collapse check
 (:mod:`.health`, no ``health_warning``) and its held-out ``val_loss`` (the model's loss named ``loss`` on the
 validation clips: −Eq. 9 for the VAEs; a model without one gets no best checkpoint) is lower than that of every
-earlier such row. The rule reads only the run's
-history (kept in every checkpoint), so a resumed run goes on choosing as the straight run would.
+earlier such row. The rule reads only the run's history (kept in every checkpoint), so a resumed run goes on
+choosing as the straight run would.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def best_row(history: Sequence[Mapping[str, Any]], checkpoint_every: int, *, bef
     best = None
     for row in history:
         step, loss = row.get("step"), held_out_loss(row)
-        if loss is None or not isinstance(step, int) or step % checkpoint_every or (before is not None and step >= before):
+        if loss is None or not isinstance(step, int) or step % checkpoint_every:
+            continue
+        if before is not None and step >= before:
             continue
         if best is None or loss < best["val_loss"]:
             best = dict(row)
