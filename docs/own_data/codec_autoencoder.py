@@ -7,6 +7,7 @@ frames' squared error and writes 16 test frames over their reconstructions.
     PYTHONPATH=. python docs/own_data/codec_autoencoder.py STEPS frames|clips DROPOUT OUT.png
 """
 import sys
+from pathlib import Path
 
 import torch
 from torchvision.utils import make_grid, save_image
@@ -42,20 +43,36 @@ def fit(encoder, decoder, draw, steps: int) -> None:
         optimizer.step()
 
 
+def refuse(message: str) -> None:
+    """Bad input: one line on stderr, naming the script, and exit status 2, before anything is trained or written."""
+    print(f"{Path(sys.argv[0]).name}: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+#: how a step's 128 frames are drawn: at random from all training frames, or as 8 whole clips of 16 frames
+BATCHES = ("frames", "clips")
+
+
+def batch_drawer(clips: torch.Tensor, batches: str, generator: torch.Generator):
+    """The ``draw`` for :func:`fit` over training clips ``[N, 16, C, H, W]``: 128 frames drawn at random from all of
+    them (``"frames"``) or 8 clips drawn at random, flattened (``"clips"``: 8 objects a step, as the model's batches)."""
+    frames = clips.flatten(0, 1)
+    if batches == "frames":
+        return lambda: frames[torch.randint(0, len(frames), (128,), generator=generator)]
+    return lambda: clips[torch.randint(0, clips.shape[0], (8,), generator=generator)].flatten(0, 1)
+
+
 def main():
     steps, batches, dropout, out = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
+    if batches not in BATCHES:
+        refuse(f"the second argument must be frames or clips, got {batches!r}")
     torch.set_num_threads(1)
     torch.manual_seed(0)
     encoder, decoder = build_codec(dropout)
     data = load_dataset("moving-sprites", None, {"size": 32})
     train = data.split("train")
     clips = torch.stack([train[i][0][:16] for i in range(len(train))])  # [N, 16, C, H, W]
-    generator = torch.Generator().manual_seed(0)
-    if batches == "frames":
-        frames = clips.flatten(0, 1)
-        fit(encoder, decoder, lambda: frames[torch.randint(0, len(frames), (128,), generator=generator)], steps)
-    else:
-        fit(encoder, decoder, lambda: clips[torch.randint(0, clips.shape[0], (8,), generator=generator)].flatten(0, 1), steps)
+    fit(encoder, decoder, batch_drawer(clips, batches, torch.Generator().manual_seed(0)), steps)
     test = real_test_clips(data, 16)[0][:16, 8]
     encoder.eval()
     with torch.no_grad():

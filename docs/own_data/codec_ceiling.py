@@ -32,16 +32,10 @@ from videovae.engine.evaluation.classifier import classifier_path, load_or_train
 from videovae.engine.evaluation.protocol import EvalProtocol, balanced_test_indices, evaluation_attributes, real_test_clips
 from videovae.engine.evaluation.scores import commanded_accuracy, entropy_scores
 sys.path.insert(0, str(Path(__file__).parent))
-from codec_autoencoder import build_codec, fit
+from codec_autoencoder import BATCHES, batch_drawer, build_codec, fit, refuse
 
 #: SIZE → (frame size, steps of the cached classifier that scores it)
 SIZES = {"demo": (32, 1000), "paper": (64, 4000)}
-
-
-def refuse(message: str) -> None:
-    """Bad input: one line on stderr and exit status 2, before anything is trained or written."""
-    print(f"codec_ceiling.py: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def main():
@@ -51,7 +45,7 @@ def main():
     batches = sys.argv[7] if len(sys.argv) > 7 else "frames"
     if size not in SIZES or (size == "paper" and width != 1):
         refuse(f"SIZE must be demo (any WIDTH) or paper (WIDTH 1), got {size!r} with WIDTH {width}")
-    if batches not in ("frames", "clips"):
+    if batches not in BATCHES:
         refuse(f"BATCHES must be frames or clips, got {batches!r}")
     frame_size, classifier_steps = SIZES[size]
     torch.set_num_threads(1)
@@ -65,17 +59,9 @@ def main():
 
     encoder, decoder = build_codec(dropout, width, size)
     train = data.split("train")
-    train_clips = torch.stack([train[i][0] for i in range(len(train))])  # [N, T, C, H, W]
-    frames = train_clips.flatten(0, 1)
-    generator = torch.Generator().manual_seed(0)
-
-    def draw():
-        if batches == "frames":
-            return frames[torch.randint(0, len(frames), (128,), generator=generator)]
-        return train_clips[torch.randint(0, len(train_clips), (8,), generator=generator)][:, :16].flatten(0, 1)
-
+    train_clips = torch.stack([train[i][0] for i in range(len(train))])  # [N, 16, C, H, W]
     start = time.time()
-    fit(encoder, decoder, draw, steps)
+    fit(encoder, decoder, batch_drawer(train_clips, batches, torch.Generator().manual_seed(0)), steps)
     seconds = time.time() - start
 
     clips, labels = real_test_clips(data, protocol.length)
