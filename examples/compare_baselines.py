@@ -91,8 +91,9 @@ def parse(argv=None):
                         "likelihood of scale b)")
     p.add_argument("--grad-clip", type=float, default=recipe.grad_clip, help="clip the gradient norm at this value (0: off)")
     p.add_argument("--spike-clip", type=float, default=recipe.spike_clip,
-                   help="clip a gradient norm above this many times the median of the last 100 steps' (default 0: off; "
-                        "the committed tables trained without it)")
+                   help="clip a gradient norm above this many times the median of the last 100 steps' (0: off; default: "
+                        "each model's own, 10 for the VAEs, 0 for the GANs; a stored model keeps the value it trained "
+                        "with, 0 for the committed tables)")
     p.add_argument("--videos-per-class", type=int, default=20)
     p.add_argument("--prediction-clips", type=int, default=32)
     p.add_argument("--best-of", type=int, default=5)

@@ -8,7 +8,7 @@ import logging
 import attrs
 import torch
 
-from videovae.engine.best_checkpoint import BEST_NAME, best_row, is_new_best
+from videovae.engine.best_checkpoint import BEST_NAME, best_row, collapse_hint, is_new_best
 from videovae.engine.checkpoint import read_checkpoint
 from videovae.engine.trainer import TrainConfig
 from videovae.engine.training import build_trainer
@@ -73,7 +73,11 @@ def test_a_run_that_collapses_keeps_its_best_healthy_checkpoint_and_resumes_from
     assert len(warned) == 2 and all("\n" not in w for w in warned)
     assert warned[0].startswith("step 8: the model looks collapsed: scripted collapse; ")
     assert warned[0].endswith(f"{run / BEST_NAME} keeps step 4 (held-out loss 3.0, healthy): --resume-from it goes on "
-                              "from there (with --spike-clip 10 where grad_norm jumped before the collapse)")
+                              "from there (where grad_norm jumped before the collapse, with a lower --lr, e.g. half)")
+    # the advice for a run trained without the relative clip (spike_clip 0, the runs before it was the default)
+    assert collapse_hint(read_checkpoint(run / "checkpoint.pt")["history"], 2, run, 0.0).endswith(
+        "keeps step 4 (held-out loss 3.0, healthy): --resume-from it goes on from there (where grad_norm jumped "
+        "before the collapse, with --spike-clip 10)")
 
     # a straight run and one stopped at step 6 and resumed choose the same best: the rule reads only the history
     split = tmp_path / "split"

@@ -279,7 +279,7 @@ def test_evaluate_command_writes_both_modes_atomically(tmp_path):
     assert json.loads((cached[0].parent / "key.json").read_text())["options"] == resolved_dataset_options(
         "synthetic-chairs", config.dataset_options)
     assert report["rows"]["Shuffled real frames"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
-    assert report["step"] == 2 and report["train_config"] == {**config.to_dict(), "lr": 1e-3} and report["adjustments"] == []
+    assert report["step"] == 2 and report["train_config"] == {**config.to_dict(), "lr": 1e-3, "spike_clip": 10.0} and report["adjustments"] == []
     assert report["rows"]["checkpoint.pt (reconstruction)"]["num_videos"] == report["rows"]["Bound"]["num_videos"]
     assert report["rows"]["checkpoint.pt (iv)"]["mode"] == "first frame given (iv)" and report["rows"]["checkpoint.pt"]["steps"] == 2
     test_classes = {(int(t), int(r)) for _, t, r in SyntheticChairs(num_objects=4, size=32, length=4).label_rows("test").tolist()}

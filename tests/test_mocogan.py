@@ -59,7 +59,8 @@ def same(a, b):
 def test_every_network_has_the_documented_shapes(chair_attributes, size):
     model = mocogan(chair_attributes, frame_size=size)
     assert model.capabilities.first_frame is False and model.capabilities.attributes_only is True
-    assert type(model).default_lr == 2e-4 and model.controlled_attributes == ("rotation",)
+    assert type(model).default_lr == 2e-4 and type(model).default_spike_clip == 0.0  # no relative clip for a GAN
+    assert model.controlled_attributes == ("rotation",)
     labels = random_labels(3, 5, chair_attributes)
     videos = model.eval().generate(labels, generator=torch.Generator().manual_seed(0))
     assert videos.shape == (3, 5, 3, size, size) and 0.0 <= videos.min() and videos.max() <= 1.0

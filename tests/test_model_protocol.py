@@ -270,25 +270,29 @@ def test_an_old_checkpoint_with_one_plain_optimizer_state_still_resumes(tmp_path
 
 class SlowTwoOptimizers(TwoOptimizers):
     default_lr = 2e-4
+    default_spike_clip = 0.0
 
 
 def test_a_run_without_lr_takes_the_models_own_and_stores_it(monkeypatch, tmp_path):
     register_model(monkeypatch, "slow-two", SlowTwoOptimizers)
     no_lr = {k: v for k, v in TINY_RUN.items() if k != "lr"}
-    assert TrainConfig.from_dict(no_lr).lr is None
+    assert TrainConfig.from_dict(no_lr).lr is None and TrainConfig.from_dict(no_lr).spike_clip is None
     vae = build_trainer(TrainConfig.from_dict({**no_lr, "steps": 2}), tmp_path / "vae", progress=False)
     assert vae.config.lr == VideoModel.default_lr == 1e-3
+    assert vae.config.spike_clip == vae.optimizers.spike_clip == VideoModel.default_spike_clip == 10.0
     trainer = build_trainer(TrainConfig.from_dict({**no_lr, "steps": 2, "model": {"architecture": "slow-two"}}),
                             tmp_path / "gan", progress=False)
-    assert trainer.config.lr == 2e-4
+    assert (trainer.config.lr, trainer.config.spike_clip, trainer.optimizers.spike_clip) == (2e-4, 0.0, 0.0)
     assert [g["lr"] for name in trainer.optimizers for g in trainer.optimizers[name].param_groups] == [2e-4, 2e-4]
     trainer.run()
-    assert read_checkpoint(tmp_path / "gan/checkpoint.pt")["train_config"]["lr"] == 2e-4
+    stored = read_checkpoint(tmp_path / "gan/checkpoint.pt")["train_config"]
+    assert (stored["lr"], stored["spike_clip"]) == (2e-4, 0.0)
     assert "lr = 0.0002" in (tmp_path / "gan/config.toml").read_text()
-    # resumed without an lr: the stored one, no adjustment recorded; with one: an adjustment
+    # resumed without an lr or a clip: the stored ones, no adjustment recorded; with one: an adjustment
     config = TrainConfig.from_dict({**no_lr, "steps": 3, "model": {"architecture": "slow-two"}})
-    resumed = build_trainer(config, tmp_path / "gan", resume=True, progress=False, adjust={"lr": None})
-    assert resumed.config.lr == 2e-4 and resumed.adjustments == []
+    resumed = build_trainer(config, tmp_path / "gan", resume=True, progress=False,
+                            adjust={"lr": None, "spike_clip": None})
+    assert (resumed.config.lr, resumed.config.spike_clip, resumed.adjustments) == (2e-4, 0.0, [])
 
 
 def test_attributes_a_model_is_not_steered_by_are_refused_in_one_line(chair_attributes):

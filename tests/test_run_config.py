@@ -87,7 +87,7 @@ def test_a_config_round_trips_through_toml_nested_options_included(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text(run_config_text(config, resolved_sections(config), {"videovae": "0"}))
     assert read_run_config(path) == config
-    assert "Left out, being None (TOML has no null): data_root, inference_shift." in path.read_text()
+    assert "Left out, being None (TOML has no null): data_root, spike_clip, inference_shift." in path.read_text()
 
 
 @pytest.mark.parametrize("text, fragment", [

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from videovae.engine.optimization import SPIKE_MIN_STEPS, Optimizers
+from videovae.engine.resume import resume_config
 from videovae.engine.train_config import TrainConfig
 
 
@@ -80,6 +81,17 @@ def test_stored_configs_from_before_the_clip_resume_without_it():
     stored = TrainConfig().to_dict()
     del stored["spike_clip"]
     assert TrainConfig.from_stored(stored).spike_clip == 0.0
-    assert TrainConfig().spike_clip == 0.0  # off by default (docs/own_data.md)
+    assert TrainConfig().spike_clip is None  # decided when the run starts: the model's default_spike_clip
     with pytest.raises(Exception, match="spike_clip"):
         TrainConfig(spike_clip=-1)
+
+
+def test_a_run_stored_without_the_clip_is_reused_and_resumed_without_it():
+    """The default (None: the model's own) is no request to change a run that trained with another value: it is
+    loaded as it is (examples/compare_baselines.py) and resumed with its own clip, no adjustment recorded."""
+    stored = TrainConfig.from_dict({"spike_clip": 0.0, "lr": 1e-3, "steps": 100})
+    requested = TrainConfig(steps=200)
+    config, rows = resume_config(stored, requested, {"spike_clip": None, "lr": None}, step=100, where="run")
+    assert (config.spike_clip, config.lr, config.steps, rows) == (0.0, 1e-3, 200, [])
+    config, rows = resume_config(stored, requested, {"spike_clip": 10.0}, step=100, where="run")
+    assert config.spike_clip == 10.0 and rows == [{"step": 100, "field": "spike_clip", "from": 0.0, "to": 10.0}]

@@ -73,7 +73,8 @@ def test_presets_are_64px_and_the_sizes_apply():
         assert build_model(name, **SIZES["demo"]).config.frame_size == 32
     net = model("vgan")
     assert net.generator.video[0].out_channels == 3 and net.generator.foreground[0].out_channels == 4 * 2 ** 2
-    assert type(net).default_lr == 2e-4 and net.controlled_attributes == ()
+    assert type(net).default_lr == 2e-4 and type(net).default_spike_clip == 0.0  # no relative clip for a GAN
+    assert net.controlled_attributes == ()
     assert VGAN.capabilities == Capabilities(first_frame=False, attributes_only=True, posterior=False)
     assert VGANFirstFrame.capabilities == Capabilities(first_frame=True, attributes_only=False, posterior=False)
 

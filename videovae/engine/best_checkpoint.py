@@ -5,7 +5,8 @@ defaults (docs/own_data.md, "A late divergence at 64×64, and the best checkpoin
 ~6760 sent the model to the mean frame for good; the collapse check said so every 100 steps, but by the time a
 user read it both ``checkpoint.pt`` and ``checkpoint.prev.pt`` held the collapsed model. The best checkpoint keeps
 the good one, and the collapse warning names it; resumed from step 6750 of that run with ``--spike-clip 10``, the
-same spike was cut and the model stayed healthy, hence the warning's advice.
+same spike was cut and the model stayed healthy, hence the warning's advice for a run without the clip (the
+default since, :attr:`VideoModel.default_spike_clip`).
 
 Rule: a checkpoint written at a step with a validation row of its own (validation and checkpoint intervals
 meet: with the defaults every 100 steps) becomes the best when that row passed the collapse check
@@ -69,13 +70,18 @@ def keep_best(checkpoint: Path) -> Path:
     return best
 
 
-def collapse_hint(history: Sequence[Mapping[str, Any]], checkpoint_every: int, out_dir: Path) -> str:
-    """For a collapse warning: where the best checkpoint is and how to go on from it ("" when there is none)."""
+def collapse_hint(history: Sequence[Mapping[str, Any]], checkpoint_every: int, out_dir: Path,
+                  spike_clip: float = 0.0) -> str:
+    """For a collapse warning: where the best checkpoint is and how to go on from it ("" when there is none).
+    The way on is the measured one where the run's spikes were not cut (``spike_clip`` 0): ``--spike-clip 10``;
+    where they were, a lower rate (a Weizmann run that fell to the mean frame at lr 2e-3 with its spikes cut
+    trained at 1e-3: docs/own_data.md)."""
     best = best_row(history, checkpoint_every)
     if best is None or not (out_dir / BEST_NAME).is_file():
         return ""
+    change = ("a lower --lr, e.g. half" if spike_clip else "--spike-clip 10")
     return (f"; {out_dir / BEST_NAME} keeps step {best['step']} (held-out loss {best['val_loss']:.1f}, healthy): "
-            f"--resume-from it goes on from there (with --spike-clip 10 where grad_norm jumped before the collapse)")
+            f"--resume-from it goes on from there (where grad_norm jumped before the collapse, with {change})")
 
 
 __all__ = ["BEST_NAME", "best_row", "collapse_hint", "held_out_loss", "is_new_best", "keep_best"]

@@ -66,8 +66,12 @@ class TrainConfig:
         "help": "steps over which beta ramps linearly from 0, against posterior collapse (0: none)"})
     grad_clip: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float, metadata={
         "help": "cap the gradient norm at this value (0: off)"})
-    spike_clip: float = attrs.field(default=0.0, converter=to_float, validator=non_negative_float, metadata={
-        "help": "cut a gradient norm above this many times the median of the last 100 steps' norms (0: off)"})
+    # None until the run starts: then the model's own (VideoModel.default_spike_clip), stored with the run
+    spike_clip: float | None = attrs.field(default=None, converter=attrs.converters.optional(to_float),
+                                           validator=attrs.validators.optional(non_negative_float), metadata={
+        "help": "cut a gradient norm above this many times the median of the last 100 steps' norms (0: off; default: "
+                "the model's own: 10 for VideoVAE, its ablations and the Deep Rotator baseline, measured in "
+                "docs/own_data.md; 0 for the GAN baselines)"})
     seed: int = attrs.field(default=0, validator=non_negative_int, metadata={
         "help": "random seed (weights, data order, noise)"})
     device: str = attrs.field(default="auto", validator=string, metadata={"help": "auto, cpu or cuda[:N]"})
@@ -127,9 +131,15 @@ class TrainConfig:
     #: precision (to go on with a bf16 run on a machine without native bf16, or the other way round: the
     #: arithmetic changes, so the change is recorded, but the model, the data and Adam's state do not)
     ADJUSTABLE = ("lr", "grad_clip", "spike_clip", "precision")
-    #: fields whose None means "decided when the run starts" (lr: the model's ``default_lr``); a run stores the
-    #: value it decided, and a resumed run given None keeps it
-    RESOLVED_AT_START = ("lr",)
+    #: fields whose None means "decided when the run starts" (lr: the model's ``default_lr``; spike_clip: its
+    #: ``default_spike_clip``); a run stores the value it decided, and a resumed run given None keeps it
+    RESOLVED_AT_START = ("lr", "spike_clip")
+
+    def resolved_for(self, model) -> "TrainConfig":
+        """This config with each RESOLVED_AT_START field left unset taken from ``model``'s class
+        (``VideoModel.default_lr``, ``VideoModel.default_spike_clip``)."""
+        own = {"lr": type(model).default_lr, "spike_clip": type(model).default_spike_clip}
+        return attrs.evolve(self, **{name: own[name] for name in self.RESOLVED_AT_START if getattr(self, name) is None})
 
     def lr_at(self, step: int) -> float:
         """The learning rate of ``step`` under ``lr_schedule`` (``lr`` resolved): constant, or a half cosine

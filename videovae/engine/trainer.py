@@ -96,7 +96,7 @@ class Trainer:
                  adjustments: Sequence[dict[str, Any]] = (), dataset=None, label_table: torch.Tensor | None = None,
                  stage_one=None, device: torch.device | None = None, process: distributed.ProcessInfo | None = None,
                  lock: RunLock | None = None):
-        self.config = cfg = config
+        self.config = cfg = config.resolved_for(model)
         self.out_dir = Path(out_dir)
         self.checkpoint_path = self.out_dir / CHECKPOINT_NAME
         self.lock = lock
@@ -286,7 +286,7 @@ class Trainer:
                     f" ({others})" if others else "", row["val_clips"])
         if health.warnings:
             logger.warning("step %d: the model looks collapsed: %s%s", self.step, row["health_warning"],
-                           collapse_hint(self.history, cfg.checkpoint_every, self.out_dir))
+                           collapse_hint(self.history, cfg.checkpoint_every, self.out_dir, cfg.spike_clip))
         if board is not None:
             board.log_validation(losses, health, self.step)
         for callback in self.callbacks:

@@ -226,8 +226,7 @@ def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress
         )
     if clip_length is not None:
         model.check_clip_length(clip_length, cfg.dataset)
-    if cfg.lr is None:  # the model's own rate, stored with the run (TrainConfig.RESOLVED_AT_START)
-        cfg = attrs.evolve(cfg, lr=type(model).default_lr)
+    cfg = cfg.resolved_for(model)  # the model's own rate and relative clip where unset, stored with the run
     step = stored.step if stored is not None else 0
     for change in adjustments:
         if change["step"] == step and process.is_main:

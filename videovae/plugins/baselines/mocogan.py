@@ -97,6 +97,8 @@ class MoCoGANOptions:
 class MoCoGAN(VideoModel):
     capabilities = Capabilities(first_frame=False, attributes_only=True, posterior=False)
     default_lr = 2e-4
+    #: no relative clip: a GAN's discriminator norm jumps by design (measured on VGAN: vgan/model.py)
+    default_spike_clip = 0.0
 
     def __init__(self, config: ModelConfig, attributes: AttributeSet, options: MoCoGANOptions):
         super().__init__()

@@ -68,6 +68,10 @@ class VGAN(VideoModel):
 
     capabilities = Capabilities(first_frame=False, attributes_only=True, posterior=False)
     default_lr = 2e-4
+    #: no relative clip: a discriminator's gradient norm jumps by design (VGAN on Weizmann had 18 updates in
+    #: 3000 steps above 10x the median, most of them the discriminator's; docs/own_data.md), and the
+    #: committed tables trained the GANs without one
+    default_spike_clip = 0.0
 
     def __init__(self, config: ModelConfig, attributes: AttributeSet, options: VGANOptions | None = None):
         super().__init__()
