@@ -55,11 +55,8 @@ def best_row(history: Sequence[Mapping[str, Any]], checkpoint_every: int, *, bef
 def is_new_best(history: Sequence[Mapping[str, Any]], step: int, checkpoint_every: int) -> bool:
     """Whether the checkpoint of ``step`` is the run's best (the module's rule): ``history`` holds a healthy
     validation row of ``step`` whose loss is below every earlier checkpointed one's."""
-    rows = [row for row in history if row.get("step") == step and held_out_loss(row) is not None]
-    if not rows or not checkpoint_every or step % checkpoint_every:
-        return False
-    earlier = best_row(history, checkpoint_every, before=step)
-    return earlier is None or held_out_loss(rows[-1]) < earlier["val_loss"]
+    best = best_row(history, checkpoint_every, before=step + 1)  # a tie keeps the earlier row
+    return best is not None and best["step"] == step
 
 
 def keep_best(checkpoint: Path) -> Path:

@@ -226,7 +226,6 @@ def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress
         )
     if clip_length is not None:
         model.check_clip_length(clip_length, cfg.dataset)
-    cfg = cfg.resolved_for(model)  # the model's own rate and relative clip where unset, stored with the run
     step = stored.step if stored is not None else 0
     for change in adjustments:
         if change["step"] == step and process.is_main:
@@ -235,7 +234,8 @@ def _build_trainer(config: TrainConfig, out_dir: Path, *, resume: bool, progress
                       progress=progress, checkpoint=stored, adjustments=adjustments, dataset=dataset,
                       label_table=label_table, stage_one=stage, device=device, process=process, lock=lock)
     if process.is_main and (stored is None or not (out_dir / RUN_CONFIG_NAME).exists()):
-        _write_run_config(out_dir, cfg, model_config, stored, adjustments)
+        # the trainer's config: the model's own rate and relative clip filled in where unset (TrainConfig.resolved_for)
+        _write_run_config(out_dir, trainer.config, model_config, stored, adjustments)
     return trainer
 
 
